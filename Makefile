@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LEDGER := $(VENV)/bin/ledger
+DEMO := demo
+
+.PHONY: demo test build bench sanitize clean
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0"
+	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
+	touch $@
+
+build: $(VENV)/.installed
+	$(PY) setup.py -q build_ext --inplace
+
+test: build
+	$(PY) -m pytest -q tests
+
+demo: build
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(LEDGER) gen --out $(DEMO)/chain.ledger --blocks 20 --txs-per-block 500 --accounts 200 --seed 1
+	$(LEDGER) import $(DEMO)/chain.ledger --db $(DEMO)/db
+	$(LEDGER) validate --db $(DEMO)/db
+	$(LEDGER) info --db $(DEMO)/db
+	$(LEDGER) block 1 --db $(DEMO)/db
+	$(LEDGER) export --db $(DEMO)/db --out $(DEMO)/exported.ledger
+	cmp $(DEMO)/chain.ledger $(DEMO)/exported.ledger && echo "export is byte-identical to the imported file"
+
+bench: build
+	$(PY) -m pytest bench --benchmark-autosave -q
+
+clean:
+	rm -rf build $(DEMO) ledger/_core.c ledger/*.so

@@ -1,0 +1,6 @@
+# cython: language_level=3
+"""ledger._core: the one native module. Each concern lives in its own .pxi beside this file,
+bound to C sources in ledger/csrc/ (one file a concern). Every function here has a Python twin
+that the tests run the same cases through."""
+
+include "_blake3.pxi"
