@@ -1,0 +1,27 @@
+"""ledger: a high-throughput embeddable ledger engine with a native core.
+
+    from ledger import Ledger, Keypair, make_genesis
+    with Ledger.create("db", make_genesis("city records", time_ms, [validator.public_key])) as book:
+        builder = book.builder(validator)
+        ...
+        book.append(builder.build())
+"""
+from ledger.api import ImportProgress, Ledger, RecordInfo, TxInfo, ValidationReport
+from ledger.builder import BlockBuilder, sign_transaction
+from ledger.codec import (
+    Block, BlockHeader, Genesis, Mint, Record, Transaction, Transfer, decode_block, decode_genesis,
+    decode_transaction, encode_block, encode_genesis, encode_transaction, make_genesis,
+)
+from ledger.errors import LedgerError
+from ledger.keys import Keypair, KeyFormatError
+from ledger.proofs import TxProof, check_proof, verify_proof
+from ledger.state import Account
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Account", "Block", "BlockBuilder", "BlockHeader", "Genesis", "ImportProgress", "KeyFormatError", "Keypair",
+    "Ledger", "LedgerError", "Mint", "Record", "RecordInfo", "Transaction", "Transfer", "TxInfo", "TxProof",
+    "ValidationReport", "check_proof", "decode_block", "decode_genesis", "decode_transaction", "encode_block",
+    "encode_genesis", "encode_transaction", "make_genesis", "sign_transaction", "verify_proof",
+]

@@ -1,0 +1,358 @@
+"""Ledger: the embedding API. It wires the pieces in one direction:
+bytes -> codec (decode) -> validate (verify, apply) -> storage (commit).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from ledger import merkle
+from ledger.builder import BlockBuilder
+from ledger.chainfile import ChainReader, ChainWriter
+from ledger.codec import (
+    Block, Genesis, Transaction, decode_block, decode_genesis, encode_block, encode_genesis, encode_header,
+    encode_transaction,
+)
+from ledger.errors import BAD_STATE_COMMITMENT, CONFLICTING_BLOCK, NOT_FOUND, WRONG_GENESIS, LedgerError
+from ledger.keys import Keypair
+from ledger.proofs import TxProof
+from ledger.state import Account, LayeredState, MemoryState, StateReader, Tip, apply_transactions, genesis_accounts
+from ledger.storage import PendingBlock, Snapshot, Store
+from ledger.validate import Chain, check_block
+
+# A group of blocks shares one durable write transaction; these bound the group.
+COMMIT_GROUP_BLOCKS_MAX = 64
+COMMIT_GROUP_TRANSACTIONS_MAX = 20_000
+
+ProgressCallback = Callable[["ImportProgress"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    height: int          # the last height durably stored (or skipped as already stored)
+    imported_blocks: int
+    imported_transactions: int
+    skipped_blocks: int
+
+
+@dataclass(frozen=True, slots=True)
+class TxInfo:
+    height: int
+    index: int
+    transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class RecordInfo:
+    owner: bytes
+    key: bytes
+    value: bytes
+    height: int
+    index: int
+    history: tuple[tuple[int, int, bytes], ...]   # (height, tx index, value), oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    start: int
+    end: int
+    blocks: int
+    transactions: int
+
+
+class Ledger:
+    """One chain in an LMDB folder. Use `Ledger.create` or `Ledger.open`, ideally in a `with`."""
+
+    def __init__(self, store: Store, genesis: Genesis, genesis_bytes: bytes):
+        self._store = store
+        self.genesis = genesis
+        self.genesis_bytes = genesis_bytes
+        self.chain = Chain.from_genesis(genesis)
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, genesis: Genesis | bytes) -> "Ledger":
+        """Create a new store at `path` holding `genesis` (a Genesis or its canonical bytes)."""
+        genesis_bytes = genesis if isinstance(genesis, bytes) else encode_genesis(genesis)
+        decoded = decode_genesis(genesis_bytes)
+        chain = Chain.from_genesis(decoded)
+        store = Store.create(path, genesis_bytes, chain.chain_id, chain.genesis_tip(), genesis_accounts(decoded))
+        return cls(store, decoded, genesis_bytes)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, genesis: Genesis | bytes | None = None) -> "Ledger":
+        """Open an existing store; if `genesis` is given, the store must hold that chain."""
+        store = Store.open(path)
+        with store.snapshot() as snap:
+            genesis_bytes = snap.genesis_bytes()
+            stored_chain_id = snap._get(b"meta", b"chain_id")
+        decoded = decode_genesis(genesis_bytes)
+        if decoded.chain_id != stored_chain_id:
+            store.close()
+            raise LedgerError(WRONG_GENESIS, "the stored genesis does not hash to the stored chain id")
+        if genesis is not None:
+            expected = genesis if isinstance(genesis, bytes) else encode_genesis(genesis)
+            if expected != genesis_bytes:
+                store.close()
+                raise LedgerError(WRONG_GENESIS, f"the store at {os.fspath(path)} holds another chain")
+        return cls(store, decoded, genesis_bytes)
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike, genesis: Genesis | bytes) -> "Ledger":
+        return cls.open(path, genesis) if Store.exists(path) else cls.create(path, genesis)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ chain facts
+
+    @property
+    def chain_id(self) -> bytes:
+        return self.chain.chain_id
+
+    @property
+    def tip(self) -> Tip:
+        with self._store.snapshot() as snap:
+            return snap.tip()
+
+    @property
+    def height(self) -> int:
+        return self.tip.height
+
+    def info(self) -> dict:
+        with self._store.snapshot() as snap:
+            tip = snap.tip()
+            return {
+                "chain_id": self.chain_id.hex(),
+                "name": self.genesis.name,
+                "height": tip.height,
+                "tip_hash": tip.hash.hex(),
+                "tip_time_ms": tip.time_ms,
+                "tx_count": snap.tx_count(),
+                "state_commitment": tip.state_commitment.hex(),
+                "validators": len(self.genesis.validators),
+                "issuers": len(self.genesis.issuers),
+            }
+
+    # ------------------------------------------------------------ writing
+
+    def builder(self, proposer: Keypair) -> BlockBuilder:
+        """A builder for the next block, over the current state (a snapshot held until build)."""
+        snap = self._store.snapshot()
+        return BlockBuilder(self.chain, snap.tip(), _SnapshotReader(snap), proposer)
+
+    def append(self, block: Block | bytes) -> Block:
+        """Validate and durably store one block; on any error nothing is written."""
+        data = block if isinstance(block, bytes) else encode_block(block)
+        with self._store.snapshot() as snap:
+            tip = snap.tip()
+            try:
+                decoded = decode_block(data)
+            except LedgerError as error:
+                raise error.at(tip.height + 1) from None
+            changes, new_tip = check_block(self.chain, tip, snap, decoded)
+        self._store.commit([PendingBlock(new_tip.height, new_tip.hash, data, changes, new_tip)])
+        return decoded
+
+    def import_blocks(self, blocks: Iterable[tuple[int, bytes]], progress: ProgressCallback | None = None) -> ImportProgress:
+        """Import (height, bytes) pairs in order. Blocks already stored are skipped when identical and
+        are an error when different. Valid blocks are committed in groups; at the first invalid block
+        the blocks before it are committed and the error is raised."""
+        imported_blocks = imported_transactions = skipped = 0
+        pending: list[PendingBlock] = []
+        pending_transactions = 0
+        snap = self._store.snapshot()
+        tip = snap.tip()
+        stored_height = tip.height
+        state = LayeredState(snap)
+        last_height = tip.height
+
+        def flush() -> None:
+            nonlocal pending, pending_transactions, snap, state
+            if pending:
+                snap.close()
+                self._store.commit(pending)
+                pending, pending_transactions = [], 0
+                snap = self._store.snapshot()
+                state = LayeredState(snap)
+                if progress is not None:
+                    progress(ImportProgress(last_height, imported_blocks, imported_transactions, skipped))
+
+        try:
+            for height, data in blocks:
+                if height <= stored_height:
+                    stored = snap.block_bytes(height)
+                    if stored != data:
+                        raise LedgerError(CONFLICTING_BLOCK, "a different block is already stored at this height", height)
+                    skipped += 1
+                    last_height = height
+                    if progress is not None and skipped % COMMIT_GROUP_BLOCKS_MAX == 0:
+                        progress(ImportProgress(height, imported_blocks, imported_transactions, skipped))
+                    continue
+                try:
+                    block = decode_block(data)
+                    changes, tip = check_block(self.chain, tip, state, block)
+                except LedgerError as error:
+                    error.at(tip.height + 1)
+                    flush()
+                    raise
+                state.apply(changes)
+                pending.append(PendingBlock(tip.height, tip.hash, data, changes, tip))
+                pending_transactions += len(changes.txids)
+                imported_blocks += 1
+                imported_transactions += len(changes.txids)
+                last_height = height
+                if len(pending) >= COMMIT_GROUP_BLOCKS_MAX or pending_transactions >= COMMIT_GROUP_TRANSACTIONS_MAX:
+                    flush()
+            flush()
+        finally:
+            snap.close()
+        return ImportProgress(last_height, imported_blocks, imported_transactions, skipped)
+
+    def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None) -> ImportProgress:
+        """Import a chain file into this store; resumable (see import_blocks)."""
+        with open(path, "rb") as stream:
+            reader = ChainReader(stream)
+            if reader.genesis != self.genesis_bytes:
+                raise LedgerError(WRONG_GENESIS, "the chain file starts from another genesis than this store", 0)
+            return self.import_blocks(reader.blocks(), progress)
+
+    def export_chain(self, path: str | os.PathLike) -> int:
+        """Write the whole chain as a chain file; returns the number of blocks written."""
+        count = 0
+        with self._store.snapshot() as snap, ChainWriter(path, self.genesis_bytes) as writer:
+            for _height, data in snap.iter_blocks(1, snap.tip().height):
+                writer.write_block(data)
+                count += 1
+        return count
+
+    # ------------------------------------------------------------ checking
+
+    def validate(self, start: int = 1, end: int | None = None) -> ValidationReport:
+        """Re-verify stored blocks start..end: encoding, links, signatures, roots, every state rule and
+        the state commitments. State is replayed from genesis (blocks before `start` are applied
+        without re-checking signatures). At the tip, the stored accounts must equal the replay."""
+        with self._store.snapshot() as snap:
+            stored_tip = snap.tip()
+            end = stored_tip.height if end is None else min(end, stored_tip.height)
+            if start < 1 or start > max(end, 1):
+                raise LedgerError(NOT_FOUND, f"no stored blocks in the range {start}..{end}")
+            replay = _ReplayState(snap, self.genesis)
+            tip = self.chain.genesis_tip()
+            blocks = transactions = 0
+            for height, data in snap.iter_blocks(1, end):
+                try:
+                    block = decode_block(data)
+                except LedgerError as error:
+                    raise error.at(height) from None
+                replay.height = height
+                if height < start:
+                    changes = apply_transactions(replay, self.chain.issuers, block.transactions, height)
+                    tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
+                else:
+                    changes, tip = check_block(self.chain, tip, replay, block)
+                    blocks += 1
+                    transactions += len(block.transactions)
+                replay.apply(changes)
+            if end == stored_tip.height:
+                if tip != stored_tip:
+                    raise LedgerError(BAD_STATE_COMMITMENT, "the stored tip differs from the replayed chain", end)
+                replay.check_accounts_match(snap)
+        return ValidationReport(start, end, blocks, transactions)
+
+    # ------------------------------------------------------------ queries
+
+    def block_bytes(self, height_or_hash: int | bytes) -> bytes | None:
+        with self._store.snapshot() as snap:
+            height = height_or_hash if isinstance(height_or_hash, int) else snap.height_of(height_or_hash)
+            return None if height is None else snap.block_bytes(height)
+
+    def block(self, height_or_hash: int | bytes) -> Block | None:
+        data = self.block_bytes(height_or_hash)
+        return None if data is None else decode_block(data)
+
+    def tx(self, txid: bytes) -> TxInfo | None:
+        with self._store.snapshot() as snap:
+            location = snap.tx_location(txid)
+            if location is None:
+                return None
+            height, index = location
+            block = decode_block(snap.block_bytes(height))
+        return TxInfo(height, index, block.transactions[index])
+
+    def account(self, public_key: bytes) -> Account:
+        """Balance and nonce (an unknown key has balance 0 and nonce 0)."""
+        with self._store.snapshot() as snap:
+            return snap.account(public_key)
+
+    def record(self, owner: bytes, key: bytes) -> RecordInfo | None:
+        """The latest value of `owner`'s record `key`, with every earlier value."""
+        with self._store.snapshot() as snap:
+            latest = snap.record(owner, key)
+            if latest is None:
+                return None
+            history = tuple(snap.record_history(owner, key))
+        height, index, value = latest
+        return RecordInfo(owner, key, value, height, index, history)
+
+    def prove(self, txid: bytes) -> TxProof:
+        """An inclusion proof of `txid` up to its block's signed header."""
+        with self._store.snapshot() as snap:
+            location = snap.tx_location(txid)
+            if location is None:
+                raise LedgerError(NOT_FOUND, f"transaction {txid.hex()} is not in this chain")
+            height, index = location
+            data = snap.block_bytes(height)
+        block = decode_block(data)
+        txids = [tx.txid for tx in block.transactions]
+        return TxProof(encode_transaction(block.transactions[index]), index,
+                       tuple(merkle.inclusion_proof(txids, index)), encode_header(block.header))
+
+
+class _SnapshotReader:
+    """Keeps a snapshot open for a BlockBuilder's lifetime (closed when the builder is collected)."""
+
+    def __init__(self, snap: Snapshot):
+        self._snap = snap
+
+    def account(self, public_key: bytes) -> Account:
+        return self._snap.account(public_key)
+
+    def has_transaction(self, txid: bytes) -> bool:
+        return self._snap.has_transaction(txid)
+
+    def __del__(self) -> None:
+        self._snap.close()
+
+
+class _ReplayState(MemoryState):
+    """Accounts replayed in memory from genesis; transaction ids looked up in the store, where an
+    id counts as already present only if it was stored at an earlier height. This keeps memory
+    proportional to the number of accounts, not of transactions."""
+
+    def __init__(self, snap: Snapshot, genesis: Genesis):
+        super().__init__(genesis)
+        self._snap = snap
+        self.height = 0
+
+    def has_transaction(self, txid: bytes) -> bool:
+        location = self._snap.tx_location(txid)
+        return location is not None and location[0] < self.height
+
+    def apply(self, changes) -> None:
+        self.accounts.update(changes.accounts)
+
+    def check_accounts_match(self, snap: Snapshot) -> None:
+        if snap.account_count() != len(self.accounts):
+            raise LedgerError(BAD_STATE_COMMITMENT, "the store holds a different set of accounts than the replay")
+        for key, account in self.accounts.items():
+            if snap.account(key) != account:
+                raise LedgerError(BAD_STATE_COMMITMENT, f"stored account {key.hex()} differs from the replayed state")

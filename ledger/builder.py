@@ -1,0 +1,103 @@
+"""Assembling and signing transactions and blocks.
+
+A BlockBuilder holds the chain, the tip it builds on and a reader of the state there; each added
+transaction is checked against the state left by the ones before it, so `build()` only ever
+produces a block that `validate.check_block` accepts.
+"""
+from __future__ import annotations
+
+import time
+
+from ledger import limits, merkle, signatures
+from ledger.codec import (
+    Block, BlockHeader, Body, Transaction, encode_unsigned_header, encode_unsigned_transaction,
+)
+from ledger.errors import BAD_CHAIN_ID, DUPLICATE_TX, LIMIT_EXCEEDED, SMALL_ORDER_KEY, LedgerError
+from ledger.hashing import header_hash, transaction_id
+from ledger.keys import Keypair
+from ledger.state import BlockChanges, LayeredState, StateReader, Tip, apply_transactions, state_commitment
+from ledger.validate import Chain
+
+
+def sign_transaction(keypair: Keypair, chain_id: bytes, nonce: int, body: Body) -> Transaction:
+    """A signed transaction: the signature is over the 32-byte transaction id."""
+    txid = transaction_id(encode_unsigned_transaction(chain_id, keypair.public_key, nonce, body))
+    return Transaction(chain_id, keypair.public_key, nonce, body, keypair.sign(txid), txid)
+
+
+def sign_header(proposer: Keypair, chain_id: bytes, height: int, previous_hash: bytes, time_ms: int,
+                tx_count: int, tx_root: bytes, commitment: bytes) -> BlockHeader:
+    unsigned = BlockHeader(limits.FORMAT_VERSION, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
+                           commitment, proposer.public_key, b"")
+    digest = header_hash(encode_unsigned_header(unsigned))
+    return BlockHeader(limits.FORMAT_VERSION, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
+                       commitment, proposer.public_key, proposer.sign(digest), digest)
+
+
+class BlockBuilder:
+    """Collects transactions for the block after `tip` and signs it as `proposer`."""
+
+    def __init__(self, chain: Chain, tip: Tip, reader: StateReader, proposer: Keypair):
+        self.chain = chain
+        self.tip = tip
+        self.proposer = proposer
+        self._state = LayeredState(reader)
+        self._transactions: list[Transaction] = []
+        self._changes = BlockChanges()
+
+    @property
+    def height(self) -> int:
+        return self.tip.height + 1
+
+    def __len__(self) -> int:
+        return len(self._transactions)
+
+    @property
+    def changes(self) -> BlockChanges:
+        """The state changes of the transactions added so far."""
+        return self._changes
+
+    @staticmethod
+    def tip_after(block: Block) -> Tip:
+        header = block.header
+        return Tip(header.height, header.hash, header.time_ms, header.state_commitment)
+
+    def next_nonce(self, public_key: bytes) -> int:
+        return self._state.account(public_key).nonce + 1
+
+    def transaction(self, sender: Keypair, body: Body) -> Transaction:
+        """Sign `body` from `sender` with its next nonce and add it."""
+        tx = sign_transaction(sender, self.chain.chain_id, self.next_nonce(sender.public_key), body)
+        self.add(tx)
+        return tx
+
+    def add(self, tx: Transaction) -> None:
+        """Add a signed transaction; raises LedgerError (and adds nothing) if the rules reject it."""
+        index = len(self._transactions)
+        if index >= limits.TRANSACTIONS_PER_BLOCK_MAX:
+            raise LedgerError(LIMIT_EXCEEDED, "the block is full", self.height, index)
+        if tx.chain_id != self.chain.chain_id:
+            raise LedgerError(BAD_CHAIN_ID, "the transaction is signed for another chain", self.height, index)
+        if signatures.is_small_order(tx.sender):
+            raise LedgerError(SMALL_ORDER_KEY, "the sender key has small order", self.height, index)
+        if self._state.has_transaction(tx.txid):
+            raise LedgerError(DUPLICATE_TX, "the transaction id is already in the chain", self.height, index)
+        try:
+            changes = apply_transactions(self._state, self.chain.issuers, [tx], self.height)
+        except LedgerError as error:
+            error.index = index
+            raise
+        self._state.apply(changes)
+        self._changes.accounts.update(changes.accounts)
+        self._changes.records.extend((owner, key, value, index) for owner, key, value, _ in changes.records)
+        self._changes.txids.append(tx.txid)
+        self._transactions.append(tx)
+
+    def build(self, time_ms: int | None = None) -> Block:
+        """Sign the block. Time defaults to now, and never goes before the previous block's time."""
+        if time_ms is None:
+            time_ms = max(int(time.time() * 1000), self.tip.time_ms)
+        txids = [tx.txid for tx in self._transactions]
+        header = sign_header(self.proposer, self.chain.chain_id, self.height, self.tip.hash, time_ms, len(txids),
+                             merkle.root(txids), state_commitment(self.tip.state_commitment, self.height, self._changes))
+        return Block(header, tuple(self._transactions))

@@ -1,0 +1,67 @@
+"""Errors a user can act on: a stable code, where it happened (block height, transaction index), one sentence.
+
+The codes are part of the interface: scripts match on them, so a code never changes meaning.
+"""
+from __future__ import annotations
+
+# Decoding and limits.
+BAD_ENCODING = "bad-encoding"            # not the canonical encoding of the expected schema
+LIMIT_EXCEEDED = "limit-exceeded"        # a named limit of the format is exceeded
+BAD_VERSION = "bad-version"              # unknown format version
+BAD_CHAIN_FILE = "bad-chain-file"        # chain file framing: magic, version, truncated length prefix
+BAD_GENESIS = "bad-genesis"              # genesis rules (sorted unique keys, at least one validator)
+# Header rules.
+BAD_CHAIN_ID = "bad-chain-id"            # header or transaction names another chain
+BAD_HEIGHT = "bad-height"                # not the next height
+BAD_PREVIOUS_HASH = "bad-previous-hash"  # does not link to the tip
+BAD_TIME = "bad-time"                    # time went backwards
+BAD_TX_COUNT = "bad-tx-count"            # header count differs from the transactions carried
+BAD_MERKLE_ROOT = "bad-merkle-root"      # header root differs from the root of the transaction ids
+UNKNOWN_PROPOSER = "unknown-proposer"    # proposer is not a genesis validator
+BAD_BLOCK_SIGNATURE = "bad-block-signature"
+BAD_STATE_COMMITMENT = "bad-state-commitment"
+# Transaction rules.
+BAD_TX_SIGNATURE = "bad-tx-signature"
+SMALL_ORDER_KEY = "small-order-key"      # sender key is a point of small order (anyone could sign)
+DUPLICATE_TX = "duplicate-tx"            # transaction id already in this block or the chain
+BAD_NONCE = "bad-nonce"                  # nonce is not the sender's previous nonce + 1
+OVERDRAFT = "overdraft"                  # transfer exceeds the sender's balance
+OVERFLOW = "overflow"                    # a balance would exceed 2**64 - 1
+NOT_ISSUER = "not-issuer"                # mint by a key that is not a genesis issuer
+RECORD_TOO_LARGE = "record-too-large"    # record key over 64 bytes or value over 4 KiB
+# Store.
+CONFLICTING_BLOCK = "conflicting-block"  # a different block is already stored at this height
+WRONG_GENESIS = "wrong-genesis"          # the store holds another chain
+NOT_FOUND = "not-found"
+STORE_EXISTS = "store-exists"
+
+
+class LedgerError(Exception):
+    """A rejected input or a failed operation. `code` is stable; `height` and `index` say where."""
+
+    def __init__(self, code: str, message: str, height: int | None = None, index: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.height = height
+        self.index = index
+
+    def at(self, height: int | None = None, index: int | None = None) -> "LedgerError":
+        """Fill in the location if the raiser did not know it."""
+        if self.height is None:
+            self.height = height
+        if self.index is None:
+            self.index = index
+        return self
+
+    def __str__(self) -> str:
+        where = []
+        if self.height is not None:
+            where.append(f"height {self.height}")
+        if self.index is not None:
+            where.append(f"tx {self.index}")
+        location = f" at {', '.join(where)}" if where else ""
+        return f"{self.code}{location}: {self.message}"
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "height": self.height, "index": self.index, "message": self.message}

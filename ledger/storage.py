@@ -1,0 +1,244 @@
+"""The LMDB store. This module owns every LMDB detail: sub-database names, key layout, map
+growth and durability. Nothing else opens an LMDB transaction.
+
+Layout (integers big-endian so LMDB's byte order is numeric order):
+  meta            b"genesis" -> genesis bytes, b"chain_id" -> 32 bytes, b"tip" -> tip record,
+                  b"tx_count" -> u64, b"format" -> u32
+  blocks          height u64 -> canonical block bytes
+  block_hashes    block hash -> height u64
+  transactions    txid -> height u64 || index u32
+  accounts        public key -> balance u64 || nonce u64
+  records         owner(32) || key -> height u64 || index u32 || value        (latest value)
+  record_history  owner(32) || len(key) u8 || key || height u64 || index u32 -> value
+
+Durability: every write transaction is fsynced before commit returns (LMDB's default sync=True,
+metasync=True), so a block reported as stored survives a crash or power loss. A crash during a
+commit loses only that uncommitted group; LMDB's copy-on-write B-trees never expose a partial one.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import lmdb
+import msgpack
+
+from ledger.errors import STORE_EXISTS, WRONG_GENESIS, LedgerError
+from ledger.state import EMPTY_ACCOUNT, Account, BlockChanges, Tip
+
+MAP_SIZE_INITIAL = 64 * 1024 * 1024
+MAP_SIZE_GROWTH_FACTOR = 2
+STORE_FORMAT = 1
+DATABASES = (b"meta", b"blocks", b"block_hashes", b"transactions", b"accounts", b"records", b"record_history")
+
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+_LOCATION = struct.Struct(">QI")
+_ACCOUNT = struct.Struct(">QQ")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBlock:
+    """A validated block ready to commit, with what it changes."""
+    height: int
+    hash: bytes
+    data: bytes
+    changes: BlockChanges
+    tip: Tip
+
+
+def _history_prefix(owner: bytes, key: bytes) -> bytes:
+    return owner + bytes([len(key)]) + key
+
+
+class Snapshot:
+    """A consistent read-only view of the store (one LMDB read transaction)."""
+
+    def __init__(self, store: "Store"):
+        self._txn = store._env.begin(buffers=False)
+        self._dbs = store._dbs
+
+    def close(self) -> None:
+        self._txn.abort()
+
+    def __enter__(self) -> "Snapshot":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _get(self, db: bytes, key: bytes) -> bytes | None:
+        return self._txn.get(key, db=self._dbs[db])
+
+    # StateReader
+    def account(self, public_key: bytes) -> Account:
+        raw = self._get(b"accounts", public_key)
+        return EMPTY_ACCOUNT if raw is None else Account(*_ACCOUNT.unpack(raw))
+
+    def has_transaction(self, txid: bytes) -> bool:
+        return self._get(b"transactions", txid) is not None
+
+    def account_count(self) -> int:
+        return self._txn.stat(self._dbs[b"accounts"])["entries"]
+
+    def tip(self) -> Tip:
+        height, block_hash, time_ms, commitment = msgpack.unpackb(self._get(b"meta", b"tip"))
+        return Tip(height, block_hash, time_ms, commitment)
+
+    def genesis_bytes(self) -> bytes:
+        return self._get(b"meta", b"genesis")
+
+    def tx_count(self) -> int:
+        return _U64.unpack(self._get(b"meta", b"tx_count"))[0]
+
+    def block_bytes(self, height: int) -> bytes | None:
+        return self._get(b"blocks", _U64.pack(height))
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        raw = self._get(b"block_hashes", block_hash)
+        return None if raw is None else _U64.unpack(raw)[0]
+
+    def tx_location(self, txid: bytes) -> tuple[int, int] | None:
+        raw = self._get(b"transactions", txid)
+        return None if raw is None else _LOCATION.unpack(raw)
+
+    def record(self, owner: bytes, key: bytes) -> tuple[int, int, bytes] | None:
+        raw = self._get(b"records", owner + key)
+        if raw is None:
+            return None
+        height, index = _LOCATION.unpack_from(raw)
+        return height, index, raw[_LOCATION.size:]
+
+    def record_history(self, owner: bytes, key: bytes) -> list[tuple[int, int, bytes]]:
+        prefix = _history_prefix(owner, key)
+        entries = []
+        cursor = self._txn.cursor(db=self._dbs[b"record_history"])
+        if cursor.set_range(prefix):
+            for item_key, value in cursor:
+                if not item_key.startswith(prefix) or len(item_key) != len(prefix) + _LOCATION.size:
+                    break
+                height, index = _LOCATION.unpack_from(item_key, len(prefix))
+                entries.append((height, index, value))
+        return entries
+
+    def iter_blocks(self, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+        cursor = self._txn.cursor(db=self._dbs[b"blocks"])
+        if not cursor.set_range(_U64.pack(start)):
+            return
+        for key, value in cursor:
+            height = _U64.unpack(key)[0]
+            if height > end:
+                return
+            yield height, value
+
+
+class Store:
+    """An LMDB environment holding one chain."""
+
+    def __init__(self, env: lmdb.Environment):
+        self._env = env
+        self._dbs = {name: env.open_db(name) for name in DATABASES}
+
+    @staticmethod
+    def _open_env(path: str, map_size: int) -> lmdb.Environment:
+        return lmdb.open(path, map_size=map_size, max_dbs=len(DATABASES), subdir=True, sync=True, metasync=True,
+                         readahead=False, lock=True)
+
+    @classmethod
+    def exists(cls, path: str | os.PathLike) -> bool:
+        return os.path.exists(os.path.join(os.fspath(path), "data.mdb"))
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, genesis: bytes, chain_id: bytes, tip: Tip,
+               accounts: dict[bytes, Account], map_size: int = MAP_SIZE_INITIAL) -> "Store":
+        path = os.fspath(path)
+        if cls.exists(path):
+            raise LedgerError(STORE_EXISTS, f"a store already exists at {path}")
+        os.makedirs(path, exist_ok=True)
+        store = cls(cls._open_env(path, map_size))
+
+        def write(txn: lmdb.Transaction) -> None:
+            meta = store._dbs[b"meta"]
+            txn.put(b"format", _U32.pack(STORE_FORMAT), db=meta)
+            txn.put(b"genesis", genesis, db=meta)
+            txn.put(b"chain_id", chain_id, db=meta)
+            txn.put(b"tx_count", _U64.pack(0), db=meta)
+            txn.put(b"tip", _pack_tip(tip), db=meta)
+            for key, account in accounts.items():
+                txn.put(key, _ACCOUNT.pack(account.balance, account.nonce), db=store._dbs[b"accounts"])
+
+        store._write(write)
+        return store
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, map_size: int = MAP_SIZE_INITIAL) -> "Store":
+        path = os.fspath(path)
+        if not cls.exists(path):
+            raise LedgerError(WRONG_GENESIS, f"no ledger store at {path}")
+        env = cls._open_env(path, map_size)
+        # Reopening keeps the size the file already has if that is larger.
+        store = cls(env)
+        with store.snapshot() as snap:
+            if snap._get(b"meta", b"genesis") is None:
+                store.close()
+                raise LedgerError(WRONG_GENESIS, f"{path} is an LMDB environment but not a ledger store")
+        return store
+
+    def close(self) -> None:
+        self._env.close()
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self)
+
+    @property
+    def map_size(self) -> int:
+        return self._env.info()["map_size"]
+
+    def _write(self, work) -> None:
+        """Run `work(txn)` in one write transaction; on a full map, grow it and run it again."""
+        while True:
+            try:
+                with self._env.begin(write=True) as txn:
+                    work(txn)
+                return
+            except lmdb.MapFullError:
+                self._env.set_mapsize(self.map_size * MAP_SIZE_GROWTH_FACTOR)
+
+    def commit(self, blocks: Sequence[PendingBlock]) -> None:
+        """Store a group of validated, consecutive blocks in one durable write transaction."""
+        if not blocks:
+            return
+        dbs = self._dbs
+
+        def write(txn: lmdb.Transaction) -> None:
+            tx_count = _U64.unpack(txn.get(b"tx_count", db=dbs[b"meta"]))[0]
+            transactions = txn.cursor(db=dbs[b"transactions"])
+            for block in blocks:
+                height_key = _U64.pack(block.height)
+                # Heights only grow, so append=True (no B-tree search) is safe; LMDB refuses it
+                # (returns False) if the key is not past the last one, and we check.
+                if not txn.put(height_key, block.data, db=dbs[b"blocks"], append=True):
+                    raise RuntimeError(f"block {block.height} is not past the stored tip")
+                if not txn.put(block.hash, height_key, db=dbs[b"block_hashes"], overwrite=False):
+                    raise RuntimeError(f"block hash of height {block.height} is already stored")
+                changes = block.changes
+                for index, txid in enumerate(changes.txids):
+                    if not transactions.put(txid, _LOCATION.pack(block.height, index), overwrite=False):
+                        raise RuntimeError(f"transaction {txid.hex()} is already stored")
+                for key, account in changes.accounts.items():
+                    txn.put(key, _ACCOUNT.pack(account.balance, account.nonce), db=dbs[b"accounts"])
+                for owner, key, value, index in changes.records:
+                    location = _LOCATION.pack(block.height, index)
+                    txn.put(owner + key, location + value, db=dbs[b"records"])
+                    txn.put(_history_prefix(owner, key) + location, value, db=dbs[b"record_history"])
+                tx_count += len(changes.txids)
+            txn.put(b"tx_count", _U64.pack(tx_count), db=dbs[b"meta"])
+            txn.put(b"tip", _pack_tip(blocks[-1].tip), db=dbs[b"meta"])
+
+        self._write(write)
+
+
+def _pack_tip(tip: Tip) -> bytes:
+    return msgpack.packb([tip.height, tip.hash, tip.time_ms, tip.state_commitment], use_bin_type=True)

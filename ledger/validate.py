@@ -1,0 +1,100 @@
+"""Block validation: header rules, then every transaction in order, then the state commitment.
+
+Data flows one way: decoded block -> header checks -> one signature batch (header and all
+transactions) -> per-transaction rules in order -> state changes -> commitment check. Nothing is
+written here: the caller commits the returned changes, all or nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger import merkle, signatures
+from ledger.codec import Block, Genesis
+from ledger.errors import (
+    BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_HEIGHT, BAD_MERKLE_ROOT, BAD_PREVIOUS_HASH, BAD_STATE_COMMITMENT,
+    BAD_TIME, BAD_TX_COUNT, BAD_TX_SIGNATURE, DUPLICATE_TX, SMALL_ORDER_KEY, UNKNOWN_PROPOSER, LedgerError,
+)
+from ledger.state import BlockChanges, StateReader, Tip, apply_transactions, genesis_commitment, state_commitment
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """What validation needs to know of a chain: fixed at genesis."""
+    genesis: Genesis
+    chain_id: bytes
+    validators: frozenset[bytes]
+    issuers: frozenset[bytes]
+
+    @classmethod
+    def from_genesis(cls, genesis: Genesis) -> "Chain":
+        return cls(genesis, genesis.chain_id, frozenset(genesis.validators), frozenset(genesis.issuers))
+
+    def genesis_tip(self) -> Tip:
+        return Tip(0, self.chain_id, self.genesis.time_ms, genesis_commitment(self.genesis))
+
+
+def check_header(chain: Chain, tip: Tip, block: Block) -> None:
+    header = block.header
+    height = tip.height + 1
+    if header.chain_id != chain.chain_id:
+        raise LedgerError(BAD_CHAIN_ID, "the block belongs to another chain", height)
+    if header.height != height:
+        raise LedgerError(BAD_HEIGHT, f"the block claims height {header.height}, expected {height}", height)
+    if header.previous_hash != tip.hash:
+        raise LedgerError(BAD_PREVIOUS_HASH, "the block does not link to the hash of the previous block", height)
+    if header.time_ms < tip.time_ms:
+        raise LedgerError(BAD_TIME, f"block time {header.time_ms} ms is before the previous time {tip.time_ms} ms", height)
+    if header.tx_count != len(block.transactions):
+        raise LedgerError(BAD_TX_COUNT, f"the header counts {header.tx_count} transactions, the block carries "
+                          f"{len(block.transactions)}", height)
+    if merkle.root([tx.txid for tx in block.transactions]) != header.tx_root:
+        raise LedgerError(BAD_MERKLE_ROOT, "the transaction root does not match the transaction ids", height)
+    if header.proposer not in chain.validators:
+        raise LedgerError(UNKNOWN_PROPOSER, "the proposer is not a validator of this chain", height)
+
+
+def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verdicts: list[bool]) -> LedgerError | None:
+    """Rules that need no state beyond 'is this id known': the earliest failing transaction."""
+    height = block.header.height
+    seen: set[bytes] = set()
+    for index, tx in enumerate(block.transactions):
+        if tx.chain_id != chain.chain_id:
+            return LedgerError(BAD_CHAIN_ID, "the transaction is signed for another chain", height, index)
+        if signatures.is_small_order(tx.sender):
+            return LedgerError(SMALL_ORDER_KEY, "the sender key has small order, so its signatures prove nothing",
+                               height, index)
+        if tx.txid in seen or reader.has_transaction(tx.txid):
+            return LedgerError(DUPLICATE_TX, "the transaction id is already in the chain", height, index)
+        seen.add(tx.txid)
+        if not verdicts[index]:
+            return LedgerError(BAD_TX_SIGNATURE, "the transaction signature does not hold", height, index)
+    return None
+
+
+def check_block(chain: Chain, tip: Tip, reader: StateReader, block: Block) -> tuple[BlockChanges, Tip]:
+    """Validate `block` as the successor of `tip` over the state `reader` shows.
+
+    Returns the block's state changes and the new tip; raises LedgerError at the first breach,
+    in the order a sequential reader would find it."""
+    check_header(chain, tip, block)
+    header = block.header
+    height = header.height
+    transactions = block.transactions
+    verdicts = signatures.verify_batch(
+        [header.proposer] + [tx.sender for tx in transactions],
+        [header.hash] + [tx.txid for tx in transactions],
+        [header.signature] + [tx.signature for tx in transactions],
+    )
+    if not verdicts[0]:
+        raise LedgerError(BAD_BLOCK_SIGNATURE, "the proposer's signature over the header does not hold", height)
+    stateless_error = _first_stateless_error(chain, reader, block, verdicts[1:])
+    # State rules run over the transactions before the first stateless failure, so whichever
+    # failure comes first in the block is the one reported.
+    limit = stateless_error.index if stateless_error is not None else len(transactions)
+    changes = apply_transactions(reader, chain.issuers, transactions[:limit], height)
+    if stateless_error is not None:
+        raise stateless_error
+    commitment = state_commitment(tip.state_commitment, height, changes)
+    if commitment != header.state_commitment:
+        raise LedgerError(BAD_STATE_COMMITMENT, "the state commitment does not match the block's changes", height)
+    return changes, Tip(height, header.hash, header.time_ms, commitment)
