@@ -1,0 +1,1 @@
+"""The `ledger` command line (installed as the package ledger_cli)."""

@@ -1,0 +1,362 @@
+"""`ledger`: create, import, export, validate and query chains from a shell.
+
+Exit status: 0 success, 1 invalid data (the one-line error names code, height, transaction
+index and reason), 2 usage error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from ledger import Ledger, LedgerError, TxProof, check_proof, make_genesis
+from ledger.chainfile import ChainReader
+from ledger.codec import decode_genesis, encode_genesis
+from ledger.errors import BAD_ENCODING, NOT_FOUND, WRONG_GENESIS
+from ledger.keys import Keypair, KeyFormatError, public_key_from_hex, save_keypair
+from ledger.storage import Store
+from ledger.workload import generate_chain_file
+from ledger_cli.render import account_json, block_json, genesis_json, transaction_json, transaction_line
+
+EXIT_INVALID = 1
+
+db_option = click.option("--db", "db", required=True, envvar="LEDGER_DB", type=click.Path(file_okay=False),
+                         help="The store folder (LMDB). Also read from $LEDGER_DB.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def _emit(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _fail(error: LedgerError | KeyFormatError) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(EXIT_INVALID)
+
+
+def _hex_argument(text: str, size: int, what: str) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise click.BadParameter(f"{what} must be hex") from None
+    if len(value) != size:
+        raise click.BadParameter(f"{what} must be {size} bytes ({2 * size} hex digits)")
+    return value
+
+
+def _open(db: str) -> Ledger:
+    if not Store.exists(db):
+        raise LedgerError(NOT_FOUND, f"no ledger store at {db} (create one with `ledger init` or `ledger import`)")
+    return Ledger.open(db)
+
+
+class LedgerGroup(click.Group):
+    """Turns LedgerError and KeyFormatError into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (LedgerError, KeyFormatError) as error:
+            _fail(error)
+
+
+@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ledger-engine")
+def cli() -> None:
+    """An embeddable ledger: signed blocks of transfers, mints and records, stored in LMDB.
+
+    Typical use: `ledger gen` a synthetic chain (or `ledger init` from a genesis), `ledger import`
+    a chain file, `ledger validate` it, then query with `info`, `block`, `tx`, `account`, `record`
+    and `proof`. Exit status: 0 ok, 1 invalid data, 2 usage error.
+    """
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the private key here as PEM (mode 0600).")
+@json_option
+def keygen(out: str | None, as_json: bool) -> None:
+    """Generate an Ed25519 key pair.
+
+    With --out the private key goes to that file as PKCS#8 PEM (readable by OpenSSL); without it
+    the PEM is printed. The public key is printed as hex either way.
+    """
+    keypair = Keypair.generate()
+    if out:
+        save_keypair(out, keypair)
+    if as_json:
+        _emit({"public_key": keypair.public_key.hex(), "private_key_file": out}
+              if out else {"public_key": keypair.public_key.hex(), "private_key_pem": keypair.to_pem()})
+        return
+    if not out:
+        click.echo(keypair.to_pem(), nl=False)
+    click.echo(f"public key: {keypair.public_key.hex()}")
+
+
+def _read_genesis_file(path: str) -> bytes:
+    """A genesis file is either its canonical bytes or JSON:
+    {"name", "time_ms", "validators": [hex], "issuers": [hex], "balances": {hex: amount}}."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if data.lstrip()[:1] != b"{":
+        decode_genesis(data)
+        return data
+    try:
+        spec = json.loads(data)
+        genesis = make_genesis(
+            spec.get("name", ""), int(spec.get("time_ms", int(time.time() * 1000))),
+            [public_key_from_hex(k) for k in spec["validators"]],
+            [public_key_from_hex(k) for k in spec.get("issuers", [])],
+            {public_key_from_hex(k): int(v) for k, v in spec.get("balances", {}).items()},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise LedgerError(BAD_ENCODING, f"the genesis JSON is malformed ({exc.__class__.__name__}: {exc})") from None
+    return encode_genesis(genesis)
+
+
+@cli.command()
+@db_option
+@click.option("--genesis", "genesis_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Genesis as JSON (name, time_ms, validators, issuers, balances) or canonical bytes.")
+@json_option
+def init(db: str, genesis_path: str, as_json: bool) -> None:
+    """Create a new store from a genesis file."""
+    with Ledger.create(db, _read_genesis_file(genesis_path)) as book:
+        info = book.info()
+    _emit(info) if as_json else click.echo(f"created {db}: chain {info['chain_id']}")
+
+
+@cli.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Chain file to write.")
+@click.option("--blocks", "block_count", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--txs-per-block", default=1000, show_default=True, type=click.IntRange(0, 65536))
+@click.option("--accounts", default=1000, show_default=True, type=click.IntRange(2))
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same bytes.")
+def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int) -> None:
+    """Generate a deterministic synthetic chain of transfers, mints and records.
+
+    For demos and benchmarks: keys are derived from the seed, so never use them for anything real.
+    """
+    started = time.perf_counter()
+    show = sys.stderr.isatty()
+
+    def progress(height: int, transactions: int) -> None:
+        if show:
+            rate = transactions / max(time.perf_counter() - started, 1e-9)
+            click.echo(f"\rblock {height}/{block_count}  {transactions:,} tx  {rate:,.0f} tx/s", nl=False, err=True)
+
+    generate_chain_file(out, block_count, txs_per_block, accounts, seed, progress)
+    if show:
+        click.echo(err=True)
+    elapsed = time.perf_counter() - started
+    click.echo(f"wrote {out}: {block_count} blocks, {block_count * txs_per_block:,} transactions in {elapsed:.1f} s")
+
+
+@cli.command(name="import")
+@click.argument("chain_file", type=click.Path(exists=True, dir_okay=False))
+@db_option
+@json_option
+def import_(chain_file: str, db: str, as_json: bool) -> None:
+    """Validate and store every block of CHAIN_FILE.
+
+    Creates the store from the file's genesis when it is new. Resumable: blocks already stored
+    are skipped when identical. The first invalid block stops the import with one line (code,
+    height, transaction index, reason) and exit status 1; every block before it stays stored.
+    """
+    started = time.perf_counter()
+    with open(chain_file, "rb") as stream:
+        reader = ChainReader(stream)
+        book = Ledger.open(db, reader.genesis) if Store.exists(db) else Ledger.create(db, reader.genesis)
+        with book:
+            total = os.fstat(stream.fileno()).st_size
+            bar = click.progressbar(length=total, label="importing", file=sys.stderr) if sys.stderr.isatty() else None
+            done = 0
+
+            def progress(p) -> None:
+                nonlocal done
+                if bar is not None:
+                    elapsed = max(time.perf_counter() - started, 1e-9)
+                    bar.label = (f"height {p.height}  {p.imported_blocks / elapsed:,.0f} blocks/s  "
+                                 f"{p.imported_transactions / elapsed:,.0f} tx/s")
+                    position = stream.tell()
+                    bar.update(position - done)
+                    done = position
+
+            try:
+                result = book.import_blocks(reader.blocks(), progress)
+            finally:
+                if bar is not None:
+                    bar.render_finish()
+            info = book.info()
+    elapsed = time.perf_counter() - started
+    if as_json:
+        _emit({"imported_blocks": result.imported_blocks, "imported_transactions": result.imported_transactions,
+               "skipped_blocks": result.skipped_blocks, "seconds": round(elapsed, 3), **info})
+        return
+    rate = result.imported_transactions / max(elapsed, 1e-9)
+    click.echo(f"imported {result.imported_blocks} blocks ({result.imported_transactions:,} tx, {rate:,.0f} tx/s), "
+               f"skipped {result.skipped_blocks} already stored; height {info['height']}")
+
+
+@cli.command()
+@db_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Chain file to write.")
+def export(db: str, out: str) -> None:
+    """Write the stored chain as a chain file (byte-identical to what was imported)."""
+    with _open(db) as book:
+        count = book.export_chain(out)
+    click.echo(f"exported {count} blocks to {out}")
+
+
+@cli.command()
+@db_option
+@click.option("--from", "start", default=1, show_default=True, type=click.IntRange(1), help="First height to check.")
+@click.option("--to", "end", default=None, type=click.IntRange(1), help="Last height to check (default: the tip).")
+@json_option
+def validate(db: str, start: int, end: int | None, as_json: bool) -> None:
+    """Re-verify stored blocks: encoding, links, signatures, Merkle roots, state rules, commitments."""
+    started = time.perf_counter()
+    with _open(db) as book:
+        report = book.validate(start, end)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        _emit({"valid": True, "from": report.start, "to": report.end, "blocks": report.blocks,
+               "transactions": report.transactions, "seconds": round(elapsed, 3)})
+    else:
+        click.echo(f"valid: blocks {report.start}..{report.end} ({report.blocks} blocks, "
+                   f"{report.transactions:,} tx) in {elapsed:.2f} s")
+
+
+@cli.command()
+@db_option
+@json_option
+def info(db: str, as_json: bool) -> None:
+    """Chain id, height, tip hash, transaction count and state commitment."""
+    with _open(db) as book:
+        data = book.info()
+        data["genesis"] = genesis_json(book.genesis) if as_json else None
+    if as_json:
+        _emit(data)
+        return
+    for key, value in data.items():
+        if key != "genesis":
+            click.echo(f"{key:17} {value}")
+
+
+@cli.command()
+@click.argument("height_or_hash")
+@db_option
+@json_option
+def block(height_or_hash: str, db: str, as_json: bool) -> None:
+    """Show a block by height or by hash (64 hex digits)."""
+    ref: int | bytes = int(height_or_hash) if height_or_hash.isdigit() else _hex_argument(height_or_hash, 32, "hash")
+    with _open(db) as book:
+        found = book.block(ref)
+    if found is None:
+        raise LedgerError(NOT_FOUND, f"no block {height_or_hash}")
+    if as_json:
+        _emit(block_json(found))
+        return
+    data = block_json(found, with_transactions=False)
+    for key, value in data.items():
+        click.echo(f"{key:17} {value}")
+    for tx in found.transactions[:20]:
+        click.echo("  " + transaction_line(tx))
+    if len(found.transactions) > 20:
+        click.echo(f"  … {len(found.transactions) - 20} more (use --json for all)")
+
+
+@cli.command()
+@click.argument("txid")
+@db_option
+@json_option
+def tx(txid: str, db: str, as_json: bool) -> None:
+    """Show a transaction and where it is stored."""
+    with _open(db) as book:
+        found = book.tx(_hex_argument(txid, 32, "TXID"))
+    if found is None:
+        raise LedgerError(NOT_FOUND, f"no transaction {txid}")
+    data = {"height": found.height, "index": found.index, **transaction_json(found.transaction)}
+    if as_json:
+        _emit(data)
+    else:
+        for key, value in data.items():
+            click.echo(f"{key:10} {value}")
+
+
+@cli.command()
+@click.argument("public_key")
+@db_option
+@json_option
+def account(public_key: str, db: str, as_json: bool) -> None:
+    """Balance and nonce of an account (hex public key)."""
+    key = _hex_argument(public_key, 32, "PUBLIC_KEY")
+    with _open(db) as book:
+        found = book.account(key)
+    data = account_json(key, found)
+    if as_json:
+        _emit(data)
+    else:
+        click.echo(f"balance {found.balance}  nonce {found.nonce}")
+
+
+@cli.command()
+@click.argument("owner")
+@click.argument("key")
+@db_option
+@click.option("--hex-key", is_flag=True, help="KEY is hex rather than UTF-8 text.")
+@json_option
+def record(owner: str, key: str, db: str, hex_key: bool, as_json: bool) -> None:
+    """The latest value of OWNER's record KEY, and its history."""
+    owner_key = _hex_argument(owner, 32, "OWNER")
+    record_key = bytes.fromhex(key) if hex_key else key.encode("utf-8")
+    with _open(db) as book:
+        found = book.record(owner_key, record_key)
+    if found is None:
+        raise LedgerError(NOT_FOUND, f"no record {key!r} of {owner}")
+    data = {"owner": owner, "key": key, "value_hex": found.value.hex(), "height": found.height, "index": found.index,
+            "history": [{"height": h, "index": i, "value_hex": v.hex()} for h, i, v in found.history]}
+    if as_json:
+        _emit(data)
+    else:
+        click.echo(f"value {found.value.hex()} (height {found.height}, tx {found.index}); "
+                   f"{len(found.history)} versions")
+
+
+@cli.command()
+@click.argument("txid")
+@db_option
+def proof(txid: str, db: str) -> None:
+    """Print an inclusion proof of TXID up to its signed block header (JSON)."""
+    with _open(db) as book:
+        _emit(book.prove(_hex_argument(txid, 32, "TXID")).to_json())
+
+
+@cli.command(name="verify-proof")
+@click.argument("proof_file", type=click.File("r"))
+@click.option("--validator", "validators", multiple=True, help="Trusted validator public key (hex); repeatable.")
+@click.option("--genesis", "genesis_path", type=click.Path(exists=True, dir_okay=False),
+              help="Trust the validators and chain id of this genesis (JSON or canonical bytes).")
+def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: str | None) -> None:
+    """Check a proof from `ledger proof` without any store (use - for stdin)."""
+    proof_data = TxProof.from_json(proof_file.read())
+    trusted = [_hex_argument(v, 32, "--validator") for v in validators] or None
+    chain_id = None
+    if genesis_path:
+        genesis = decode_genesis(_read_genesis_file(genesis_path))
+        trusted = list(genesis.validators) + (trusted or [])
+        chain_id = genesis.chain_id
+    check_proof(proof_data, trusted, chain_id)
+    summary = proof_data.to_json()
+    click.echo(f"valid: transaction {summary['txid']} is at index {summary['index']} of block {summary['height']} "
+               f"({summary['block_hash']})" + ("" if trusted else "; proposer not checked against trusted validators"))
+
+
+def main() -> None:  # pragma: no cover
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
