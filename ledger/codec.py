@@ -239,7 +239,7 @@ def _transaction_from_fields(fields: object, index: int | None) -> Transaction:
 
 
 def decode_transaction(data: bytes) -> Transaction:
-    fields = _unpack(data, "transaction", 6, limits.RECORD_VALUE_BYTES_MAX)
+    fields = _unpack(data, "transaction", 6, limits.BLOCK_BYTES_MAX)
     tx = _transaction_from_fields(fields, None)
     if encode_transaction(tx) != bytes(data):
         raise _fail("the transaction is not canonically encoded")
@@ -284,7 +284,9 @@ def decode_block(data: bytes) -> Block:
     filled in by the caller, who knows which height it expected)."""
     if len(data) > limits.BLOCK_BYTES_MAX:
         raise _fail(f"the block is larger than {limits.BLOCK_BYTES_MAX} bytes", code=LIMIT_EXCEEDED)
-    fields = _unpack(data, "block", limits.TRANSACTIONS_PER_BLOCK_MAX, limits.RECORD_VALUE_BYTES_MAX)
+    # Binary fields are bounded here only by the block size, so that an oversize record gets
+    # its own error code from the schema check rather than a generic decoding error.
+    fields = _unpack(data, "block", limits.TRANSACTIONS_PER_BLOCK_MAX, limits.BLOCK_BYTES_MAX)
     header_fields, tx_fields = _check_array(fields, 2, "block")
     header = _header_from_fields(header_fields)
     if type(tx_fields) is not list:
