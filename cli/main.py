@@ -274,8 +274,9 @@ def block(height_or_hash: str, db: str, as_json: bool) -> None:
 @json_option
 def tx(txid: str, db: str, as_json: bool) -> None:
     """Show a transaction and where it is stored."""
+    txid_bytes = _hex_argument(txid, 32, "TXID")
     with _open(db) as book:
-        found = book.tx(_hex_argument(txid, 32, "TXID"))
+        found = book.tx(txid_bytes)
     if found is None:
         raise LedgerError(NOT_FOUND, f"no transaction {txid}")
     data = {"height": found.height, "index": found.index, **transaction_json(found.transaction)}
@@ -311,7 +312,10 @@ def account(public_key: str, db: str, as_json: bool) -> None:
 def record(owner: str, key: str, db: str, hex_key: bool, as_json: bool) -> None:
     """The latest value of OWNER's record KEY, and its history."""
     owner_key = _hex_argument(owner, 32, "OWNER")
-    record_key = bytes.fromhex(key) if hex_key else key.encode("utf-8")
+    try:
+        record_key = bytes.fromhex(key) if hex_key else key.encode("utf-8")
+    except ValueError:
+        raise click.BadParameter("KEY must be hex with --hex-key", param_hint="KEY") from None
     with _open(db) as book:
         found = book.record(owner_key, record_key)
     if found is None:
@@ -330,8 +334,9 @@ def record(owner: str, key: str, db: str, hex_key: bool, as_json: bool) -> None:
 @db_option
 def proof(txid: str, db: str) -> None:
     """Print an inclusion proof of TXID up to its signed block header (JSON)."""
+    txid_bytes = _hex_argument(txid, 32, "TXID")
     with _open(db) as book:
-        _emit(book.prove(_hex_argument(txid, 32, "TXID")).to_json())
+        _emit(book.prove(txid_bytes).to_json())
 
 
 @cli.command(name="verify-proof")

@@ -201,9 +201,7 @@ class Ledger:
                     block = decode_block(data)
                     changes, tip = check_block(self.chain, tip, state, block)
                 except LedgerError as error:
-                    error.at(tip.height + 1)
-                    flush()
-                    raise
+                    raise error.at(tip.height + 1) from None
                 state.apply(changes)
                 pending.append(PendingBlock(tip.height, tip.hash, data, changes, tip))
                 pending_transactions += len(changes.txids)
@@ -213,6 +211,11 @@ class Ledger:
                 if len(pending) >= COMMIT_GROUP_BLOCKS_MAX or pending_transactions >= COMMIT_GROUP_TRANSACTIONS_MAX:
                     flush()
             flush()
+        except LedgerError:
+            # Whatever stopped the import (an invalid block, a truncated file, a conflict), the
+            # valid blocks before it are kept.
+            flush()
+            raise
         finally:
             snap.close()
         return ImportProgress(last_height, imported_blocks, imported_transactions, skipped)

@@ -43,14 +43,14 @@ class TxProof:
 
     @classmethod
     def from_json(cls, data: dict | str) -> "TxProof":
-        if isinstance(data, str):
-            data = json.loads(data)
         try:
+            if isinstance(data, str):
+                data = json.loads(data)
             if data["version"] != PROOF_VERSION:
                 raise LedgerError(BAD_ENCODING, f"proof version {data['version']} is not supported")
             return cls(bytes.fromhex(data["transaction"]), int(data["index"]),
                        tuple(bytes.fromhex(node) for node in data["audit_path"]), bytes.fromhex(data["header"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LedgerError(BAD_ENCODING, f"the proof JSON is malformed ({exc.__class__.__name__}: {exc})") from None
 
 
@@ -66,8 +66,13 @@ def check_proof(proof: TxProof, trusted_validators: Iterable[bytes] | None = Non
     if not merkle.verify_inclusion(tx.txid, proof.index, header.tx_count, list(proof.audit_path), header.tx_root):
         raise LedgerError(PROOF_INVALID, "the audit path does not lead to the header's transaction root",
                           header.height, proof.index)
-    if not signatures.verify_batch([header.proposer], [header.hash], [header.signature])[0]:
+    header_ok, transaction_ok = signatures.verify_batch([header.proposer, tx.sender], [header.hash, tx.txid],
+                                                        [header.signature, tx.signature])
+    if not header_ok:
         raise LedgerError(PROOF_INVALID, "the proposer's signature over the header does not hold", header.height)
+    # The id and the Merkle root do not cover the signature, so it is checked on its own.
+    if not transaction_ok or signatures.is_small_order(tx.sender):
+        raise LedgerError(PROOF_INVALID, "the transaction's signature does not hold", header.height, proof.index)
     if trusted_validators is not None and header.proposer not in set(trusted_validators):
         raise LedgerError(PROOF_INVALID, "the header's proposer is not a trusted validator", header.height)
 
