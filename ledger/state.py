@@ -54,9 +54,12 @@ class BlockChanges:
 class MemoryState:
     """A whole state in memory: the genesis, then blocks' changes applied one after another."""
 
-    def __init__(self, genesis: Genesis | None = None):
+    def __init__(self, genesis: Genesis | None = None, track_transactions: bool = True):
+        """With track_transactions=False the state does not remember ids (saving memory on long
+        chains): only use it where duplicates are impossible by construction."""
         self.accounts: dict[bytes, Account] = {}
         self.txids: set[bytes] = set()
+        self.track_transactions = track_transactions
         if genesis is not None:
             self.accounts.update(genesis_accounts(genesis))
 
@@ -68,7 +71,8 @@ class MemoryState:
 
     def apply(self, changes: BlockChanges) -> None:
         self.accounts.update(changes.accounts)
-        self.txids.update(changes.txids)
+        if self.track_transactions:
+            self.txids.update(changes.txids)
 
 
 class LayeredState:
