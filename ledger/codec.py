@@ -174,18 +174,17 @@ def _fail(message: str, index: int | None = None, code: str = BAD_ENCODING) -> L
     return LedgerError(code, message, index=index)
 
 
-def _unpack(data: bytes, what: str, max_array_len: int, max_bin_len: int) -> object:
+def _unpack(data: bytes, what: str) -> object:
+    """msgpack's own length limits are left at the input size (nothing can be longer than the
+    input), so that every named limit is checked by the schema code and gets its own error code."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"{what} must be bytes")
     try:
-        return msgpack.unpackb(
-            data, raw=False, use_list=True, strict_map_key=True, max_map_len=0, max_ext_len=0,
-            max_str_len=limits.CHAIN_NAME_BYTES_MAX, max_bin_len=max_bin_len, max_array_len=max_array_len,
-        )
+        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, max_map_len=0, max_ext_len=0)
     except msgpack.ExtraData:
         raise _fail(f"trailing bytes after the {what}") from None
     except (ValueError, msgpack.UnpackException, TypeError) as exc:
-        raise _fail(f"the {what} is not well-formed msgpack within the limits ({exc.__class__.__name__})") from None
+        raise _fail(f"the {what} is not well-formed msgpack ({exc.__class__.__name__})") from None
 
 
 def _is_uint(value: object, maximum: int = 2**64 - 1) -> bool:
@@ -239,7 +238,7 @@ def _transaction_from_fields(fields: object, index: int | None) -> Transaction:
 
 
 def decode_transaction(data: bytes) -> Transaction:
-    fields = _unpack(data, "transaction", 6, limits.BLOCK_BYTES_MAX)
+    fields = _unpack(data, "transaction")
     tx = _transaction_from_fields(fields, None)
     if encode_transaction(tx) != bytes(data):
         raise _fail("the transaction is not canonically encoded")
@@ -249,7 +248,7 @@ def decode_transaction(data: bytes) -> Transaction:
 def _header_from_fields(fields: object) -> BlockHeader:
     values = _check_array(fields, 10, "block header")
     version, chain_id, height, previous_hash, time_ms, tx_count, tx_root, commitment, proposer, signature = values
-    if not _is_uint(version, 2**32 - 1):
+    if not _is_uint(version):
         raise _fail("the header version must be an unsigned integer")
     if version != limits.FORMAT_VERSION:
         raise LedgerError(BAD_VERSION, f"block format version {version} is not supported (expected {limits.FORMAT_VERSION})")
@@ -261,7 +260,9 @@ def _header_from_fields(fields: object) -> BlockHeader:
         raise _fail("the header height must be an unsigned 64-bit integer of at least 1")
     if not _is_uint(time_ms, limits.TIME_MS_MAX):
         raise _fail("the header time must be an unsigned 64-bit integer of milliseconds")
-    if not _is_uint(tx_count, limits.TRANSACTIONS_PER_BLOCK_MAX):
+    if not _is_uint(tx_count):
+        raise _fail("the transaction count must be an unsigned 64-bit integer")
+    if tx_count > limits.TRANSACTIONS_PER_BLOCK_MAX:
         raise _fail(f"the transaction count must be at most {limits.TRANSACTIONS_PER_BLOCK_MAX}", code=LIMIT_EXCEEDED)
     if not _is_bytes(proposer, limits.KEY_BYTES):
         raise _fail("the proposer must be a 32-byte public key")
@@ -273,7 +274,7 @@ def _header_from_fields(fields: object) -> BlockHeader:
 
 
 def decode_header(data: bytes) -> BlockHeader:
-    header = _header_from_fields(_unpack(data, "block header", 10, limits.SIGNATURE_BYTES))
+    header = _header_from_fields(_unpack(data, "block header"))
     if encode_header(header) != bytes(data):
         raise _fail("the block header is not canonically encoded")
     return header
@@ -284,31 +285,48 @@ def decode_block(data: bytes) -> Block:
     filled in by the caller, who knows which height it expected)."""
     if len(data) > limits.BLOCK_BYTES_MAX:
         raise _fail(f"the block is larger than {limits.BLOCK_BYTES_MAX} bytes", code=LIMIT_EXCEEDED)
-    # Binary fields are bounded here only by the block size, so that an oversize record gets
-    # its own error code from the schema check rather than a generic decoding error.
-    fields = _unpack(data, "block", limits.TRANSACTIONS_PER_BLOCK_MAX, limits.BLOCK_BYTES_MAX)
+    fields = _unpack(data, "block")
     header_fields, tx_fields = _check_array(fields, 2, "block")
     header = _header_from_fields(header_fields)
     if type(tx_fields) is not list:
         raise _fail("the block transactions must be an array")
+    if len(tx_fields) > limits.TRANSACTIONS_PER_BLOCK_MAX:
+        raise _fail(f"a block carries at most {limits.TRANSACTIONS_PER_BLOCK_MAX} transactions", code=LIMIT_EXCEEDED)
     transactions = tuple(_transaction_from_fields(item, i) for i, item in enumerate(tx_fields))
     block = Block(header, transactions)
-    if encode_block(block) != bytes(data):
-        raise _fail("the block is not canonically encoded")
+    canonical = encode_block(block)
+    if canonical != bytes(data):
+        raise _fail("the block is not canonically encoded", _first_non_canonical_transaction(block, canonical, data))
     return block
+
+
+def _first_non_canonical_transaction(block: Block, canonical: bytes, data: bytes) -> int | None:
+    """The index of the transaction where `data` first departs from the canonical encoding (None
+    if it departs in the header or the array headers). Everything before the first differing byte
+    is canonical, so that byte lies in the first non-canonical element."""
+    differ = next((i for i, (a, b) in enumerate(zip(canonical, data)) if a != b), min(len(canonical), len(data)))
+    offset = len(canonical) - sum(len(encode_transaction(tx)) for tx in block.transactions)
+    for index, tx in enumerate(block.transactions):
+        end = offset + len(encode_transaction(tx))
+        if offset <= differ < end:
+            return index
+        offset = end
+    return None
 
 
 def decode_genesis(data: bytes) -> Genesis:
     if len(data) > limits.GENESIS_BYTES_MAX:
         raise _fail(f"the genesis is larger than {limits.GENESIS_BYTES_MAX} bytes", code=LIMIT_EXCEEDED)
-    fields = _unpack(data, "genesis", limits.GENESIS_BALANCES_MAX, limits.KEY_BYTES)
+    fields = _unpack(data, "genesis")
     version, name, time_ms, validators, issuers, balances = _check_array(fields, 6, "genesis")
-    if not _is_uint(version, 2**32 - 1):
+    if not _is_uint(version):
         raise _fail("the genesis version must be an unsigned integer")
     if version != limits.FORMAT_VERSION:
         raise LedgerError(BAD_VERSION, f"genesis format version {version} is not supported (expected {limits.FORMAT_VERSION})")
     if type(name) is not str:
         raise _fail("the chain name must be a string")
+    if len(name.encode("utf-8")) > limits.CHAIN_NAME_BYTES_MAX:
+        raise _fail(f"the chain name is at most {limits.CHAIN_NAME_BYTES_MAX} bytes", code=LIMIT_EXCEEDED)
     if not _is_uint(time_ms, limits.TIME_MS_MAX):
         raise _fail("the genesis time must be an unsigned 64-bit integer of milliseconds")
     genesis = Genesis(version, name, time_ms, _key_list(validators, "validators", limits.VALIDATORS_MAX),
@@ -332,6 +350,8 @@ def _key_list(value: object, what: str, maximum: int) -> tuple[bytes, ...]:
 def _balances(value: object) -> tuple[tuple[bytes, int], ...]:
     if type(value) is not list:
         raise _fail("the genesis balances must be an array")
+    if len(value) > limits.GENESIS_BALANCES_MAX:
+        raise _fail(f"a genesis has at most {limits.GENESIS_BALANCES_MAX} balances", code=LIMIT_EXCEEDED)
     result = []
     for entry in value:
         key, amount = _check_array(entry, 2, "genesis balance")
