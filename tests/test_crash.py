@@ -1,0 +1,154 @@
+"""Crash tests: an import in a child process is killed with SIGKILL at several points; the store
+must reopen, validate, hold at least every height the child reported as durably committed, and a
+resumed import must finish with an export byte-identical to the original chain file."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ledger import Ledger
+from ledger.codec import encode_genesis
+from ledger.workload import generate_chain_file
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 31337
+BLOCKS = 60
+TXS = 40
+ACCOUNTS = 30
+
+# The child imports with small commit groups so there are many commit points to be killed between.
+CHILD = r"""
+import sys
+import ledger.api as api
+from ledger import Ledger
+db, chain, group = sys.argv[1], sys.argv[2], int(sys.argv[3])
+api.COMMIT_GROUP_BLOCKS_MAX = group
+with Ledger.open(db) as book:
+    print("ready", book.height, flush=True)
+    book.import_chain(chain, progress=lambda p: print("committed", p.height, flush=True))
+    print("done", book.height, flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    root = tmp_path_factory.mktemp("crash")
+    path = root / "chain.ledger"
+    workload = generate_chain_file(path, BLOCKS, TXS, ACCOUNTS, SEED)
+    return {"path": path, "data": path.read_bytes(), "genesis": encode_genesis(workload.genesis)}
+
+
+def start_child(db: Path, chain_path: Path, group: int) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(chain_path), str(group)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+def read_line(child: subprocess.Popen) -> list[str]:
+    line = child.stdout.readline()
+    if not line:
+        child.wait(10)
+        raise AssertionError(f"the child ended early (rc {child.returncode}): {child.stderr.read()}")
+    return line.split()
+
+
+def run_and_kill(db: Path, chain_path: Path, group: int, after_lines: int | None, delay: float | None) -> int:
+    """Run the child; kill it after reading `after_lines` progress lines or `delay` seconds after it is
+    ready. Returns the last height it reported as committed (0 if none)."""
+    child = start_child(db, chain_path, group)
+    committed = 0
+    try:
+        kind, height = read_line(child)
+        assert kind == "ready"
+        committed = int(height)
+        if delay is not None:
+            time.sleep(delay)
+        else:
+            for _ in range(after_lines):
+                kind, height = read_line(child)
+                if kind == "done":
+                    break
+                assert kind == "committed"
+                committed = int(height)
+        child.send_signal(signal.SIGKILL)
+        rest, _err = child.communicate(timeout=10)
+        # Lines written before the kill are commits too (progress comes after the durable commit).
+        for line in rest.splitlines():
+            parts = line.split()
+            if len(parts) != 2:
+                continue                       # a line cut by the kill
+            kind, height = parts
+            if kind == "committed":
+                committed = max(committed, int(height))
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    return committed
+
+
+def check_after_crash(db: Path, chain, committed: int) -> int:
+    with Ledger.open(db, chain["genesis"]) as book:
+        height = book.height
+        assert height >= committed, f"the store lost committed blocks: {height} < {committed}"
+        report = book.validate()
+        assert report.end == height
+    return height
+
+
+def finish_and_compare(db: Path, chain, out: Path) -> None:
+    with Ledger.open(db, chain["genesis"]) as book:
+        before = book.height
+        result = book.import_chain(chain["path"])
+        assert result.skipped_blocks == before and result.imported_blocks == BLOCKS - before
+        book.validate()
+        book.export_chain(out)
+    assert out.read_bytes() == chain["data"]
+
+
+def fresh_store(path: Path, chain) -> Path:
+    # The store is created before the child starts; the crash window is the import.
+    Ledger.create(path, chain["genesis"]).close()
+    return path
+
+
+@pytest.mark.parametrize("group, after_lines, delay", [
+    (1, 0, None),       # killed right after it reported ready
+    (1, 1, None),       # after the first commit was reported
+    (1, 7, None),
+    (3, 4, None),
+    (2, 15, None),
+    (5, None, 0.05),    # after short delays
+    (1, None, 0.2),
+])
+def test_sigkill_during_import(chain, tmp_path, group, after_lines, delay):
+    db = fresh_store(tmp_path / "db", chain)
+    committed = run_and_kill(db, chain["path"], group, after_lines, delay)
+    check_after_crash(db, chain, committed)
+    finish_and_compare(db, chain, tmp_path / "export.ledger")
+
+
+def test_repeated_kills_then_resume(chain, tmp_path):
+    """The same store is killed again and again at random points, each child resuming the last."""
+    rng = random.Random(SEED)
+    db = fresh_store(tmp_path / "db", chain)
+    heights = []
+    for round_number in range(6):
+        group = rng.choice([1, 2, 4])
+        if round_number % 2:
+            committed = run_and_kill(db, chain["path"], group, None, rng.uniform(0.0, 0.25))
+        else:
+            committed = run_and_kill(db, chain["path"], group, rng.randrange(1, 6), None)
+        height = check_after_crash(db, chain, committed)
+        assert not heights or height >= heights[-1], "a reopened store never goes back"
+        heights.append(height)
+    finish_and_compare(db, chain, tmp_path / "export.ledger")
