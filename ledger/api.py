@@ -18,7 +18,7 @@ from ledger.errors import BAD_STATE_COMMITMENT, CONFLICTING_BLOCK, NOT_FOUND, WR
 from ledger.keys import Keypair
 from ledger.proofs import TxProof
 from ledger.state import Account, LayeredState, MemoryState, StateReader, Tip, apply_transactions, genesis_accounts
-from ledger.storage import PendingBlock, Snapshot, Store
+from ledger.storage import MAP_SIZE_INITIAL, PendingBlock, Snapshot, Store
 from ledger.validate import Chain, check_block
 
 # A group of blocks shares one durable write transaction; these bound the group.
@@ -73,18 +73,21 @@ class Ledger:
     # ------------------------------------------------------------ lifecycle
 
     @classmethod
-    def create(cls, path: str | os.PathLike, genesis: Genesis | bytes) -> "Ledger":
-        """Create a new store at `path` holding `genesis` (a Genesis or its canonical bytes)."""
+    def create(cls, path: str | os.PathLike, genesis: Genesis | bytes, map_size: int = MAP_SIZE_INITIAL) -> "Ledger":
+        """Create a new store at `path` holding `genesis` (a Genesis or its canonical bytes).
+        `map_size` is the initial LMDB map size in bytes; it doubles by itself when full."""
         genesis_bytes = genesis if isinstance(genesis, bytes) else encode_genesis(genesis)
         decoded = decode_genesis(genesis_bytes)
         chain = Chain.from_genesis(decoded)
-        store = Store.create(path, genesis_bytes, chain.chain_id, chain.genesis_tip(), genesis_accounts(decoded))
+        store = Store.create(path, genesis_bytes, chain.chain_id, chain.genesis_tip(), genesis_accounts(decoded),
+                             map_size)
         return cls(store, decoded, genesis_bytes)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, genesis: Genesis | bytes | None = None) -> "Ledger":
+    def open(cls, path: str | os.PathLike, genesis: Genesis | bytes | None = None,
+             map_size: int = MAP_SIZE_INITIAL) -> "Ledger":
         """Open an existing store; if `genesis` is given, the store must hold that chain."""
-        store = Store.open(path)
+        store = Store.open(path, map_size)
         with store.snapshot() as snap:
             genesis_bytes = snap.genesis_bytes()
             stored_chain_id = snap._get(b"meta", b"chain_id")
@@ -145,9 +148,10 @@ class Ledger:
     # ------------------------------------------------------------ writing
 
     def builder(self, proposer: Keypair) -> BlockBuilder:
-        """A builder for the next block, over the current state (a snapshot held until build)."""
-        snap = self._store.snapshot()
-        return BlockBuilder(self.chain, snap.tip(), _SnapshotReader(snap), proposer)
+        """A builder for the block after the current tip. It reads committed state as it goes (no
+        snapshot is held); `append` re-validates everything, so a block built on a tip that moved
+        meanwhile is refused, never stored."""
+        return BlockBuilder(self.chain, self.tip, _StoreReader(self._store), proposer)
 
     def append(self, block: Block | bytes) -> Block:
         """Validate and durably store one block; on any error nothing is written."""
@@ -320,20 +324,19 @@ class Ledger:
                        tuple(merkle.inclusion_proof(txids, index)), encode_header(block.header))
 
 
-class _SnapshotReader:
-    """Keeps a snapshot open for a BlockBuilder's lifetime (closed when the builder is collected)."""
+class _StoreReader:
+    """Committed state, read through a short snapshot per lookup."""
 
-    def __init__(self, snap: Snapshot):
-        self._snap = snap
+    def __init__(self, store: Store):
+        self._store = store
 
     def account(self, public_key: bytes) -> Account:
-        return self._snap.account(public_key)
+        with self._store.snapshot() as snap:
+            return snap.account(public_key)
 
     def has_transaction(self, txid: bytes) -> bool:
-        return self._snap.has_transaction(txid)
-
-    def __del__(self) -> None:
-        self._snap.close()
+        with self._store.snapshot() as snap:
+            return snap.has_transaction(txid)
 
 
 class _ReplayState(MemoryState):

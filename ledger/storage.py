@@ -11,6 +11,12 @@ Layout (integers big-endian so LMDB's byte order is numeric order):
   records         owner(32) || key -> height u64 || index u32 || value        (latest value)
   record_history  owner(32) || len(key) u8 || key || height u64 || index u32 -> value
 
+Map growth: the map starts large (virtual address space only: on Linux the file grows as pages are
+written) and doubles on MapFullError. LMDB forbids resizing while this process has read
+transactions open, so growth waits until every open Snapshot (in other threads) is closed;
+snapshots therefore always show their consistent view. A thread that holds a snapshot and grows
+the map itself would wait forever, so that is refused with an error instead.
+
 Durability: every write transaction is fsynced before commit returns (LMDB's default sync=True,
 metasync=True), so a block reported as stored survives a crash or power loss. A crash during a
 commit loses only that uncommitted group; LMDB's copy-on-write B-trees never expose a partial one.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -28,7 +35,7 @@ import msgpack
 from ledger.errors import STORE_EXISTS, WRONG_GENESIS, LedgerError
 from ledger.state import EMPTY_ACCOUNT, Account, BlockChanges, Tip
 
-MAP_SIZE_INITIAL = 64 * 1024 * 1024
+MAP_SIZE_INITIAL = 16 * 1024**3
 MAP_SIZE_GROWTH_FACTOR = 2
 STORE_FORMAT = 1
 DATABASES = (b"meta", b"blocks", b"block_hashes", b"transactions", b"accounts", b"records", b"record_history")
@@ -57,11 +64,24 @@ class Snapshot:
     """A consistent read-only view of the store (one LMDB read transaction)."""
 
     def __init__(self, store: "Store"):
-        self._txn = store._env.begin(buffers=False)
+        self._store = store
+        store._readers.enter()
+        try:
+            self._txn = store._env.begin(buffers=False)
+        except BaseException:
+            store._readers.leave()
+            raise
         self._dbs = store._dbs
+        self._open = True
 
     def close(self) -> None:
-        self._txn.abort()
+        if self._open:
+            self._open = False
+            self._txn.abort()
+            self._store._readers.leave()
+
+    def __del__(self) -> None:
+        self.close()
 
     def __enter__(self) -> "Snapshot":
         return self
@@ -134,12 +154,49 @@ class Snapshot:
             yield height, value
 
 
+class _ReaderGate:
+    """Counts open snapshots so the map is only resized when none is open in this process."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._open = 0
+        self._resizing = False
+        self._local = threading.local()
+
+    def enter(self) -> None:
+        with self._condition:
+            while self._resizing:
+                self._condition.wait()
+            self._open += 1
+        self._local.held = getattr(self._local, "held", 0) + 1
+
+    def leave(self) -> None:
+        with self._condition:
+            self._open -= 1
+            self._condition.notify_all()
+        self._local.held = getattr(self._local, "held", 1) - 1
+
+    def resize(self, action) -> None:
+        if getattr(self._local, "held", 0):
+            raise RuntimeError("the LMDB map must grow, but this thread holds an open snapshot; close it first")
+        with self._condition:
+            self._resizing = True
+            try:
+                while self._open:
+                    self._condition.wait()
+                action()
+            finally:
+                self._resizing = False
+                self._condition.notify_all()
+
+
 class Store:
     """An LMDB environment holding one chain."""
 
-    def __init__(self, env: lmdb.Environment):
+    def __init__(self, env: lmdb.Environment, txn: lmdb.Transaction | None = None):
         self._env = env
-        self._dbs = {name: env.open_db(name) for name in DATABASES}
+        self._dbs = {name: env.open_db(name, txn=txn) for name in DATABASES}
+        self._readers = _ReaderGate()
 
     @staticmethod
     def _open_env(path: str, map_size: int) -> lmdb.Environment:
@@ -148,18 +205,30 @@ class Store:
 
     @classmethod
     def exists(cls, path: str | os.PathLike) -> bool:
-        return os.path.exists(os.path.join(os.fspath(path), "data.mdb"))
+        """True when `path` holds a ledger store (an environment with a genesis). Do not call it on
+        a store this process has open: LMDB allows one environment per file per process."""
+        path = os.fspath(path)
+        if not os.path.exists(os.path.join(path, "data.mdb")):
+            return False
+        env = cls._open_env(path, 1024 * 1024)
+        try:
+            return cls._has_genesis(env)
+        finally:
+            env.close()
 
     @classmethod
     def create(cls, path: str | os.PathLike, genesis: bytes, chain_id: bytes, tip: Tip,
                accounts: dict[bytes, Account], map_size: int = MAP_SIZE_INITIAL) -> "Store":
         path = os.fspath(path)
-        if cls.exists(path):
-            raise LedgerError(STORE_EXISTS, f"a store already exists at {path}")
         os.makedirs(path, exist_ok=True)
-        store = cls(cls._open_env(path, map_size))
-
-        def write(txn: lmdb.Transaction) -> None:
+        env = cls._open_env(path, map_size)
+        if cls._has_genesis(env):
+            env.close()
+            raise LedgerError(STORE_EXISTS, f"a store already exists at {path}")
+        # Sub-databases and the genesis are created in one write transaction, so a crash leaves
+        # either no store or a whole one (an environment without a genesis is created over).
+        with env.begin(write=True) as txn:
+            store = cls(env, txn)
             meta = store._dbs[b"meta"]
             txn.put(b"format", _U32.pack(STORE_FORMAT), db=meta)
             txn.put(b"genesis", genesis, db=meta)
@@ -168,23 +237,27 @@ class Store:
             txn.put(b"tip", _pack_tip(tip), db=meta)
             for key, account in accounts.items():
                 txn.put(key, _ACCOUNT.pack(account.balance, account.nonce), db=store._dbs[b"accounts"])
-
-        store._write(write)
         return store
+
+    @staticmethod
+    def _has_genesis(env: lmdb.Environment) -> bool:
+        with env.begin() as txn:
+            meta = txn.get(b"meta")   # the main database lists the named sub-databases
+            if meta is None:
+                return False
+        with env.begin() as txn:
+            return txn.get(b"genesis", db=env.open_db(b"meta", txn=txn, create=False)) is not None
 
     @classmethod
     def open(cls, path: str | os.PathLike, map_size: int = MAP_SIZE_INITIAL) -> "Store":
         path = os.fspath(path)
         if not cls.exists(path):
             raise LedgerError(WRONG_GENESIS, f"no ledger store at {path}")
-        env = cls._open_env(path, map_size)
-        # Reopening keeps the size the file already has if that is larger.
-        store = cls(env)
-        with store.snapshot() as snap:
-            if snap._get(b"meta", b"genesis") is None:
-                store.close()
-                raise LedgerError(WRONG_GENESIS, f"{path} is an LMDB environment but not a ledger store")
-        return store
+        env = cls._open_env(path, map_size)   # LMDB keeps the file's own size if that is larger
+        if not cls._has_genesis(env):
+            env.close()
+            raise LedgerError(WRONG_GENESIS, f"{path} is an LMDB environment but not a ledger store")
+        return cls(env)
 
     def close(self) -> None:
         self._env.close()
@@ -204,7 +277,7 @@ class Store:
                     work(txn)
                 return
             except lmdb.MapFullError:
-                self._env.set_mapsize(self.map_size * MAP_SIZE_GROWTH_FACTOR)
+                self._readers.resize(lambda: self._env.set_mapsize(self.map_size * MAP_SIZE_GROWTH_FACTOR))
 
     def commit(self, blocks: Sequence[PendingBlock]) -> None:
         """Store a group of validated, consecutive blocks in one durable write transaction."""

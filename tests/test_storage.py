@@ -135,11 +135,9 @@ def test_map_grows_on_map_full(tmp_path):
         book.validate()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Store._write grows the map with set_mapsize while snapshots are open; "
-                   "py-lmdb then invalidates every open read transaction of the environment, so an open "
-                   "snapshot raises lmdb.Error ('Attempt to operate on closed/deleted/dropped object') instead "
-                   "of showing its consistent old view")
 def test_snapshot_survives_map_growth(tmp_path):
+    """A snapshot held by a reader thread keeps its view while the writer needs to grow the map:
+    growth waits for the snapshot to close, then the import completes."""
     workload = Workload.make(SEED + 2, 8)
     blocks = [encode_block(b) for b in workload.blocks(20, 50)]
     genesis_bytes = encode_genesis(workload.genesis)
@@ -149,17 +147,41 @@ def test_snapshot_survives_map_growth(tmp_path):
     with Ledger(store, workload.genesis, genesis_bytes) as book:
         book.import_blocks(list(enumerate(blocks[:2], 1)))
         key = workload.accounts[0].public_key
-        snap = store.snapshot()
-        old_tip, old_account = snap.tip(), snap.account(key)
+        opened, release, seen = threading.Event(), threading.Event(), []
+
+        def reader() -> None:
+            with store.snapshot() as snap:
+                old = (snap.tip(), snap.account(key))
+                opened.set()
+                release.wait(30)
+                seen.append((snap.tip(), snap.account(key), snap.block_bytes(3)) == (*old, None))
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        opened.wait(30)
         size = store.map_size
-        book.import_blocks(list(enumerate(blocks, 1)))
-        assert store.map_size > size
-        try:
-            assert snap.tip() == old_tip
-            assert snap.account(key) == old_account
-            assert snap.block_bytes(3) is None
-        finally:
-            snap.close()
+        writer = threading.Thread(target=lambda: book.import_blocks(list(enumerate(blocks, 1))))
+        writer.start()
+        writer.join(1.0)
+        assert writer.is_alive(), "the writer should wait for the open snapshot before growing the map"
+        release.set()
+        thread.join(30)
+        writer.join(60)
+        assert seen == [True]
+        assert store.map_size > size and book.height == 20
+
+
+def test_growing_the_map_under_ones_own_snapshot_is_refused(tmp_path):
+    workload = Workload.make(SEED + 2, 8)
+    blocks = [encode_block(b) for b in workload.blocks(20, 50)]
+    genesis_bytes = encode_genesis(workload.genesis)
+    chain = Chain.from_genesis(workload.genesis)
+    store = Store.create(tmp_path / "db", genesis_bytes, chain.chain_id, chain.genesis_tip(),
+                         genesis_accounts(workload.genesis), map_size=64 * 1024)
+    with Ledger(store, workload.genesis, genesis_bytes) as book, store.snapshot():
+        with pytest.raises(RuntimeError, match="holds an open snapshot"):
+            for data in blocks:
+                book.append(data)
 
 
 # ---------------------------------------------------------------- genesis checks
