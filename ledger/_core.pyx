@@ -4,3 +4,5 @@ bound to C sources in ledger/csrc/ (one file a concern). Every function here has
 that the tests run the same cases through."""
 
 include "_blake3.pxi"
+include "_ed25519.pxi"
+include "_block_decoder.pxi"

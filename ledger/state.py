@@ -20,7 +20,7 @@ STATE_ACCOUNT = 0
 STATE_RECORD = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)   # immutable by convention; not frozen (3x cheaper to make)
 class Account:
     balance: int = 0
     nonce: int = 0

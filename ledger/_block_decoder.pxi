@@ -1,0 +1,89 @@
+# Bindings of csrc/block_decoder.c: strict block decoding and hashing without the GIL.
+# The Python twin is ledger.codec.decode_block_python.
+
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, free
+
+cdef extern from "block_decoder.h":
+    ctypedef struct ledger_tx_view:
+        uint32_t start, end, chain_id, sender
+        uint64_t nonce
+        uint32_t kind, to
+        uint64_t amount
+        uint32_t key, key_length, value, value_length, signature
+    ctypedef struct ledger_block_view:
+        uint32_t header_start, header_end
+        uint64_t version, height, time_ms, tx_count
+        uint32_t chain_id, previous_hash, tx_root, state_commitment, proposer, signature
+        uint32_t count
+    ctypedef struct ledger_decode_error:
+        const char *code
+        const char *message
+        int64_t index
+    size_t LEDGER_TRANSACTIONS_CAPACITY(size_t size)
+    int ledger_block_decode(const uint8_t *data, size_t size, ledger_block_view *block, ledger_tx_view *txs,
+                            size_t txs_capacity, ledger_decode_error *error) nogil
+    void ledger_block_hashes(const uint8_t *data, const ledger_block_view *block, const ledger_tx_view *txs,
+                             const uint8_t *tx_key, const uint8_t *header_key, const uint8_t *leaf_key,
+                             const uint8_t *node_key, uint8_t *txids, uint8_t *header_hash, uint8_t *root) nogil
+
+
+def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model):
+    """Decode and hash a canonical block. `model` supplies the classes and the error type
+    (Block, BlockHeader, Transaction, Transfer, Mint, Record, LedgerError) so that this returns
+    exactly what the Python twin returns: (Block, Merkle root of the transaction ids)."""
+    cdef const uint8_t *raw = data
+    cdef size_t size = len(data)
+    cdef size_t capacity = LEDGER_TRANSACTIONS_CAPACITY(size)
+    cdef ledger_block_view block
+    cdef ledger_decode_error error
+    cdef ledger_tx_view *txs
+    cdef uint8_t *txids
+    cdef uint8_t header_hash[32]
+    cdef uint8_t root[32]
+    cdef int status
+    cdef uint32_t i
+    cdef ledger_tx_view *tx
+    if len(tx_key) != 32 or len(header_key) != 32 or len(leaf_key) != 32 or len(node_key) != 32:
+        raise ValueError("hash keys are 32 bytes")
+    cdef const uint8_t *k_tx = tx_key
+    cdef const uint8_t *k_header = header_key
+    cdef const uint8_t *k_leaf = leaf_key
+    cdef const uint8_t *k_node = node_key
+    txs = <ledger_tx_view *> malloc(capacity * sizeof(ledger_tx_view))
+    txids = <uint8_t *> malloc(capacity * 32)
+    if txs == NULL or txids == NULL:
+        free(txs)
+        free(txids)
+        raise MemoryError()
+    try:
+        with nogil:
+            status = ledger_block_decode(raw, size, &block, txs, capacity, &error)
+            if status == 0:
+                ledger_block_hashes(raw, &block, txs, k_tx, k_header, k_leaf, k_node, txids, header_hash, root)
+        if status != 0:
+            raise model.LedgerError(error.code.decode("ascii"), error.message.decode("ascii"),
+                                    index=None if error.index < 0 else error.index)
+        Transfer, Mint, Record, Transaction = model.Transfer, model.Mint, model.Record, model.Transaction
+        transactions = []
+        for i in range(block.count):
+            tx = &txs[i]
+            if tx.kind == 0:
+                body = Transfer(data[tx.to:tx.to + 32], tx.amount)
+            elif tx.kind == 1:
+                body = Mint(data[tx.to:tx.to + 32], tx.amount)
+            else:
+                body = Record(data[tx.key:tx.key + tx.key_length], data[tx.value:tx.value + tx.value_length])
+            transactions.append(Transaction(data[tx.chain_id:tx.chain_id + 32], data[tx.sender:tx.sender + 32],
+                                            tx.nonce, body, data[tx.signature:tx.signature + 64],
+                                            txids[32 * i:32 * i + 32]))
+        header = model.BlockHeader(
+            block.version, data[block.chain_id:block.chain_id + 32], block.height,
+            data[block.previous_hash:block.previous_hash + 32], block.time_ms, block.tx_count,
+            data[block.tx_root:block.tx_root + 32], data[block.state_commitment:block.state_commitment + 32],
+            data[block.proposer:block.proposer + 32], data[block.signature:block.signature + 64],
+            header_hash[:32])
+        return model.Block(header, tuple(transactions)), root[:32]
+    finally:
+        free(txs)
+        free(txids)

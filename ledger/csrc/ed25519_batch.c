@@ -1,0 +1,207 @@
+/* Ed25519 batch verification: random linear combination, bisection, pthreads, getrandom(). */
+#include "ed25519_batch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "ed25519_verify.h"
+#include "msm.h"
+
+/* Ranges of at most this many items are settled one signature at a time during bisection. */
+#define SINGLES_BELOW 4
+/* Below this many items per thread, extra threads are not worth starting. */
+#define MIN_ITEMS_PER_THREAD 32
+
+typedef struct {
+    size_t n;
+    const uint8_t *const *pk;
+    const uint8_t *const *msg;
+    const size_t *mlen;
+    const uint8_t *const *sig;
+    uint8_t *res;
+    const uint8_t *coef; /* 16 bytes per item */
+} job_t;
+
+typedef struct {
+    /* per decodable item, in order: */
+    size_t *index;    /* position in the caller's arrays */
+    ledger_ge_p3 *pts; /* 2 per item: -R_i, -A_i */
+    ledger_sc *S, *k, *z;
+    ledger_sc *scal;  /* 2 per item: z_i, z_i k_i mod L */
+    int err;
+} work_t;
+
+/* 1 iff [8]([S]B - R - [k]A) = 0, given negR = -R and negA = -A. */
+static int single_check(const ledger_ge_p3 *negR, const ledger_ge_p3 *negA, const ledger_sc *S, const ledger_sc *k) {
+    ledger_ge_p3 A, R;
+    ledger_ge_neg(&A, negA);
+    ledger_ge_neg(&R, negR);
+    return ledger_ed25519_check_decoded(&A, &R, S, k);
+}
+
+/* 1 iff the random combination of items [lo, hi) vanishes. */
+static int combined_check(work_t *w, size_t lo, size_t hi) {
+    ledger_sc b, t;
+    memset(&b, 0, sizeof b);
+    for (size_t i = lo; i < hi; i++) {
+        ledger_sc_mul(&t, &w->z[i], &w->S[i]);
+        ledger_sc_add(&b, &b, &t);
+    }
+    ledger_ge_p3 Q;
+    ledger_ge_p2 q8;
+    if (ledger_msm(&Q, &b, w->scal + 2 * lo, w->pts + 2 * lo, 2 * (hi - lo)) != 0) {
+        w->err = -1;
+        return 0;
+    }
+    ledger_ge_mul8(&q8, &Q);
+    return ledger_ge_p2_is_identity(&q8);
+}
+
+/* Sets verdicts for items [lo, hi); known_bad: the combination over the range already failed. */
+static void settle(work_t *w, size_t lo, size_t hi, int known_bad, uint8_t *res) {
+    if (hi - lo <= SINGLES_BELOW) {
+        for (size_t i = lo; i < hi; i++)
+            res[w->index[i]] = (uint8_t)single_check(&w->pts[2 * i], &w->pts[2 * i + 1], &w->S[i], &w->k[i]);
+        return;
+    }
+    if (!known_bad && combined_check(w, lo, hi)) {
+        for (size_t i = lo; i < hi; i++) res[w->index[i]] = 1;
+        return;
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    /* probe the left half; if it passes, the fault is known to be on the right */
+    int left_ok = 0;
+    if (mid - lo <= SINGLES_BELOW) {
+        settle(w, lo, mid, 0, res);
+    } else if (combined_check(w, lo, mid)) {
+        for (size_t i = lo; i < mid; i++) res[w->index[i]] = 1;
+        left_ok = 1;
+    } else {
+        settle(w, lo, mid, 1, res);
+    }
+    settle(w, mid, hi, left_ok, res);
+}
+
+static int run_job(const job_t *j) {
+    size_t n = j->n;
+    work_t w;
+    memset(&w, 0, sizeof w);
+    if (n == 0) return 0;
+    w.index = malloc(n * sizeof *w.index);
+    w.pts = malloc(2 * n * sizeof *w.pts);
+    w.S = malloc(n * sizeof *w.S);
+    w.k = malloc(n * sizeof *w.k);
+    w.z = malloc(n * sizeof *w.z);
+    w.scal = malloc(2 * n * sizeof *w.scal);
+    int rc = 0;
+    if (!w.index || !w.pts || !w.S || !w.k || !w.z || !w.scal) {
+        rc = -1;
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *sig = j->sig[i], *pk = j->pk[i];
+        ledger_ge_p3 A, R;
+        j->res[i] = 0;
+        if (!ledger_sc_is_canonical(sig + 32)) continue;
+        if (ledger_ge_frombytes_zip215_x2(&A, pk, &R, sig) != 0) continue;
+        ledger_ge_neg(&w.pts[2 * m], &R);
+        ledger_ge_neg(&w.pts[2 * m + 1], &A);
+        ledger_sc_from_bytes(&w.S[m], sig + 32);
+        ledger_ed25519_challenge(&w.k[m], sig, pk, j->msg[i], j->mlen[i]);
+        memset(&w.z[m], 0, sizeof w.z[m]);
+        for (int b = 0; b < 16; b++) w.z[m].v[b / 8] |= (uint64_t)j->coef[16 * i + b] << (8 * (b % 8));
+        w.scal[2 * m] = w.z[m];
+        ledger_sc_mul(&w.scal[2 * m + 1], &w.z[m], &w.k[m]);
+        w.index[m] = i;
+        m++;
+    }
+    settle(&w, 0, m, 0, j->res);
+    rc = w.err;
+out:
+    free(w.index); free(w.pts); free(w.S); free(w.k); free(w.z); free(w.scal);
+    return rc;
+}
+
+static void *thread_main(void *arg) {
+    job_t *j = arg;
+    intptr_t rc = run_job(j);
+    return (void *)rc;
+}
+
+int ledger_cpu_count(void) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c < 1 ? 1 : (int)c;
+}
+
+int ledger_ed25519_verify_batch_seeded(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                                       const size_t *message_lens, const uint8_t *const *signatures,
+                                       uint8_t *results, int nthreads, const uint8_t *coef) {
+    if (nthreads <= 0) nthreads = ledger_cpu_count();
+    if (nthreads > 256) nthreads = 256;
+    size_t max_threads = n / MIN_ITEMS_PER_THREAD;
+    if (max_threads < 1) max_threads = 1;
+    if ((size_t)nthreads > max_threads) nthreads = (int)max_threads;
+    job_t jobs[256];
+    pthread_t tids[256];
+    int started[256];
+    size_t per = n / (size_t)nthreads, extra = n % (size_t)nthreads, pos = 0;
+    for (int t = 0; t < nthreads; t++) {
+        size_t cnt = per + ((size_t)t < extra);
+        jobs[t] = (job_t){cnt, public_keys + pos, messages + pos, message_lens + pos, signatures + pos,
+                          results + pos, coef + 16 * pos};
+        pos += cnt;
+    }
+    (void)ledger_ge_base_table(); /* build it once before the threads race for it */
+    int rc = 0;
+    for (int t = 1; t < nthreads; t++)
+        started[t] = pthread_create(&tids[t], NULL, thread_main, &jobs[t]) == 0;
+    int r0 = run_job(&jobs[0]);
+    if (r0) rc = r0;
+    for (int t = 1; t < nthreads; t++) {
+        int r;
+        if (started[t]) {
+            void *ret;
+            pthread_join(tids[t], &ret);
+            r = (int)(intptr_t)ret;
+        } else {
+            r = run_job(&jobs[t]); /* could not start a thread: do its share here */
+        }
+        if (r) rc = r;
+    }
+    return rc;
+}
+
+static int fill_random(uint8_t *buf, size_t len) {
+    while (len) {
+        ssize_t got = getrandom(buf, len, 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += got;
+        len -= (size_t)got;
+    }
+    return 0;
+}
+
+int ledger_ed25519_verify_batch(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                                const size_t *message_lens, const uint8_t *const *signatures, uint8_t *results,
+                                int nthreads) {
+    if (n == 0) return 0;
+    uint8_t *coef = malloc(16 * n);
+    if (!coef) return -1;
+    if (fill_random(coef, 16 * n) != 0) {
+        free(coef);
+        return -2;
+    }
+    int rc = ledger_ed25519_verify_batch_seeded(n, public_keys, messages, message_lens, signatures, results, nthreads,
+                                                coef);
+    memset(coef, 0, 16 * n);
+    free(coef);
+    return rc;
+}

@@ -1,0 +1,30 @@
+/* Ed25519 batch verification under the ZIP-215 rules.
+ *
+ * Each item is first checked on its own for what is deterministic (S < L, A and R decode); the
+ * rest are checked together: with random 128-bit z_i from the operating system's CSPRNG,
+ *     [8]( [sum z_i S_i] B - sum [z_i] R_i - sum [z_i k_i] A_i ) = 0.
+ * When that fails, the range is bisected (ranges of a few items are checked one by one) until every
+ * item has its own verdict, so the results equal the single-signature verdicts (up to the 2^-128
+ * chance that a bad signature hides in a passing random combination). The items are split across
+ * pthreads, each thread checking its own share with its own coefficients. */
+#ifndef LEDGER_ED25519_BATCH_H
+#define LEDGER_ED25519_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* results[i] = 1 if item i is valid, 0 if not. nthreads <= 0 means one per online CPU.
+ * Returns 0, -1 when memory runs out, -2 when the CSPRNG fails. */
+int ledger_ed25519_verify_batch(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                                const size_t *message_lens, const uint8_t *const *signatures, uint8_t *results,
+                                int nthreads);
+
+/* The same, with the randomness supplied by the caller (16 bytes per item): for tests only. */
+int ledger_ed25519_verify_batch_seeded(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                                       const size_t *message_lens, const uint8_t *const *signatures,
+                                       uint8_t *results, int nthreads, const uint8_t *coefficients);
+
+/* Number of CPUs online (at least 1). */
+int ledger_cpu_count(void);
+
+#endif

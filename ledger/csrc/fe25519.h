@@ -1,0 +1,119 @@
+/* Field arithmetic mod p = 2^255 - 19, portable: five 64-bit limbs in radix 2^51, products in
+ * unsigned __int128. The hot operations are static inline here so that the point formulas in
+ * other files inline them; the slow, rarely called ones live in fe25519.c.
+ *
+ * Limb bounds (the caller's contract):
+ *   - ledger_fe_mul / ledger_fe_sq accept limbs below 2^54 and return limbs below 2^51 + 2^15.
+ *   - ledger_fe_add does not carry: the sum of two "reduced" values (limbs < 2^52) is a fine
+ *     input to mul/sq and to the subtrahend of ledger_fe_sub.
+ *   - ledger_fe_sub(h, f, g) needs g's limbs below 2^53 - 76 (it adds 4p) and carries its result.
+ */
+#ifndef LEDGER_FE25519_H
+#define LEDGER_FE25519_H
+
+#include <stdint.h>
+#include <string.h>
+
+typedef struct { uint64_t v[5]; } ledger_fe;
+typedef unsigned __int128 ledger_u128;
+
+#define LEDGER_FE_MASK51 ((uint64_t)0x7ffffffffffffULL)
+
+extern const ledger_fe ledger_fe_d;      /* d = -121665/121666 */
+extern const ledger_fe ledger_fe_d2;     /* 2d */
+extern const ledger_fe ledger_fe_sqrtm1; /* sqrt(-1) = 2^((p-1)/4) */
+
+static inline void ledger_fe_0(ledger_fe *h) { memset(h, 0, sizeof *h); }
+static inline void ledger_fe_1(ledger_fe *h) { memset(h, 0, sizeof *h); h->v[0] = 1; }
+static inline void ledger_fe_copy(ledger_fe *h, const ledger_fe *f) { *h = *f; }
+
+static inline void ledger_fe_add(ledger_fe *h, const ledger_fe *f, const ledger_fe *g) {
+    for (int i = 0; i < 5; i++) h->v[i] = f->v[i] + g->v[i];
+}
+
+/* One carry pass: limbs back below 2^51 (limb 0 may hold up to 2^51 + 19*small). */
+static inline void ledger_fe_carry(ledger_fe *h) {
+    uint64_t c;
+    c = h->v[0] >> 51; h->v[0] &= LEDGER_FE_MASK51; h->v[1] += c;
+    c = h->v[1] >> 51; h->v[1] &= LEDGER_FE_MASK51; h->v[2] += c;
+    c = h->v[2] >> 51; h->v[2] &= LEDGER_FE_MASK51; h->v[3] += c;
+    c = h->v[3] >> 51; h->v[3] &= LEDGER_FE_MASK51; h->v[4] += c;
+    c = h->v[4] >> 51; h->v[4] &= LEDGER_FE_MASK51; h->v[0] += c * 19;
+}
+
+/* h = f - g + 4p, carried. */
+static inline void ledger_fe_sub(ledger_fe *h, const ledger_fe *f, const ledger_fe *g) {
+    h->v[0] = f->v[0] + 0x1fffffffffffb4ULL - g->v[0];
+    h->v[1] = f->v[1] + 0x1ffffffffffffcULL - g->v[1];
+    h->v[2] = f->v[2] + 0x1ffffffffffffcULL - g->v[2];
+    h->v[3] = f->v[3] + 0x1ffffffffffffcULL - g->v[3];
+    h->v[4] = f->v[4] + 0x1ffffffffffffcULL - g->v[4];
+    ledger_fe_carry(h);
+}
+
+static inline void ledger_fe_neg(ledger_fe *h, const ledger_fe *f) {
+    ledger_fe z;
+    ledger_fe_0(&z);
+    ledger_fe_sub(h, &z, f);
+}
+
+static inline void ledger_fe_mul(ledger_fe *h, const ledger_fe *f, const ledger_fe *g) {
+    const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
+    const uint64_t g0 = g->v[0], g1 = g->v[1], g2 = g->v[2], g3 = g->v[3], g4 = g->v[4];
+    const uint64_t g1_19 = 19 * g1, g2_19 = 19 * g2, g3_19 = 19 * g3, g4_19 = 19 * g4;
+    ledger_u128 r0 = (ledger_u128)f0 * g0 + (ledger_u128)f1 * g4_19 + (ledger_u128)f2 * g3_19 +
+                     (ledger_u128)f3 * g2_19 + (ledger_u128)f4 * g1_19;
+    ledger_u128 r1 = (ledger_u128)f0 * g1 + (ledger_u128)f1 * g0 + (ledger_u128)f2 * g4_19 +
+                     (ledger_u128)f3 * g3_19 + (ledger_u128)f4 * g2_19;
+    ledger_u128 r2 = (ledger_u128)f0 * g2 + (ledger_u128)f1 * g1 + (ledger_u128)f2 * g0 +
+                     (ledger_u128)f3 * g4_19 + (ledger_u128)f4 * g3_19;
+    ledger_u128 r3 = (ledger_u128)f0 * g3 + (ledger_u128)f1 * g2 + (ledger_u128)f2 * g1 +
+                     (ledger_u128)f3 * g0 + (ledger_u128)f4 * g4_19;
+    ledger_u128 r4 = (ledger_u128)f0 * g4 + (ledger_u128)f1 * g3 + (ledger_u128)f2 * g2 +
+                     (ledger_u128)f3 * g1 + (ledger_u128)f4 * g0;
+    uint64_t c;
+    r1 += r0 >> 51; uint64_t h0 = (uint64_t)r0 & LEDGER_FE_MASK51;
+    r2 += r1 >> 51; uint64_t h1 = (uint64_t)r1 & LEDGER_FE_MASK51;
+    r3 += r2 >> 51; uint64_t h2 = (uint64_t)r2 & LEDGER_FE_MASK51;
+    r4 += r3 >> 51; uint64_t h3 = (uint64_t)r3 & LEDGER_FE_MASK51;
+    c = (uint64_t)(r4 >> 51);   uint64_t h4 = (uint64_t)r4 & LEDGER_FE_MASK51;
+    h0 += c * 19;
+    c = h0 >> 51; h0 &= LEDGER_FE_MASK51; h1 += c;
+    h->v[0] = h0; h->v[1] = h1; h->v[2] = h2; h->v[3] = h3; h->v[4] = h4;
+}
+
+static inline void ledger_fe_sq(ledger_fe *h, const ledger_fe *f) {
+    const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
+    const uint64_t f0_2 = 2 * f0, f1_2 = 2 * f1;
+    const uint64_t f1_38 = 38 * f1, f2_38 = 38 * f2, f3_38 = 38 * f3;
+    const uint64_t f3_19 = 19 * f3, f4_19 = 19 * f4;
+    ledger_u128 r0 = (ledger_u128)f0 * f0 + (ledger_u128)f1_38 * f4 + (ledger_u128)f2_38 * f3;
+    ledger_u128 r1 = (ledger_u128)f0_2 * f1 + (ledger_u128)f2_38 * f4 + (ledger_u128)f3_19 * f3;
+    ledger_u128 r2 = (ledger_u128)f0_2 * f2 + (ledger_u128)f1 * f1 + (ledger_u128)f3_38 * f4;
+    ledger_u128 r3 = (ledger_u128)f0_2 * f3 + (ledger_u128)f1_2 * f2 + (ledger_u128)f4_19 * f4;
+    ledger_u128 r4 = (ledger_u128)f0_2 * f4 + (ledger_u128)f1_2 * f3 + (ledger_u128)f2 * f2;
+    uint64_t c;
+    r1 += r0 >> 51; uint64_t h0 = (uint64_t)r0 & LEDGER_FE_MASK51;
+    r2 += r1 >> 51; uint64_t h1 = (uint64_t)r1 & LEDGER_FE_MASK51;
+    r3 += r2 >> 51; uint64_t h2 = (uint64_t)r2 & LEDGER_FE_MASK51;
+    r4 += r3 >> 51; uint64_t h3 = (uint64_t)r3 & LEDGER_FE_MASK51;
+    c = (uint64_t)(r4 >> 51);   uint64_t h4 = (uint64_t)r4 & LEDGER_FE_MASK51;
+    h0 += c * 19;
+    c = h0 >> 51; h0 &= LEDGER_FE_MASK51; h1 += c;
+    h->v[0] = h0; h->v[1] = h1; h->v[2] = h2; h->v[3] = h3; h->v[4] = h4;
+}
+
+/* Loads 32 little-endian bytes, ignoring bit 255. Values in [p, 2^255) are kept as they are
+ * (they are congruent to value - p): this is what lenient (ZIP-215) decoding wants. */
+void ledger_fe_frombytes(ledger_fe *h, const uint8_t s[32]);
+/* Canonical (fully reduced) little-endian encoding. */
+void ledger_fe_tobytes(uint8_t s[32], const ledger_fe *h);
+int ledger_fe_iszero(const ledger_fe *f);
+int ledger_fe_isnegative(const ledger_fe *f); /* low bit of the canonical encoding */
+int ledger_fe_equal(const ledger_fe *f, const ledger_fe *g);
+void ledger_fe_invert(ledger_fe *out, const ledger_fe *z);    /* z^(p-2) */
+void ledger_fe_pow22523(ledger_fe *out, const ledger_fe *z);  /* z^((p-5)/8) = z^(2^252-3) */
+/* Two unrelated z^((p-5)/8) side by side (faster than two calls). */
+void ledger_fe_pow22523_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, const ledger_fe *z2);
+
+#endif

@@ -1,0 +1,239 @@
+/* Scalars mod L: Barrett reduction (Menezes, van Oorschot, Vanstone, HAC 14.42) with b = 2^64,
+ * k = 4, mu = floor(2^512 / L); recodings for windowed multiplication. */
+#include "sc25519.h"
+
+#include <string.h>
+
+typedef unsigned __int128 u128;
+
+static const uint64_t L_LIMBS[4] = {0x5812631a5cf5d3edULL, 0x14def9dea2f79cd6ULL, 0, 0x1000000000000000ULL};
+static const uint64_t MU[5] = {0xed9ce5a30a2c131bULL, 0x2106215d086329a7ULL, 0xffffffffffffffebULL,
+                               0xffffffffffffffffULL, 0xfULL};
+
+static uint64_t load_le64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+void ledger_sc_from_bytes(ledger_sc *r, const uint8_t s[32]) {
+    for (int i = 0; i < 4; i++) r->v[i] = load_le64(s + 8 * i);
+}
+
+void ledger_sc_to_bytes(uint8_t s[32], const ledger_sc *a) {
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 8; j++) s[8 * i + j] = (uint8_t)(a->v[i] >> (8 * j));
+}
+
+/* a >= b for 4-limb numbers */
+static int geq4(const uint64_t a[4], const uint64_t b[4]) {
+    for (int i = 3; i >= 0; i--) {
+        if (a[i] != b[i]) return a[i] > b[i];
+    }
+    return 1;
+}
+
+int ledger_sc_is_canonical(const uint8_t s[32]) {
+    ledger_sc a;
+    ledger_sc_from_bytes(&a, s);
+    return !geq4(a.v, L_LIMBS);
+}
+
+/* r (n limbs) -= b (n limbs), mod 2^(64n) */
+static void sub_n(uint64_t *r, const uint64_t *b, int n) {
+    uint64_t borrow = 0;
+    for (int i = 0; i < n; i++) {
+        u128 d = (u128)r[i] - b[i] - borrow;
+        r[i] = (uint64_t)d;
+        borrow = (uint64_t)(d >> 64) & 1;
+    }
+}
+
+/* Reduces x (8 limbs, any value below 2^512) mod L. */
+static void barrett(uint64_t out[4], const uint64_t x[8]) {
+    /* q1 = x >> 192 (5 limbs); q3 = (q1 * mu) >> 320 */
+    const uint64_t *q1 = x + 3;
+    uint64_t q2[10] = {0};
+    for (int i = 0; i < 5; i++) {
+        uint64_t carry = 0;
+        for (int j = 0; j < 5; j++) {
+            u128 t = (u128)q1[i] * MU[j] + q2[i + j] + carry;
+            q2[i + j] = (uint64_t)t;
+            carry = (uint64_t)(t >> 64);
+        }
+        q2[i + 5] = carry;
+    }
+    const uint64_t *q3 = q2 + 5;
+    /* r2 = (q3 * L) mod 2^320 */
+    uint64_t r2[5] = {0};
+    for (int i = 0; i < 5; i++) {
+        uint64_t carry = 0;
+        for (int j = 0; i + j < 5 && j < 4; j++) {
+            u128 t = (u128)q3[i] * L_LIMBS[j] + r2[i + j] + carry;
+            r2[i + j] = (uint64_t)t;
+            carry = (uint64_t)(t >> 64);
+        }
+        if (i + 4 < 5) r2[i + 4] += carry;
+    }
+    uint64_t r[5];
+    memcpy(r, x, 5 * sizeof(uint64_t));
+    sub_n(r, r2, 5);
+    static const uint64_t L5[5] = {0x5812631a5cf5d3edULL, 0x14def9dea2f79cd6ULL, 0, 0x1000000000000000ULL, 0};
+    for (int k = 0; k < 2; k++) {
+        if (r[4] == 0 && !geq4(r, L_LIMBS)) break;
+        sub_n(r, L5, 5);
+    }
+    memcpy(out, r, 4 * sizeof(uint64_t));
+}
+
+void ledger_sc_reduce512(ledger_sc *r, const uint8_t s[64]) {
+    uint64_t x[8];
+    for (int i = 0; i < 8; i++) x[i] = load_le64(s + 8 * i);
+    barrett(r->v, x);
+}
+
+void ledger_sc_mul(ledger_sc *r, const ledger_sc *a, const ledger_sc *b) {
+    uint64_t x[8] = {0};
+    for (int i = 0; i < 4; i++) {
+        uint64_t carry = 0;
+        for (int j = 0; j < 4; j++) {
+            u128 t = (u128)a->v[i] * b->v[j] + x[i + j] + carry;
+            x[i + j] = (uint64_t)t;
+            carry = (uint64_t)(t >> 64);
+        }
+        x[i + 4] = carry;
+    }
+    barrett(r->v, x);
+}
+
+void ledger_sc_add(ledger_sc *r, const ledger_sc *a, const ledger_sc *b) {
+    uint64_t s[5];
+    uint64_t carry = 0;
+    for (int i = 0; i < 4; i++) {
+        u128 t = (u128)a->v[i] + b->v[i] + carry;
+        s[i] = (uint64_t)t;
+        carry = (uint64_t)(t >> 64);
+    }
+    s[4] = carry;
+    static const uint64_t L5[5] = {0x5812631a5cf5d3edULL, 0x14def9dea2f79cd6ULL, 0, 0x1000000000000000ULL, 0};
+    if (s[4] != 0 || geq4(s, L_LIMBS)) sub_n(s, L5, 5);
+    memcpy(r->v, s, 4 * sizeof(uint64_t));
+}
+
+/* bits [pos, pos + n) of a, n <= 16; bits at 256 and above read as 0 */
+static inline unsigned get_bits(const ledger_sc *a, int pos, int n) {
+    if (pos >= 256) return 0;
+    int limb = pos >> 6, off = pos & 63;
+    uint64_t w = a->v[limb] >> off;
+    if (off + n > 64 && limb + 1 < 4) w |= a->v[limb + 1] << (64 - off);
+    return (unsigned)(w & ((1u << n) - 1));
+}
+
+int ledger_sc_wnaf(int8_t naf[257], const ledger_sc *a, int w) {
+    memset(naf, 0, 257);
+    int pos = 0, top = 0;
+    unsigned carry = 0;
+    const unsigned width = 1u << w, half = width >> 1;
+    while (pos < 257) {
+        unsigned window = carry + get_bits(a, pos, w);
+        if ((window & 1) == 0) { pos++; continue; }
+        if (window < half) {
+            naf[pos] = (int8_t)window;
+            carry = 0;
+        } else {
+            naf[pos] = (int8_t)((int)window - (int)width);
+            carry = 1;
+        }
+        top = pos + 1;
+        pos += w;
+    }
+    return top;
+}
+
+void ledger_sc_signed_digits(int16_t *digits, const ledger_sc *a, int c) {
+    int n = ledger_sc_ndigits(c);
+    int carry = 0;
+    const int width = 1 << c, half = width >> 1;
+    for (int i = 0; i < n; i++) {
+        int d = (int)get_bits(a, i * c, c) + carry;
+        carry = (d + half) >> c; /* 1 iff d >= half */
+        digits[i] = (int16_t)(d - (carry << c));
+    }
+}
+
+/* ---- half-size decomposition of a scalar (for single verification) ----
+ * Extended Euclid on (L, k) (as Gallant, Lambert and Vanstone find short lattice vectors; used for
+ * signature verification by T. Pornin, "Optimized lattice basis reduction in dimension 2, and fast
+ * Schnorr and EdDSA signature verification", 2020): remainders r_i = t_i k mod L, stopped at the
+ * first r_i < 2^127, where |t_i| <= L / r_{i-1} < 2^126. */
+
+static int bitlen4(const uint64_t a[4]) {
+    for (int i = 3; i >= 0; i--)
+        if (a[i]) return 64 * i + 64 - __builtin_clzll(a[i]);
+    return 0;
+}
+
+/* r = b << s (s < 256), truncated to 256 bits */
+static void shl4(uint64_t r[4], const uint64_t b[4], int s) {
+    int limbs = s >> 6, bits = s & 63;
+    for (int i = 3; i >= 0; i--) {
+        uint64_t v = 0;
+        int j = i - limbs;
+        if (j >= 0) {
+            v = b[j] << bits;
+            if (bits && j > 0) v |= b[j - 1] >> (64 - bits);
+        }
+        r[i] = v;
+    }
+}
+
+/* a = a mod b, returns the quotient; b != 0 and the quotient must fit in 128 bits. */
+static u128 divmod4(uint64_t a[4], const uint64_t b[4]) {
+    u128 q = 0;
+    int s = bitlen4(a) - bitlen4(b);
+    uint64_t t[4];
+    for (; s >= 0; s--) {
+        shl4(t, b, s);
+        if (geq4(a, t)) {
+            sub_n(a, t, 4);
+            q |= (u128)1 << s;
+        }
+    }
+    return q;
+}
+
+void ledger_sc_half_size(ledger_sc *k1, ledger_sc *k2abs, int *k2neg, const ledger_sc *k) {
+    uint64_t a[4], b[4];
+    memcpy(a, L_LIMBS, sizeof a);
+    memcpy(b, k->v, sizeof b);
+    __int128 ta = 0, tb = 1;
+    /* loop while b >= 2^127 */
+    while (b[3] || b[2] || (b[1] >> 63)) {
+        u128 q = divmod4(a, b); /* a <- a mod b */
+        __int128 tn = ta - (__int128)q * tb;
+        /* (a, b) <- (b, a mod b) */
+        uint64_t tmp[4];
+        memcpy(tmp, a, sizeof tmp);
+        memcpy(a, b, sizeof a);
+        memcpy(b, tmp, sizeof b);
+        ta = tb;
+        tb = tn;
+    }
+    memset(k1, 0, sizeof *k1);
+    k1->v[0] = b[0];
+    k1->v[1] = b[1];
+    *k2neg = tb < 0;
+    u128 m = (u128)(tb < 0 ? -tb : tb);
+    memset(k2abs, 0, sizeof *k2abs);
+    k2abs->v[0] = (uint64_t)m;
+    k2abs->v[1] = (uint64_t)(m >> 64);
+}
+
+void ledger_sc_neg(ledger_sc *r, const ledger_sc *a) {
+    uint64_t t[4];
+    memcpy(t, L_LIMBS, sizeof t);
+    int zero = !(a->v[0] | a->v[1] | a->v[2] | a->v[3]);
+    sub_n(t, a->v, 4);
+    if (zero) memset(t, 0, sizeof t);
+    memcpy(r->v, t, sizeof t);
+}
