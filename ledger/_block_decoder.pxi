@@ -3,6 +3,8 @@
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
 cdef extern from "block_decoder.h":
     ctypedef struct ledger_tx_view:
@@ -31,7 +33,9 @@ cdef extern from "block_decoder.h":
 def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model):
     """Decode and hash a canonical block. `model` supplies the classes and the error type
     (Block, BlockHeader, Transaction, Transfer, Mint, Record, LedgerError) so that this returns
-    exactly what the Python twin returns: (Block, Merkle root of the transaction ids)."""
+    exactly what the Python twin returns: (Block, Merkle root of the transaction ids, signature
+    records). The records are what ledger.crypto.verify_records takes, 128 bytes each, header
+    first: key (32) || signature (64) || signed message (the 32-byte block hash or txid)."""
     cdef const uint8_t *raw = data
     cdef size_t size = len(data)
     cdef size_t capacity = LEDGER_TRANSACTIONS_CAPACITY(size)
@@ -44,6 +48,7 @@ def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, byt
     cdef int status
     cdef uint32_t i
     cdef ledger_tx_view *tx
+    cdef uint8_t *out
     if len(tx_key) != 32 or len(header_key) != 32 or len(leaf_key) != 32 or len(node_key) != 32:
         raise ValueError("hash keys are 32 bytes")
     cdef const uint8_t *k_tx = tx_key
@@ -83,7 +88,20 @@ def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, byt
             data[block.tx_root:block.tx_root + 32], data[block.state_commitment:block.state_commitment + 32],
             data[block.proposer:block.proposer + 32], data[block.signature:block.signature + 64],
             header_hash[:32])
-        return model.Block(header, tuple(transactions)), root[:32]
+        # A fresh bytes object is private until returned, so filling it in place is safe.
+        records = PyBytes_FromStringAndSize(NULL, 128 * (block.count + 1))
+        out = <uint8_t *> PyBytes_AS_STRING(records)
+        _signature_record(out, raw + block.proposer, raw + block.signature, header_hash)
+        for i in range(block.count):
+            _signature_record(out + 128 * (i + 1), raw + txs[i].sender, raw + txs[i].signature, txids + 32 * i)
+        return model.Block(header, tuple(transactions)), root[:32], records
     finally:
         free(txs)
         free(txids)
+
+
+cdef inline void _signature_record(uint8_t *out, const uint8_t *key, const uint8_t *signature,
+                                   const uint8_t *message) noexcept:
+    memcpy(out, key, 32)
+    memcpy(out + 32, signature, 64)
+    memcpy(out + 96, message, 32)

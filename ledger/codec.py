@@ -399,9 +399,29 @@ def decode_block(data: bytes) -> Block:
     """Decode a block strictly, in the native core (parsing and hashing without the GIL). Errors
     carry the transaction index where one applies (the caller, who knows which height it
     expected, fills in the height)."""
-    block, _root = _core.block_decode(_as_bytes(data, "a block"), hashing.KEY_TRANSACTION, hashing.KEY_BLOCK_HEADER,
-                                      hashing.KEY_MERKLE_LEAF, hashing.KEY_MERKLE_NODE, _Model)
-    return block
+    return decode_block_for_validation(data)[0]
+
+
+def decode_block_for_validation(data: bytes) -> tuple[Block, bytes]:
+    """The block and its signature records (see signature_records), both made in the native core."""
+    block, _root, records = _core.block_decode(_as_bytes(data, "a block"), hashing.KEY_TRANSACTION,
+                                               hashing.KEY_BLOCK_HEADER, hashing.KEY_MERKLE_LEAF,
+                                               hashing.KEY_MERKLE_NODE, _Model)
+    return block, records
+
+
+SIGNATURE_RECORD_SIZE = 128
+
+
+def signature_records(block: Block) -> bytes:
+    """Every signature a block carries, header first, as fixed 128-byte records:
+    public key (32) || signature (64) || signed message (32: the block hash or the txid).
+    The Python twin of the records the native decoder returns."""
+    header = block.header
+    parts = [header.proposer, header.signature, header.hash]
+    for tx in block.transactions:
+        parts += (tx.sender, tx.signature, tx.txid)
+    return b"".join(parts)
 
 
 def decode_genesis(data: bytes) -> Genesis:

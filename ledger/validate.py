@@ -7,9 +7,10 @@ written here: the caller commits the returned changes, all or nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from ledger import merkle, signatures
-from ledger.codec import Block, Genesis
+from ledger.codec import Block, Genesis, signature_records
 from ledger.errors import (
     BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_HEIGHT, BAD_MERKLE_ROOT, BAD_PREVIOUS_HASH, BAD_STATE_COMMITMENT,
     BAD_TIME, BAD_TX_COUNT, BAD_TX_SIGNATURE, DUPLICATE_TX, SMALL_ORDER_KEY, UNKNOWN_PROPOSER, LedgerError,
@@ -53,7 +54,7 @@ def check_header(chain: Chain, tip: Tip, block: Block) -> None:
         raise LedgerError(UNKNOWN_PROPOSER, "the proposer is not a validator of this chain", height)
 
 
-def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verdicts: list[bool]) -> LedgerError | None:
+def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verdicts: Sequence[bool]) -> LedgerError | None:
     """Rules that need no state beyond 'is this id known': the earliest failing transaction."""
     height = block.header.height
     seen: set[bytes] = set()
@@ -71,20 +72,20 @@ def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verd
     return None
 
 
-def check_block(chain: Chain, tip: Tip, reader: StateReader, block: Block) -> tuple[BlockChanges, Tip]:
+def check_block(chain: Chain, tip: Tip, reader: StateReader, block: Block,
+                verdicts: Sequence[bool] | None = None) -> tuple[BlockChanges, Tip]:
     """Validate `block` as the successor of `tip` over the state `reader` shows.
 
+    `verdicts` are the signature verdicts of `signature_records(block)` (header first) when the
+    caller verified them ahead, batched with other blocks; otherwise they are computed here.
     Returns the block's state changes and the new tip; raises LedgerError at the first breach,
     in the order a sequential reader would find it."""
     check_header(chain, tip, block)
     header = block.header
     height = header.height
     transactions = block.transactions
-    verdicts = signatures.verify_batch(
-        [header.proposer] + [tx.sender for tx in transactions],
-        [header.hash] + [tx.txid for tx in transactions],
-        [header.signature] + [tx.signature for tx in transactions],
-    )
+    if verdicts is None:
+        verdicts = signatures.verify_records(signature_records(block))
     if not verdicts[0]:
         raise LedgerError(BAD_BLOCK_SIGNATURE, "the proposer's signature over the header does not hold", height)
     stateless_error = _first_stateless_error(chain, reader, block, verdicts[1:])

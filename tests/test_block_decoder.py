@@ -80,3 +80,10 @@ def test_errors_inside_a_transaction_carry_its_index():
     corrupted = data[:at] + b"\x97" + data[at + 1:]   # a 7-field transaction
     result = assert_twins_agree(corrupted)
     assert result[1:3] == ("bad-encoding", len(block.transactions) - 1)
+
+
+def test_signature_records_match_the_twin():
+    for data in BLOCKS:
+        block, records = codec.decode_block_for_validation(data)
+        assert records == codec.signature_records(codec.decode_block_python(data))
+        assert len(records) == codec.SIGNATURE_RECORD_SIZE * (len(block.transactions) + 1)
