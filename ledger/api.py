@@ -231,13 +231,14 @@ class Ledger:
             snap.close()
         return ImportProgress(last_height, imported_blocks, imported_transactions, skipped)
 
-    def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None) -> ImportProgress:
+    def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
+                     threads: int | None = None) -> ImportProgress:
         """Import a chain file into this store; resumable (see import_blocks)."""
         with open(path, "rb") as stream:
             reader = ChainReader(stream)
             if reader.genesis != self.genesis_bytes:
                 raise LedgerError(WRONG_GENESIS, "the chain file starts from another genesis than this store", 0)
-            return self.import_blocks(reader.blocks(), progress)
+            return self.import_blocks(reader.blocks(), progress, threads)
 
     def export_chain(self, path: str | os.PathLike) -> int:
         """Write the whole chain as a chain file; returns the number of blocks written."""

@@ -47,10 +47,10 @@ class Pipeline:
     """Iterate it to get Items in block order; close it (or use `with`) to stop early."""
 
     def __init__(self, source: Iterable[tuple[int, bytes]], verify_from: int = 1, threads: int | None = None,
-                 signatures_per_batch: int = SIGNATURES_PER_BATCH):
+                 signatures_per_batch: int | None = None):
         self._verify_from = verify_from
         self._threads = threads
-        self._signatures_per_batch = signatures_per_batch
+        self._signatures_per_batch = signatures_per_batch or SIGNATURES_PER_BATCH
         self._decoded: queue.Queue = queue.Queue(DECODED_BLOCKS_AHEAD_MAX)
         self._verified: queue.Queue = queue.Queue(VERIFIED_BATCHES_AHEAD_MAX)
         self._stop = threading.Event()
