@@ -359,6 +359,41 @@ def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: 
                f"({summary['block_hash']})" + ("" if trusted else "; proposer not checked against trusted validators"))
 
 
+@cli.command()
+@click.option("--blocks", default=20, show_default=True, type=click.IntRange(1), help="Blocks in the test chain.")
+@click.option("--txs-per-block", default=1000, show_default=True, type=click.IntRange(1, 65536))
+@click.option("--merkle-leaves", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Runs per figure (best kept).")
+@click.option("--threads", "thread_counts", multiple=True, type=click.IntRange(1),
+              help="Thread counts to measure (repeatable; default 1, 2 and every core).")
+@click.option("--plot", "plot_path", default="bench-throughput.png", show_default=True, type=click.Path(dir_okay=False),
+              help="Write a PNG of throughput against threads and batch size ('' for none).")
+@json_option
+def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thread_counts: tuple[int, ...],
+          plot_path: str, as_json: bool) -> None:
+    """Measure import, validate, hashing, Merkle and signature throughput against baselines
+    (a one-thread PyNaCl verify loop, a Python loop over the blake3 package) in the same run,
+    and print the ratios."""
+    from ledger import benchmark
+
+    report = benchmark.run(blocks, txs_per_block, merkle_leaves, repeat, thread_counts or None,
+                           log=(lambda line: click.echo(line, err=True)) if as_json else click.echo)
+    if plot_path:
+        try:
+            benchmark.plot(report, plot_path)
+        except ImportError:
+            click.echo("matplotlib is not installed: no plot (pip install 'ledger-engine[test]')", err=True)
+            plot_path = ""
+    if as_json:
+        _emit({"rates": report.rates, "ratios": report.ratios, "plot": plot_path or None,
+               "threads_curve": report.threads_curve, "batch_curve": report.batch_curve})
+        return
+    for line in report.lines():
+        click.echo(line)
+    if plot_path:
+        click.echo(f"plot: {plot_path}")
+
+
 def main() -> None:  # pragma: no cover
     cli()
 
