@@ -24,7 +24,12 @@ from ledger.validate import Chain, check_block
 
 # A group of blocks shares one durable write transaction; these bound the group.
 COMMIT_GROUP_BLOCKS_MAX = 64
-COMMIT_GROUP_TRANSACTIONS_MAX = 20_000
+COMMIT_GROUP_TRANSACTIONS_MAX = 2_000
+
+# Every this many group commits, an import unmaps the store's touched pages (Store.release_pages):
+# inserting random ids touches pages all over the file, and the kernel maps 16 neighbours per
+# fault, so without this the resident set grows with the chain.
+RELEASE_PAGES_EVERY_COMMITS = 1
 
 ProgressCallback = Callable[["ImportProgress"], None]
 
@@ -183,11 +188,16 @@ class Ledger:
         state = LayeredState(snap)
         last_height = tip.height
 
+        commits = 0
+
         def flush() -> None:
-            nonlocal pending, pending_transactions, snap, state
+            nonlocal pending, pending_transactions, snap, state, commits
             if pending:
                 snap.close()
                 self._store.commit(pending)
+                commits += 1
+                if commits % RELEASE_PAGES_EVERY_COMMITS == 0:
+                    self._store.release_pages()
                 pending, pending_transactions = [], 0
                 snap = self._store.snapshot()
                 state = LayeredState(snap)

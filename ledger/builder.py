@@ -12,7 +12,7 @@ from ledger import limits, merkle, signatures
 from ledger.codec import (
     Block, BlockHeader, Body, Transaction, encode_unsigned_header, encode_unsigned_transaction,
 )
-from ledger.errors import BAD_CHAIN_ID, DUPLICATE_TX, LIMIT_EXCEEDED, SMALL_ORDER_KEY, LedgerError
+from ledger.errors import BAD_CHAIN_ID, LIMIT_EXCEEDED, SMALL_ORDER_KEY, LedgerError
 from ledger.hashing import header_hash, transaction_id
 from ledger.keys import Keypair
 from ledger.state import BlockChanges, LayeredState, StateReader, Tip, apply_transactions, state_commitment
@@ -80,8 +80,6 @@ class BlockBuilder:
             raise LedgerError(BAD_CHAIN_ID, "the transaction is signed for another chain", self.height, index)
         if signatures.is_small_order(tx.sender):
             raise LedgerError(SMALL_ORDER_KEY, "the sender key has small order", self.height, index)
-        if self._state.has_transaction(tx.txid):
-            raise LedgerError(DUPLICATE_TX, "the transaction id is already in the chain", self.height, index)
         try:
             changes = apply_transactions(self._state, self.chain.issuers, [tx], self.height)
         except LedgerError as error:

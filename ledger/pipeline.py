@@ -23,7 +23,7 @@ from ledger.codec import SIGNATURE_RECORD_SIZE, Block, decode_block_for_validati
 from ledger.errors import LedgerError
 
 SIGNATURES_PER_BATCH = 4096      # the verifier's best batch size is 1024 to 4096 (bench/)
-DECODED_BLOCKS_AHEAD_MAX = 64    # blocks decoded but not yet verified
+DECODED_BLOCKS_AHEAD_MAX = 8     # blocks decoded but not yet verified (bounds memory)
 VERIFIED_BATCHES_AHEAD_MAX = 2   # batches verified but not yet consumed
 
 

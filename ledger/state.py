@@ -14,7 +14,7 @@ import msgpack
 
 from ledger import hashing, limits
 from ledger.codec import Genesis, Mint, Record, Transaction, Transfer
-from ledger.errors import BAD_NONCE, NOT_ISSUER, OVERDRAFT, OVERFLOW, RECORD_TOO_LARGE, LedgerError
+from ledger.errors import BAD_NONCE, DUPLICATE_TX, NOT_ISSUER, OVERDRAFT, OVERFLOW, RECORD_TOO_LARGE, LedgerError
 
 STATE_ACCOUNT = 0
 STATE_RECORD = 1
@@ -116,6 +116,10 @@ def apply_transactions(reader: StateReader, issuers: frozenset[bytes], transacti
     for index, tx in enumerate(transactions):
         sender = get(tx.sender)
         if tx.nonce != sender.nonce + 1:
+            # A transaction already in the chain has a used nonce, so it always lands here; only
+            # then is the (random-access, so costly) index of ids asked.
+            if tx.nonce <= sender.nonce and reader.has_transaction(tx.txid):
+                raise LedgerError(DUPLICATE_TX, "the transaction id is already in the chain", height, index)
             raise LedgerError(BAD_NONCE, f"nonce {tx.nonce} is not the sender's previous nonce {sender.nonce} + 1",
                               height, index)
         body = tx.body

@@ -176,6 +176,21 @@ class _ReaderGate:
             self._condition.notify_all()
         self._local.held = getattr(self._local, "held", 1) - 1
 
+    def if_idle(self, action) -> bool:
+        """Run `action` at once if no snapshot is open, else skip it; says whether it ran."""
+        if getattr(self._local, "held", 0):
+            return False
+        with self._condition:
+            if self._open:
+                return False
+            self._resizing = True
+            try:
+                action()
+            finally:
+                self._resizing = False
+                self._condition.notify_all()
+        return True
+
     def resize(self, action) -> None:
         if getattr(self._local, "held", 0):
             raise RuntimeError("the LMDB map must grow, but this thread holds an open snapshot; close it first")
@@ -261,6 +276,18 @@ class Store:
 
     def close(self) -> None:
         self._env.close()
+
+    def release_pages(self) -> bool:
+        """Unmap and map the environment again, so the file pages this process has touched stop
+        counting in its resident set (they stay in the page cache). Random-key indexes (ids,
+        accounts) make a long import touch the whole file; doing this between commit groups keeps
+        resident memory flat in chain length. Skipped (returns False) while a snapshot is open."""
+        def remap() -> None:
+            path, map_size = self._env.path(), self.map_size
+            self._env.close()
+            self._env = self._open_env(path, map_size)
+            self._dbs = {name: self._env.open_db(name) for name in DATABASES}
+        return self._readers.if_idle(remap)
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self)

@@ -55,7 +55,7 @@ def check_header(chain: Chain, tip: Tip, block: Block) -> None:
 
 
 def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verdicts: Sequence[bool]) -> LedgerError | None:
-    """Rules that need no state beyond 'is this id known': the earliest failing transaction."""
+    """Rules that need no state: the earliest failing transaction."""
     height = block.header.height
     seen: set[bytes] = set()
     for index, tx in enumerate(block.transactions):
@@ -64,8 +64,10 @@ def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verd
         if signatures.is_small_order(tx.sender):
             return LedgerError(SMALL_ORDER_KEY, "the sender key has small order, so its signatures prove nothing",
                                height, index)
-        if tx.txid in seen or reader.has_transaction(tx.txid):
-            return LedgerError(DUPLICATE_TX, "the transaction id is already in the chain", height, index)
+        # Ids already in the chain are caught by the state rules (state.apply_transactions): such a
+        # transaction's nonce is always used up, so the store is only asked when the nonce fails.
+        if tx.txid in seen:
+            return LedgerError(DUPLICATE_TX, "the transaction id is already in this block", height, index)
         seen.add(tx.txid)
         if not verdicts[index]:
             return LedgerError(BAD_TX_SIGNATURE, "the transaction signature does not hold", height, index)
