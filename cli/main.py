@@ -15,7 +15,7 @@ import click
 from ledger import Ledger, LedgerError, TxProof, check_proof, make_genesis
 from ledger.chainfile import ChainReader
 from ledger.codec import decode_genesis, encode_genesis
-from ledger.errors import BAD_ENCODING, NOT_FOUND, WRONG_GENESIS
+from ledger.errors import BAD_ENCODING, NOT_FOUND
 from ledger.keys import Keypair, KeyFormatError, public_key_from_hex, save_keypair
 from ledger.storage import Store
 from ledger.workload import generate_chain_file

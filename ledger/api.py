@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 from ledger import merkle
 from ledger.builder import BlockBuilder
@@ -14,33 +14,14 @@ from ledger.codec import (
     Block, Genesis, Transaction, decode_block, decode_genesis, encode_block, encode_genesis, encode_header,
     encode_transaction,
 )
-from ledger.errors import BAD_STATE_COMMITMENT, CONFLICTING_BLOCK, NOT_FOUND, WRONG_GENESIS, LedgerError
+from ledger.errors import BAD_STATE_COMMITMENT, NOT_FOUND, WRONG_GENESIS, LedgerError
+from ledger.importer import ImportProgress, Importer, ProgressCallback
 from ledger.keys import Keypair
 from ledger.pipeline import Pipeline
 from ledger.proofs import TxProof
-from ledger.state import Account, LayeredState, MemoryState, StateReader, Tip, apply_transactions, genesis_accounts
+from ledger.state import Account, MemoryState, Tip, apply_transactions, genesis_accounts
 from ledger.storage import MAP_SIZE_INITIAL, PendingBlock, Snapshot, Store
 from ledger.validate import Chain, check_block
-
-# A group of blocks shares one durable write transaction; these bound the group.
-COMMIT_GROUP_BLOCKS_MAX = 64
-COMMIT_GROUP_TRANSACTIONS_MAX = 2_000
-
-# Every this many group commits, an import unmaps the store's touched pages (Store.release_pages):
-# inserting random ids touches pages all over the file, and the kernel maps 16 neighbours per
-# fault, so without this the resident set grows with the chain.
-RELEASE_PAGES_EVERY_COMMITS = 1
-
-ProgressCallback = Callable[["ImportProgress"], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ImportProgress:
-    height: int          # the last height durably stored (or skipped as already stored)
-    imported_blocks: int
-    imported_transactions: int
-    skipped_blocks: int
-
 
 @dataclass(frozen=True, slots=True)
 class TxInfo:
@@ -176,70 +157,11 @@ class Ledger:
                       threads: int | None = None) -> ImportProgress:
         """Import (height, bytes) pairs in order. Blocks already stored are skipped when identical and
         are an error when different. Decoding, signature verification (batched across blocks, on
-        `threads` threads; None = every core) and commits overlap (ledger.pipeline). Valid blocks
-        are committed in groups; at the first invalid block the blocks before it are committed and
-        the error is raised, the same error the one-block-at-a-time `append` gives."""
-        imported_blocks = imported_transactions = skipped = 0
-        pending: list[PendingBlock] = []
-        pending_transactions = 0
-        snap = self._store.snapshot()
-        tip = snap.tip()
-        stored_height = tip.height
-        state = LayeredState(snap)
-        last_height = tip.height
-
-        commits = 0
-
-        def flush() -> None:
-            nonlocal pending, pending_transactions, snap, state, commits
-            if pending:
-                snap.close()
-                self._store.commit(pending)
-                commits += 1
-                if commits % RELEASE_PAGES_EVERY_COMMITS == 0:
-                    self._store.release_pages()
-                pending, pending_transactions = [], 0
-                snap = self._store.snapshot()
-                state = LayeredState(snap)
-                if progress is not None:
-                    progress(ImportProgress(last_height, imported_blocks, imported_transactions, skipped))
-
-        try:
-            with Pipeline(blocks, verify_from=stored_height + 1, threads=threads) as stream:
-                for item in stream:
-                    if item.error is not None:
-                        raise item.error
-                    height = item.height
-                    if height <= stored_height:
-                        if snap.block_bytes(height) != item.data:
-                            raise LedgerError(CONFLICTING_BLOCK, "a different block is already stored at this height",
-                                              height)
-                        skipped += 1
-                        last_height = height
-                        if progress is not None and skipped % COMMIT_GROUP_BLOCKS_MAX == 0:
-                            progress(ImportProgress(height, imported_blocks, imported_transactions, skipped))
-                        continue
-                    try:
-                        changes, tip = check_block(self.chain, tip, state, item.block, item.verdicts)
-                    except LedgerError as error:
-                        raise error.at(tip.height + 1) from None
-                    state.apply(changes)
-                    pending.append(PendingBlock(tip.height, tip.hash, item.data, changes, tip))
-                    pending_transactions += len(changes.txids)
-                    imported_blocks += 1
-                    imported_transactions += len(changes.txids)
-                    last_height = height
-                    if len(pending) >= COMMIT_GROUP_BLOCKS_MAX or pending_transactions >= COMMIT_GROUP_TRANSACTIONS_MAX:
-                        flush()
-            flush()
-        except LedgerError:
-            # Whatever stopped the import (an invalid block, a truncated file, a conflict), the
-            # valid blocks before it are kept.
-            flush()
-            raise
-        finally:
-            snap.close()
-        return ImportProgress(last_height, imported_blocks, imported_transactions, skipped)
+        `threads` threads; None = every core), state rules and durable group commits overlap
+        (ledger.pipeline, ledger.importer). At the first invalid block the blocks before it are
+        committed and the error is raised: the same error one `append` per block would give.
+        `progress` is called after each durable commit."""
+        return Importer(self._store, self.chain, progress).run(blocks, threads)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
                      threads: int | None = None) -> ImportProgress:

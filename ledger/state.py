@@ -76,27 +76,39 @@ class MemoryState:
 
 
 class LayeredState:
-    """Changes of blocks not yet committed, over a reader of the committed state."""
+    """Changes of blocks not yet committed, over a reader of the committed state. Changes sit in
+    layers, one per commit group, so that when a group becomes durable its layer can be dropped
+    and the reader replaced by a newer snapshot (`rebase`) while later groups stay layered."""
 
     def __init__(self, base: StateReader):
         self.base = base
-        self.accounts: dict[bytes, Account] = {}
-        self.txids: set[bytes] = set()
+        self.layers: list[tuple[dict[bytes, Account], set[bytes]]] = [({}, set())]
 
     def account(self, public_key: bytes) -> Account:
-        found = self.accounts.get(public_key)
-        return found if found is not None else self.base.account(public_key)
+        for accounts, _txids in reversed(self.layers):
+            found = accounts.get(public_key)
+            if found is not None:
+                return found
+        return self.base.account(public_key)
 
     def has_transaction(self, txid: bytes) -> bool:
-        return txid in self.txids or self.base.has_transaction(txid)
+        return any(txid in txids for _accounts, txids in self.layers) or self.base.has_transaction(txid)
 
     def apply(self, changes: BlockChanges) -> None:
-        self.accounts.update(changes.accounts)
-        self.txids.update(changes.txids)
+        accounts, txids = self.layers[-1]
+        accounts.update(changes.accounts)
+        txids.update(changes.txids)
 
-    def clear(self) -> None:
-        self.accounts.clear()
-        self.txids.clear()
+    def push(self) -> None:
+        """Start a new layer: later changes go there."""
+        self.layers.append(({}, set()))
+
+    def rebase(self, base: StateReader, committed_layers: int) -> None:
+        """`base` now holds the oldest `committed_layers` layers: read it, and forget them."""
+        self.base = base
+        del self.layers[:committed_layers]
+        if not self.layers:
+            self.layers.append(({}, set()))
 
 
 def genesis_accounts(genesis: Genesis) -> dict[bytes, Account]:

@@ -46,6 +46,10 @@ _LOCATION = struct.Struct(">QI")
 _ACCOUNT = struct.Struct(">QQ")
 
 
+class MapFull(Exception):
+    """A commit needs a larger map; nothing of it was written."""
+
+
 @dataclass(frozen=True, slots=True)
 class PendingBlock:
     """A validated block ready to commit, with what it changes."""
@@ -296,17 +300,24 @@ class Store:
     def map_size(self) -> int:
         return self._env.info()["map_size"]
 
-    def _write(self, work) -> None:
-        """Run `work(txn)` in one write transaction; on a full map, grow it and run it again."""
+    def grow_map(self) -> None:
+        """Double the map (waits until no snapshot is open in another thread)."""
+        self._readers.resize(lambda: self._env.set_mapsize(self.map_size * MAP_SIZE_GROWTH_FACTOR))
+
+    def _write(self, work, grow_map: bool = True) -> None:
+        """Run `work(txn)` in one write transaction; on a full map, grow it and run it again (or,
+        with grow_map=False, raise MapFull for a caller that must first close its snapshots)."""
         while True:
             try:
                 with self._env.begin(write=True) as txn:
                     work(txn)
                 return
             except lmdb.MapFullError:
-                self._readers.resize(lambda: self._env.set_mapsize(self.map_size * MAP_SIZE_GROWTH_FACTOR))
+                if not grow_map:
+                    raise MapFull() from None
+                self.grow_map()
 
-    def commit(self, blocks: Sequence[PendingBlock]) -> None:
+    def commit(self, blocks: Sequence[PendingBlock], grow_map: bool = True) -> None:
         """Store a group of validated, consecutive blocks in one durable write transaction."""
         if not blocks:
             return
@@ -343,7 +354,7 @@ class Store:
             txn.put(b"tx_count", _U64.pack(tx_count + len(locations)), db=dbs[b"meta"])
             txn.put(b"tip", _pack_tip(blocks[-1].tip), db=dbs[b"meta"])
 
-        self._write(write)
+        self._write(write, grow_map)
 
 
 def _pack_tip(tip: Tip) -> bytes:

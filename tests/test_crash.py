@@ -28,10 +28,10 @@ ACCOUNTS = 30
 # The child imports with small commit groups so there are many commit points to be killed between.
 CHILD = r"""
 import sys
-import ledger.api as api
+import ledger.importer as importer
 from ledger import Ledger
 db, chain, group = sys.argv[1], sys.argv[2], int(sys.argv[3])
-api.COMMIT_GROUP_BLOCKS_MAX = group
+importer.COMMIT_GROUP_BLOCKS_MAX = group
 with Ledger.open(db) as book:
     print("ready", book.height, flush=True)
     book.import_chain(chain, progress=lambda p: print("committed", p.height, flush=True))

@@ -10,7 +10,7 @@ import lmdb
 import msgpack
 import pytest
 
-import ledger.api as api
+import ledger.importer as importer
 from ledger import Ledger, LedgerError, Record
 from ledger.builder import sign_header
 from ledger.codec import Block, encode_block, encode_genesis
@@ -338,7 +338,7 @@ def test_rejected_block_writes_nothing(chain, tmp_path):
 
 @pytest.mark.parametrize("group", [1, 2, 4, 64])
 def test_invalid_block_in_an_import_keeps_the_earlier_ones(chain, tmp_path, monkeypatch, group):
-    monkeypatch.setattr(api, "COMMIT_GROUP_BLOCKS_MAX", group)
+    monkeypatch.setattr(importer, "COMMIT_GROUP_BLOCKS_MAX", group)
     workload, blocks = chain["workload"], chain["blocks"]
     bad = 5
     tampered = list(chain["bytes"])

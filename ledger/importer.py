@@ -1,0 +1,128 @@
+"""Importing a stream of blocks: the last stage of ledger.pipeline.
+
+Blocks arrive decoded and with their signatures verified. Here the state rules run in block order
+over the committed state plus the changes of blocks not yet committed, valid blocks gather into
+groups, and each group is committed (one durable LMDB write transaction) by a committer thread
+while the next group is being validated. At the first invalid block, the groups before it and the
+valid blocks of its own group are committed, then the error is raised: the store ends holding
+exactly the blocks before the bad one, as with one `append` per block.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from ledger.errors import CONFLICTING_BLOCK, LedgerError
+from ledger.pipeline import Pipeline
+from ledger.state import LayeredState
+from ledger.storage import MapFull, PendingBlock, Store
+from ledger.validate import Chain, check_block
+
+# A group of blocks shares one durable write transaction. Small groups keep memory flat (each
+# commit touches pages all over the file, see Store.release_pages); the committer thread hides
+# the cost of the fsync behind the validation of the next group.
+COMMIT_GROUP_BLOCKS_MAX = 64
+COMMIT_GROUP_TRANSACTIONS_MAX = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    height: int          # the last height durably stored (or skipped as already stored)
+    imported_blocks: int
+    imported_transactions: int
+    skipped_blocks: int
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+
+
+class Importer:
+    def __init__(self, store: Store, chain: Chain, progress: ProgressCallback | None):
+        self.store = store
+        self.chain = chain
+        self.progress = progress
+        self.snapshot = store.snapshot()
+        self.tip = self.snapshot.tip()
+        self.stored_height = self.tip.height
+        self.state = LayeredState(self.snapshot)
+        self.group: list[PendingBlock] = []
+        self.group_transactions = 0
+        self.in_flight: tuple[Future, list[PendingBlock]] | None = None
+        self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-commit")
+        self.imported_blocks = self.imported_transactions = self.skipped = 0
+        self.last_height = self.tip.height   # the last height stored, by this import or before it
+
+    def run(self, blocks: Iterable[tuple[int, bytes]], threads: int | None) -> ImportProgress:
+        try:
+            with Pipeline(blocks, verify_from=self.stored_height + 1, threads=threads) as stream:
+                for item in stream:
+                    if item.error is not None:
+                        raise item.error
+                    if item.height <= self.stored_height:
+                        self._skip(item.height, item.data)
+                        continue
+                    try:
+                        changes, tip = check_block(self.chain, self.tip, self.state, item.block, item.verdicts)
+                    except LedgerError as error:
+                        raise error.at(self.tip.height + 1) from None
+                    self.tip = tip
+                    self.state.apply(changes)
+                    self.group.append(PendingBlock(tip.height, tip.hash, item.data, changes, tip))
+                    self.group_transactions += len(changes.txids)
+                    if len(self.group) >= COMMIT_GROUP_BLOCKS_MAX or \
+                            self.group_transactions >= COMMIT_GROUP_TRANSACTIONS_MAX:
+                        self._hand_over()
+            self._hand_over()
+            self._settle()
+        except LedgerError:
+            # Whatever stopped the import (an invalid block, a truncated file, a conflict), the
+            # valid blocks before it are kept.
+            self._hand_over()
+            self._settle()
+            raise
+        finally:
+            self.committer.shutdown(wait=True)
+            self.snapshot.close()
+        return ImportProgress(self.last_height, self.imported_blocks, self.imported_transactions, self.skipped)
+
+    def _skip(self, height: int, data: bytes) -> None:
+        if self.snapshot.block_bytes(height) != data:
+            raise LedgerError(CONFLICTING_BLOCK, "a different block is already stored at this height", height)
+        self.skipped += 1
+        self.last_height = height
+        if self.progress is not None and self.skipped % COMMIT_GROUP_BLOCKS_MAX == 0:
+            self.progress(ImportProgress(height, self.imported_blocks, self.imported_transactions, self.skipped))
+
+    def _hand_over(self) -> None:
+        """Wait for the previous group to be durable, then give this group to the committer."""
+        self._settle()
+        if not self.group:
+            return
+        group, self.group, self.group_transactions = self.group, [], 0
+        self.in_flight = (self.committer.submit(self.store.commit, group, False), group)
+        self.state.push()
+
+    def _settle(self) -> None:
+        """Wait until the group in flight is durable; then read a snapshot that holds it."""
+        if self.in_flight is None:
+            return
+        future, group = self.in_flight
+        self.in_flight = None
+        try:
+            future.result()
+        except MapFull:
+            # The map must grow, and LMDB forbids that while this thread holds a snapshot.
+            self.snapshot.close()
+            self.store.grow_map()
+            self.store.commit(group)
+        self.snapshot.close()
+        self.store.release_pages()
+        self.snapshot = self.store.snapshot()
+        self.state.rebase(self.snapshot, committed_layers=1)
+        self.imported_blocks += len(group)
+        self.imported_transactions += sum(len(block.changes.txids) for block in group)
+        self.last_height = group[-1].height
+        if self.progress is not None:
+            self.progress(ImportProgress(self.last_height, self.imported_blocks, self.imported_transactions,
+                                         self.skipped))
