@@ -8,6 +8,13 @@ cdef extern from "ed25519_verify.h":
     int ledger_ed25519_verify(const uint8_t *public_key, const uint8_t *message, size_t message_len,
                               const uint8_t *signature) nogil
     int ledger_ed25519_is_small_order(const uint8_t *public_key) nogil
+    void ledger_keycache_enable(int on) nogil
+    void ledger_keycache_clear() nogil
+    void ledger_keycache_stats(unsigned long *hits, unsigned long *misses) nogil
+
+cdef extern from "fe25519.h":
+    int ledger_fe_simd(int enable) nogil
+    int ledger_fe_simd_available() nogil
 
 cdef extern from "ed25519_batch.h":
     int ledger_ed25519_verify_batch(size_t n, const uint8_t **public_keys, const uint8_t **messages,
@@ -47,6 +54,34 @@ def ed25519_is_small_order(public_key):
     if PyBytes_GET_SIZE(pk) != 32:
         return False
     return ledger_ed25519_is_small_order(<const uint8_t *>PyBytes_AS_STRING(pk)) == 1
+
+
+def ed25519_keycache(bint enable):
+    """Turns the cache of decoded public keys on or off (on by default)."""
+    ledger_keycache_enable(1 if enable else 0)
+
+
+def ed25519_keycache_clear():
+    """Empties the key cache and zeroes its counters."""
+    with nogil:
+        ledger_keycache_clear()
+
+
+def ed25519_keycache_stats():
+    """(hits, misses) of the key cache since the last clear."""
+    cdef unsigned long hits = 0, misses = 0
+    ledger_keycache_stats(&hits, &misses)
+    return (hits, misses)
+
+
+def ed25519_simd(int enable=-1):
+    """The AVX2 path (chosen at run time when the CPU has it): enable=1/0 turns it on/off, -1 asks.
+    Returns whether it is on. Off runs exactly the portable code."""
+    return ledger_fe_simd(enable) == 1
+
+
+def ed25519_simd_available():
+    return ledger_fe_simd_available() == 1
 
 
 def ed25519_cpu_count():

@@ -201,6 +201,9 @@ def test_batch_shapes_and_errors():
     assert size == 96 + len(m)
     assert crypto.verify_batch(buf, record_size=size, threads=2) == [True] * 3
     assert crypto.cpu_count() >= 1
+    # more threads than CPUs or items is fine (the C side caps them)
+    many = crypto.verify_batch([pk] * 300, [m] * 299 + [b"x"], [sig] * 300, threads=8)
+    assert many == [True] * 299 + [False]
 
 
 @SETTINGS

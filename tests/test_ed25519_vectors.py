@@ -132,6 +132,57 @@ def test_batch_alone(name, threads):
     assert got == [c[3] for c in cs]
 
 
+@pytest.fixture
+def portable_only():
+    """Runs a test with the AVX2 path switched off (the portable code alone), then restores it."""
+    before = _core.ed25519_simd(-1)
+    _core.ed25519_simd(0)
+    try:
+        yield
+    finally:
+        _core.ed25519_simd(1 if before else 0)
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_batch_portable_path(name, portable_only):
+    assert not _core.ed25519_simd(-1)
+    cs = cases(name)
+    got = crypto.verify_batch([c[0] for c in cs], [c[1] for c in cs], [c[2] for c in cs], threads=2)
+    assert got == [c[3] for c in cs]
+    assert [crypto.verify(*c[:3]) for c in cs] == [c[3] for c in cs]
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_key_cache(name):
+    """Verdicts are the same with the key cache off, cold and warm (every key then a hit)."""
+    cs = cases(name)
+    args = ([c[0] for c in cs], [c[1] for c in cs], [c[2] for c in cs])
+    want = [c[3] for c in cs]
+    try:
+        _core.ed25519_keycache(False)
+        assert crypto.verify_batch(*args, threads=1) == want
+        assert [crypto.verify(*c[:3]) for c in cs] == want
+        _core.ed25519_keycache(True)
+        _core.ed25519_keycache_clear()
+        assert crypto.verify_batch(*args, threads=2) == want  # cold: fills the cache (points only)
+        assert [crypto.verify(*c[:3]) for c in cs] == want    # points cached; tables added
+        assert [crypto.verify(*c[:3]) for c in cs] == want    # points and tables cached
+        assert crypto.verify_batch(*args, threads=2) == want
+        hits, misses = _core.ed25519_keycache_stats()
+        assert hits > 0
+    finally:
+        _core.ed25519_keycache(True)
+
+
+def test_simd_switch():
+    avail = _core.ed25519_simd_available()
+    before = _core.ed25519_simd(-1)
+    assert before == avail  # on by default exactly when the CPU has AVX2
+    assert _core.ed25519_simd(0) is False
+    assert _core.ed25519_simd(1) == avail
+    _core.ed25519_simd(1 if before else 0)
+
+
 @pytest.mark.parametrize("name", list(SETS))
 def test_batch_small_chunks(name):
     """Batches of a few items each (the Straus path), and each item as a batch of one."""

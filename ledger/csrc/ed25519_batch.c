@@ -32,6 +32,7 @@ typedef struct {
     ledger_ge_p3 *pts; /* 2 per item: -R_i, -A_i */
     ledger_sc *S, *k, *z;
     ledger_sc *scal;  /* 2 per item: z_i, z_i k_i mod L */
+    size_t m;         /* how many items decoded */
     int err;
 } work_t;
 
@@ -61,9 +62,10 @@ static int combined_check(work_t *w, size_t lo, size_t hi) {
     return ledger_ge_p2_is_identity(&q8);
 }
 
-/* Sets verdicts for items [lo, hi); known_bad: the combination over the range already failed. */
+/* Sets verdicts for items [lo, hi); known_bad: the combination over the range already failed.
+ * A range known to hold a bad item is settled one signature at a time once it is small. */
 static void settle(work_t *w, size_t lo, size_t hi, int known_bad, uint8_t *res) {
-    if (hi - lo <= SINGLES_BELOW) {
+    if (hi - lo == 1 || (known_bad && hi - lo <= SINGLES_BELOW)) {
         for (size_t i = lo; i < hi; i++)
             res[w->index[i]] = (uint8_t)single_check(&w->pts[2 * i], &w->pts[2 * i + 1], &w->S[i], &w->k[i]);
         return;
@@ -72,10 +74,10 @@ static void settle(work_t *w, size_t lo, size_t hi, int known_bad, uint8_t *res)
         for (size_t i = lo; i < hi; i++) res[w->index[i]] = 1;
         return;
     }
+    /* the range failed: probe the left half; if it passes, the fault is known to be on the right */
     size_t mid = lo + (hi - lo) / 2;
-    /* probe the left half; if it passes, the fault is known to be on the right */
     int left_ok = 0;
-    if (mid - lo <= SINGLES_BELOW) {
+    if (mid - lo == 1) {
         settle(w, lo, mid, 0, res);
     } else if (combined_check(w, lo, mid)) {
         for (size_t i = lo; i < mid; i++) res[w->index[i]] = 1;
@@ -102,25 +104,93 @@ static int run_job(const job_t *j) {
         rc = -1;
         goto out;
     }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *sig = j->sig[i], *pk = j->pk[i];
-        ledger_ge_p3 A, R;
-        j->res[i] = 0;
-        if (!ledger_sc_is_canonical(sig + 32)) continue;
-        if (ledger_ge_frombytes_zip215_x2(&A, pk, &R, sig) != 0) continue;
-        ledger_ge_neg(&w.pts[2 * m], &R);
-        ledger_ge_neg(&w.pts[2 * m + 1], &A);
-        ledger_sc_from_bytes(&w.S[m], sig + 32);
-        ledger_ed25519_challenge(&w.k[m], sig, pk, j->msg[i], j->mlen[i]);
-        memset(&w.z[m], 0, sizeof w.z[m]);
-        for (int b = 0; b < 16; b++) w.z[m].v[b / 8] |= (uint64_t)j->coef[16 * i + b] << (8 * (b % 8));
-        w.scal[2 * m] = w.z[m];
-        ledger_sc_mul(&w.scal[2 * m + 1], &w.z[m], &w.k[m]);
-        w.index[m] = i;
-        m++;
+    /* Decode every R, and every A not in the key cache, four points at a time; the points land
+     * directly in w.pts (2i: R_i, 2i + 1: A_i), negated afterwards. */
+    {
+        uint8_t *state = malloc(n); /* bit 0: A from cache; bit 1: rejected */
+        ledger_ge_p3 **dst = malloc(2 * n * sizeof *dst);
+        const uint8_t **enc = malloc(2 * n * sizeof *enc);
+        if (!state || !dst || !enc) {
+            free(state); free(dst); free(enc);
+            rc = -1;
+            goto out;
+        }
+        size_t q = 0;
+        for (size_t i = 0; i < n; i++) {
+            state[i] = 0;
+            j->res[i] = 0;
+            if (!ledger_sc_is_canonical(j->sig[i] + 32)) {
+                state[i] = 2;
+                continue;
+            }
+            if (ledger_keycache_get(j->pk[i], &w.pts[2 * i + 1], NULL)) {
+                state[i] = 1;
+            } else {
+                dst[q] = &w.pts[2 * i + 1];
+                enc[q++] = j->pk[i];
+            }
+            dst[q] = &w.pts[2 * i];
+            enc[q++] = j->sig[i];
+        }
+        /* which decodings failed: marked through a parallel array of flags */
+        uint8_t *fail = malloc(q ? q : 1);
+        if (!fail) {
+            free(state); free(dst); free(enc);
+            rc = -1;
+            goto out;
+        }
+        size_t t = 0;
+        for (; t + 4 <= q; t += 4) {
+            ledger_ge_p3 h[4];
+            int mask = ledger_ge_frombytes_zip215_x4(h, enc + t);
+            for (int e = 0; e < 4; e++) {
+                *dst[t + (size_t)e] = h[e];
+                fail[t + (size_t)e] = (uint8_t)((mask >> e) & 1);
+            }
+        }
+        if (t + 2 <= q) {
+            int mask = ledger_ge_frombytes_zip215_x2(dst[t], enc[t], dst[t + 1], enc[t + 1]);
+            fail[t] = (uint8_t)(mask & 1);
+            fail[t + 1] = (uint8_t)((mask >> 1) & 1);
+            t += 2;
+        }
+        if (t < q) {
+            fail[t] = (uint8_t)(ledger_ge_frombytes_zip215(dst[t], enc[t]) != 0);
+            t++;
+        }
+        /* walk the queue again in the same order to collect verdicts */
+        q = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (state[i] & 2) continue;
+            int bad = 0;
+            if (!(state[i] & 1)) {
+                if (fail[q]) bad = 1;
+                else ledger_keycache_put(j->pk[i], &w.pts[2 * i + 1], NULL);
+                q++;
+            }
+            if (fail[q++]) bad = 1;
+            if (bad) state[i] |= 2;
+        }
+        /* compact the decodable items to the front, negating the points */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (state[i] & 2) continue;
+            const uint8_t *sig = j->sig[i], *pk = j->pk[i];
+            ledger_ge_neg(&w.pts[2 * m], &w.pts[2 * i]);
+            ledger_ge_neg(&w.pts[2 * m + 1], &w.pts[2 * i + 1]);
+            ledger_sc_from_bytes(&w.S[m], sig + 32);
+            ledger_ed25519_challenge(&w.k[m], sig, pk, j->msg[i], j->mlen[i]);
+            memset(&w.z[m], 0, sizeof w.z[m]);
+            for (int b = 0; b < 16; b++) w.z[m].v[b / 8] |= (uint64_t)j->coef[16 * i + (size_t)b] << (8 * (b % 8));
+            w.scal[2 * m] = w.z[m];
+            ledger_sc_mul(&w.scal[2 * m + 1], &w.z[m], &w.k[m]);
+            w.index[m] = i;
+            m++;
+        }
+        free(state); free(dst); free(enc); free(fail);
+        w.m = m;
     }
-    settle(&w, 0, m, 0, j->res);
+    settle(&w, 0, w.m, 0, j->res);
     rc = w.err;
 out:
     free(w.index); free(w.pts); free(w.S); free(w.k); free(w.z); free(w.scal);

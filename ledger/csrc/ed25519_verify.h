@@ -22,6 +22,15 @@ void ledger_ed25519_challenge(ledger_sc *k, const uint8_t R[32], const uint8_t A
 /* The group check for already decoded inputs: 1 iff [8]([S]B - R - [k]A) = 0. */
 int ledger_ed25519_check_decoded(const ledger_ge_p3 *A, const ledger_ge_p3 *R, const ledger_sc *S, const ledger_sc *k);
 
+/* Cache of decoded public keys (see ed25519_verify.c). get: 0 on a miss, 1 when the point is
+ * cached, 2 when its table of odd multiples of -A (LEDGER_VAR_TABLE entries) is too (copied to tab
+ * if tab is not NULL). put: tab may be NULL. Thread-safe. */
+int ledger_keycache_get(const uint8_t public_key[32], ledger_ge_p3 *A, ledger_ge_cached *tab);
+void ledger_keycache_put(const uint8_t public_key[32], const ledger_ge_p3 *A, const ledger_ge_cached *tab);
+void ledger_keycache_enable(int on);
+void ledger_keycache_clear(void);
+void ledger_keycache_stats(unsigned long *hits, unsigned long *misses);
+
 /* 1 iff the key decodes (leniently) to a point of order dividing 8. */
 int ledger_ed25519_is_small_order(const uint8_t public_key[32]);
 

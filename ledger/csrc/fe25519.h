@@ -1,6 +1,8 @@
 /* Field arithmetic mod p = 2^255 - 19, portable: five 64-bit limbs in radix 2^51, products in
  * unsigned __int128. The hot operations are static inline here so that the point formulas in
- * other files inline them; the slow, rarely called ones live in fe25519.c.
+ * other files inline them; the slow, rarely called ones live in fe25519.c. An AVX2 version of the
+ * exponentiation, four elements at a time (fe25519_avx2.h), is chosen at run time for batch
+ * decoding; this portable code is always there and can be forced (ledger_fe_simd(0)).
  *
  * Limb bounds (the caller's contract):
  *   - ledger_fe_mul / ledger_fe_sq accept limbs below 2^54 and return limbs below 2^51 + 2^15.
@@ -57,7 +59,15 @@ static inline void ledger_fe_neg(ledger_fe *h, const ledger_fe *f) {
     ledger_fe_sub(h, &z, f);
 }
 
+#ifdef LEDGER_COUNT_OPS /* instrumentation for cost accounting in test builds only */
+extern unsigned long ledger_count_mul, ledger_count_sq;
+#define LEDGER_COUNT(x) ((x)++)
+#else
+#define LEDGER_COUNT(x) ((void)0)
+#endif
+
 static inline void ledger_fe_mul(ledger_fe *h, const ledger_fe *f, const ledger_fe *g) {
+    LEDGER_COUNT(ledger_count_mul);
     const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
     const uint64_t g0 = g->v[0], g1 = g->v[1], g2 = g->v[2], g3 = g->v[3], g4 = g->v[4];
     const uint64_t g1_19 = 19 * g1, g2_19 = 19 * g2, g3_19 = 19 * g3, g4_19 = 19 * g4;
@@ -83,6 +93,7 @@ static inline void ledger_fe_mul(ledger_fe *h, const ledger_fe *f, const ledger_
 }
 
 static inline void ledger_fe_sq(ledger_fe *h, const ledger_fe *f) {
+    LEDGER_COUNT(ledger_count_sq);
     const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
     const uint64_t f0_2 = 2 * f0, f1_2 = 2 * f1;
     const uint64_t f1_38 = 38 * f1, f2_38 = 38 * f2, f3_38 = 38 * f3;
@@ -115,5 +126,11 @@ void ledger_fe_invert(ledger_fe *out, const ledger_fe *z);    /* z^(p-2) */
 void ledger_fe_pow22523(ledger_fe *out, const ledger_fe *z);  /* z^((p-5)/8) = z^(2^252-3) */
 /* Two unrelated z^((p-5)/8) side by side (faster than two calls). */
 void ledger_fe_pow22523_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, const ledger_fe *z2);
+/* Four at once: an AVX2 path when the CPU has it (chosen at run time), else the portable code. */
+void ledger_fe_pow22523_x4(ledger_fe out[4], const ledger_fe in[4]);
+/* SIMD switch: enable = 1/0 turns the AVX2 path on/off (on only if the CPU has AVX2), -1 asks.
+ * Returns whether it is on. Off gives exactly the portable code (for tests and comparisons). */
+int ledger_fe_simd(int enable);
+int ledger_fe_simd_available(void);
 
 #endif

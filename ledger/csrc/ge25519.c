@@ -60,6 +60,16 @@ int ledger_ge_frombytes_zip215(ledger_ge_p3 *h, const uint8_t s[32]) {
     return decode_finish(h, &u, &v, &v3, &pw, s);
 }
 
+int ledger_ge_frombytes_zip215_x4(ledger_ge_p3 h[4], const uint8_t *const s[4]) {
+    ledger_fe u[4], v[4], v3[4], base[4], pw[4];
+    for (int i = 0; i < 4; i++) decode_start(&h[i], &u[i], &v[i], &v3[i], &base[i], s[i]);
+    ledger_fe_pow22523_x4(pw, base);
+    int mask = 0;
+    for (int i = 0; i < 4; i++)
+        if (decode_finish(&h[i], &u[i], &v[i], &v3[i], &pw[i], s[i]) != 0) mask |= 1 << i;
+    return mask;
+}
+
 int ledger_ge_frombytes_zip215_x2(ledger_ge_p3 *h1, const uint8_t s1[32], ledger_ge_p3 *h2, const uint8_t s2[32]) {
     ledger_fe u1, v1, v31, base1, pw1, u2, v2, v32, base2, pw2;
     decode_start(h1, &u1, &v1, &v31, &base1, s1);
@@ -162,9 +172,10 @@ static ledger_ge_precomp base_table[LEDGER_BASE_TABLE_SIZE];
 static ledger_ge_precomp base_table_hi[LEDGER_BASE_TABLE_SIZE];
 static pthread_once_t base_table_once = PTHREAD_ONCE_INIT;
 
+static ledger_ge_p3 pts[LEDGER_BASE_TABLE_SIZE];      /* scratch for the one-time build */
+static ledger_fe scratch[LEDGER_BASE_TABLE_SIZE];
+
 static void build_table(ledger_ge_precomp *table, const ledger_ge_p3 *base) {
-    ledger_ge_p3 pts[LEDGER_BASE_TABLE_SIZE];
-    ledger_fe scratch[LEDGER_BASE_TABLE_SIZE];
     ledger_ge_p1p1 t;
     ledger_ge_p3 b2;
     ledger_ge_cached c2;

@@ -160,6 +160,8 @@ int ledger_ge_frombytes_zip215(ledger_ge_p3 *h, const uint8_t s[32]);
 /* Two decodings at once (sharing the exponentiation's latency). Returns a bit mask: bit 0 set when
  * s1 fails, bit 1 set when s2 fails. */
 int ledger_ge_frombytes_zip215_x2(ledger_ge_p3 *h1, const uint8_t s1[32], ledger_ge_p3 *h2, const uint8_t s2[32]);
+/* Four at once (the AVX2 exponentiation when available); bit i of the result set when s[i] fails. */
+int ledger_ge_frombytes_zip215_x4(ledger_ge_p3 h[4], const uint8_t *const s[4]);
 /* Canonical encoding (one inversion). */
 void ledger_ge_p3_tobytes(uint8_t s[32], const ledger_ge_p3 *h);
 /* 1 iff the point is the neutral element (0, 1). Works on p2/p3 (only X, Y, Z are read). */
@@ -182,7 +184,7 @@ void ledger_ge_p3_to_precomp(ledger_ge_precomp *r, const ledger_ge_p3 *p);
 void ledger_ge_batch_to_precomp(ledger_ge_precomp *r, const ledger_ge_p3 *p, size_t n, ledger_fe *scratch);
 /* Odd multiples B, 3B, 5B, ..., (2*LEDGER_BASE_TABLE_SIZE - 1)B of the base point in affine
  * precomputed form, built once (thread-safe) on first use. */
-#define LEDGER_BASE_WINDOW 8
+#define LEDGER_BASE_WINDOW 10
 #define LEDGER_BASE_TABLE_SIZE (1 << (LEDGER_BASE_WINDOW - 2))
 const ledger_ge_precomp *ledger_ge_base_table(void);
 /* The same odd multiples of B' = [2^127]B. */

@@ -4,15 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define A_WINDOW 5
-#define A_TABLE (1 << (A_WINDOW - 2))
+#define A_WINDOW LEDGER_VAR_WINDOW
+#define A_TABLE LEDGER_VAR_TABLE
 
 void ledger_ge_double_scalarmult_vartime(ledger_ge_p3 *r, const ledger_sc *a, const ledger_ge_p3 *A, const ledger_sc *b) {
-    int8_t na[257], nb[257];
+    int8_t na[257];
+    int16_t nb[257];
     ledger_ge_cached ta[A_TABLE];
     const ledger_ge_precomp *tb = ledger_ge_base_table();
     int top_a = ledger_sc_wnaf(na, a, A_WINDOW);
-    int top_b = ledger_sc_wnaf(nb, b, LEDGER_BASE_WINDOW);
+    int top_b = ledger_sc_wnaf16(nb, b, LEDGER_BASE_WINDOW);
     int top = top_a > top_b ? top_a : top_b;
     ledger_ge_odd_multiples(ta, A, A_TABLE);
     ledger_ge_p1p1 t = {0};
@@ -46,15 +47,22 @@ void ledger_ge_double_scalarmult_vartime(ledger_ge_p3 *r, const ledger_sc *a, co
 
 void ledger_ge_quad_scalarmult_vartime(ledger_ge_p3 *r, const ledger_sc *b0, const ledger_sc *b1, const ledger_sc *a,
                                        const ledger_ge_p3 *A, const ledger_sc *c, const ledger_ge_p3 *C) {
-    int8_t na[257], nc[257], nb0[257], nb1[257];
-    ledger_ge_cached ta[A_TABLE], tc[A_TABLE];
+    ledger_ge_cached ta[A_TABLE];
+    ledger_ge_odd_multiples(ta, A, A_TABLE);
+    ledger_ge_quad_scalarmult_table(r, b0, b1, a, ta, c, C);
+}
+
+void ledger_ge_quad_scalarmult_table(ledger_ge_p3 *r, const ledger_sc *b0, const ledger_sc *b1, const ledger_sc *a,
+                                     const ledger_ge_cached *ta, const ledger_sc *c, const ledger_ge_p3 *C) {
+    int8_t na[257], nc[257];
+    int16_t nb0[257], nb1[257];
+    ledger_ge_cached tc[A_TABLE];
     const ledger_ge_precomp *tb0 = ledger_ge_base_table();
     const ledger_ge_precomp *tb1 = ledger_ge_base_table_hi();
     int top = ledger_sc_wnaf(na, a, A_WINDOW), t2;
     if ((t2 = ledger_sc_wnaf(nc, c, A_WINDOW)) > top) top = t2;
-    if ((t2 = ledger_sc_wnaf(nb0, b0, LEDGER_BASE_WINDOW)) > top) top = t2;
-    if ((t2 = ledger_sc_wnaf(nb1, b1, LEDGER_BASE_WINDOW)) > top) top = t2;
-    ledger_ge_odd_multiples(ta, A, A_TABLE);
+    if ((t2 = ledger_sc_wnaf16(nb0, b0, LEDGER_BASE_WINDOW)) > top) top = t2;
+    if ((t2 = ledger_sc_wnaf16(nb1, b1, LEDGER_BASE_WINDOW)) > top) top = t2;
     ledger_ge_odd_multiples(tc, C, A_TABLE);
     ledger_ge_p1p1 t;
     ledger_ge_p2 acc;
@@ -98,7 +106,7 @@ void ledger_ge_quad_scalarmult_vartime(ledger_ge_p3 *r, const ledger_sc *b0, con
 #define STRAUS_TABLE (1 << (STRAUS_WINDOW - 2))
 
 int ledger_msm_straus(ledger_ge_p3 *r, const ledger_sc *b, const ledger_sc *s, const ledger_ge_p3 *P, size_t n) {
-    int8_t nb[257];
+    int16_t nb[257];
     int8_t *naf = NULL;
     ledger_ge_cached *tab = NULL;
     if (n) {
@@ -107,7 +115,7 @@ int ledger_msm_straus(ledger_ge_p3 *r, const ledger_sc *b, const ledger_sc *s, c
         if (!naf || !tab) { free(naf); free(tab); return -1; }
     }
     const ledger_ge_precomp *tb = ledger_ge_base_table();
-    int top = ledger_sc_wnaf(nb, b, LEDGER_BASE_WINDOW);
+    int top = ledger_sc_wnaf16(nb, b, LEDGER_BASE_WINDOW);
     for (size_t i = 0; i < n; i++) {
         int t = ledger_sc_wnaf(naf + 257 * i, &s[i], STRAUS_WINDOW);
         if (t > top) top = t;

@@ -16,6 +16,13 @@ void ledger_ge_double_scalarmult_vartime(ledger_ge_p3 *r, const ledger_sc *a, co
 void ledger_ge_quad_scalarmult_vartime(ledger_ge_p3 *r, const ledger_sc *b0, const ledger_sc *b1, const ledger_sc *a,
                                        const ledger_ge_p3 *A, const ledger_sc *c, const ledger_ge_p3 *C);
 
+/* The same with A given by its table of odd multiples (ledger_ge_odd_multiples(t, A, LEDGER_VAR_TABLE)),
+ * e.g. from the public-key cache. */
+#define LEDGER_VAR_WINDOW 5
+#define LEDGER_VAR_TABLE (1 << (LEDGER_VAR_WINDOW - 2))
+void ledger_ge_quad_scalarmult_table(ledger_ge_p3 *r, const ledger_sc *b0, const ledger_sc *b1, const ledger_sc *a,
+                                     const ledger_ge_cached *tabA, const ledger_sc *c, const ledger_ge_p3 *C);
+
 /* r = [b]B + sum_{i<n} [s_i]P_i. Returns 0, or -1 when memory runs out. */
 int ledger_msm_straus(ledger_ge_p3 *r, const ledger_sc *b, const ledger_sc *s, const ledger_ge_p3 *P, size_t n);
 int ledger_msm_pippenger(ledger_ge_p3 *r, const ledger_sc *b, const ledger_sc *s, const ledger_ge_p3 *P, size_t n);

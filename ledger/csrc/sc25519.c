@@ -150,6 +150,27 @@ int ledger_sc_wnaf(int8_t naf[257], const ledger_sc *a, int w) {
     return top;
 }
 
+int ledger_sc_wnaf16(int16_t naf[257], const ledger_sc *a, int w) {
+    memset(naf, 0, 257 * sizeof(int16_t));
+    int pos = 0, top = 0;
+    unsigned carry = 0;
+    const unsigned width = 1u << w, half = width >> 1;
+    while (pos < 257) {
+        unsigned window = carry + get_bits(a, pos, w);
+        if ((window & 1) == 0) { pos++; continue; }
+        if (window < half) {
+            naf[pos] = (int16_t)window;
+            carry = 0;
+        } else {
+            naf[pos] = (int16_t)((int)window - (int)width);
+            carry = 1;
+        }
+        top = pos + 1;
+        pos += w;
+    }
+    return top;
+}
+
 void ledger_sc_signed_digits(int16_t *digits, const ledger_sc *a, int c) {
     int n = ledger_sc_ndigits(c);
     int carry = 0;

@@ -26,6 +26,8 @@ void ledger_sc_half_size(ledger_sc *k1, ledger_sc *k2abs, int *k2neg, const ledg
  * any w consecutive digits hold at most one non-zero. Returns the index of the top non-zero digit
  * plus one (0 for a = 0). 2 <= w <= 8. */
 int ledger_sc_wnaf(int8_t naf[257], const ledger_sc *a, int w);
+/* The same with 16-bit digits, for 2 <= w <= 15. */
+int ledger_sc_wnaf16(int16_t naf[257], const ledger_sc *a, int w);
 /* Signed radix-2^c digits of a < 2^256: a = sum digits[i] 2^(c i), -2^(c-1) <= digit < 2^(c-1)
  * (the last digit may reach 2^(c-1)). Writes ledger_sc_ndigits(c) digits. 1 <= c <= 15. */
 static inline int ledger_sc_ndigits(int c) { return (256 + c - 1) / c + 1; }

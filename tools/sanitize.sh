@@ -1,0 +1,43 @@
+#!/bin/sh
+# AddressSanitizer + UndefinedBehaviorSanitizer run of the native Ed25519 code:
+#  1. the standalone C driver tests/c/test_ed25519.c, built with -fsanitize=address,undefined;
+#  2. the extension ledger._core built the same way in a scratch copy of the tree (the in-place
+#     build in this checkout is left alone), then the vector suite run against it with libasan
+#     preloaded into the (uninstrumented) Python.
+# Any sanitizer report fails the run (-fno-sanitize-recover=all, halt_on_error=1).
+# Usage: tools/sanitize.sh [pytest args...]    (default: tests/test_ed25519_vectors.py)
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PY=${PY:-$ROOT/.venv/bin/python}
+CC=${CC:-gcc}
+VECTORS=${LEDGER_VECTORS:-/work/shared/vectors}
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ledger-sanitize.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+echo "== C driver under ASan+UBSan"
+S="$ROOT/ledger/csrc"
+$CC -O1 -std=gnu11 -Wall -Wextra $SAN -I"$S" "$ROOT/tests/c/test_ed25519.c" \
+    "$S/sha512.c" "$S/fe25519.c" "$S/ge25519.c" "$S/sc25519.c" "$S/msm.c" "$S/ed25519_verify.c" \
+    "$S/ed25519_batch.c" -pthread -o "$WORK/test_ed25519"
+"$WORK/test_ed25519" "$VECTORS/ed25519_sign_input_kat.txt"
+
+echo "== extension under ASan+UBSan (scratch copy: $WORK/tree)"
+mkdir -p "$WORK/tree"
+(cd "$ROOT" && tar cf - --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.so' \
+    --exclude=./ledger/_core.c --exclude=./.hypothesis --exclude=./.pytest_cache --exclude=./demo .) |
+    (cd "$WORK/tree" && tar xf -)
+cd "$WORK/tree"
+CFLAGS="$SAN -O1" LDFLAGS="$SAN" "$PY" setup.py -q build_ext --inplace >"$WORK/build.log" 2>&1 ||
+    { cat "$WORK/build.log"; exit 1; }
+SO=$(ls ledger/_core*.so)
+nm -D "$SO" | grep -q __asan_report || { echo "sanitize: $SO is not instrumented" >&2; exit 1; }
+nm -D "$SO" | grep -q __ubsan_handle || { echo "sanitize: $SO has no UBSan checks" >&2; exit 1; }
+LIBASAN=$($CC -print-file-name=libasan.so)
+LIBUBSAN=$($CC -print-file-name=libubsan.so)
+if [ $# -eq 0 ]; then set -- tests/test_ed25519_vectors.py; fi
+LD_PRELOAD="$LIBASAN $LIBUBSAN" LEDGER_VECTORS="$VECTORS" "$PY" -m pytest -q -p no:cacheprovider "$@"
+echo "sanitize: clean"
