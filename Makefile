@@ -34,7 +34,7 @@ bench: build
 
 # The C code under AddressSanitizer + UBSan: signature vectors, block decoder, BLAKE3 and Merkle.
 sanitize: build
-	tools/sanitize.sh tests/test_ed25519_vectors.py tests/test_block_decoder.py tests/test_blake3_native.py
+	tools/sanitize.sh tests/test_ed25519_vectors.py tests/test_block_decoder.py tests/test_blake3_native.py tests/test_merkle_native.py
 
 clean:
 	rm -rf build $(DEMO) ledger/_core.c ledger/*.so

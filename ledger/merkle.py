@@ -39,6 +39,7 @@ input and raise :class:`ValueError` only for arguments of the wrong type):
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from typing import Union
 
@@ -239,6 +240,9 @@ def _root_python(leaves: Sequence[bytes], scheme_: HashArg = "blake3") -> bytes:
     return _root_of_hashes([leaf_fn(d) for d in _as_leaves(leaves)], hs)
 
 
+_THREADS = os.cpu_count() or 1
+
+
 def root(leaves: Sequence[bytes], hash: HashArg = "blake3") -> bytes:
     """The Merkle Tree Hash of the raw leaves ``leaves``.
 
@@ -247,6 +251,16 @@ def root(leaves: Sequence[bytes], hash: HashArg = "blake3") -> bytes:
     Both give the same root.
     """
     hs = scheme(hash)
+    if hs is BLAKE3 and type(leaves) is list and leaves and type(leaves[0]) is bytes and leaves[0]:
+        # The fast path: the native core checks and packs the list itself, and splits big trees
+        # over every core. Leaves of mixed sizes fall through to the general path below.
+        from ledger import _core, hashing
+
+        try:
+            return _core.merkle_root_blake3(hashing.KEY_MERKLE_LEAF, hashing.KEY_MERKLE_NODE, leaves,
+                                            len(leaves[0]), _THREADS)
+        except ValueError:
+            pass
     data = _as_leaves(leaves)
     if hs is BLAKE3 and data:
         size = len(data[0])

@@ -17,6 +17,10 @@ void ledger_merkle_root_blake3(const uint8_t leaf_key[32], const uint8_t node_ke
                                size_t leaf_size, size_t count, uint8_t out[32]);
 
 /* out[32*i .. 32*i+32] = BLAKE3 keyed(key, inputs[i][0 .. lengths[i]]) for every i < count. */
+/* The same root, with the leaves split over up to `threads` threads (fewer for small trees). */
+void ledger_merkle_root_blake3_threads(const uint8_t leaf_key[32], const uint8_t node_key[32], const uint8_t *leaves,
+                                       size_t leaf_size, size_t count, uint8_t out[32], int threads);
+
 void ledger_blake3_keyed_many(const uint8_t key[32], const uint8_t *const *inputs, const size_t *lengths,
                               size_t count, uint8_t *out);
 
