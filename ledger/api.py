@@ -210,7 +210,7 @@ class Ledger:
                         changes = apply_transactions(replay, self.chain.issuers, block.transactions, height)
                         tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
                     else:
-                        changes, tip = check_block(self.chain, tip, replay, item.block, item.verdicts)
+                        changes, tip = check_block(self.chain, tip, replay, item.block, item.verdicts, item.tx_root)
                         blocks += 1
                         transactions += len(item.block.transactions)
                     replay.apply(changes)

@@ -402,12 +402,13 @@ def decode_block(data: bytes) -> Block:
     return decode_block_for_validation(data)[0]
 
 
-def decode_block_for_validation(data: bytes) -> tuple[Block, bytes]:
-    """The block and its signature records (see signature_records), both made in the native core."""
-    block, _root, records = _core.block_decode(_as_bytes(data, "a block"), hashing.KEY_TRANSACTION,
-                                               hashing.KEY_BLOCK_HEADER, hashing.KEY_MERKLE_LEAF,
-                                               hashing.KEY_MERKLE_NODE, _Model)
-    return block, records
+def decode_block_for_validation(data: bytes) -> tuple[Block, bytes, bytes]:
+    """The block, its signature records (see signature_records) and the Merkle root of its
+    transaction ids, all made in the native core in one pass."""
+    block, root, records = _core.block_decode(_as_bytes(data, "a block"), hashing.KEY_TRANSACTION,
+                                              hashing.KEY_BLOCK_HEADER, hashing.KEY_MERKLE_LEAF,
+                                              hashing.KEY_MERKLE_NODE, _Model)
+    return block, records, root
 
 
 SIGNATURE_RECORD_SIZE = 128

@@ -63,7 +63,8 @@ class Importer:
                         self._skip(item.height, item.data)
                         continue
                     try:
-                        changes, tip = check_block(self.chain, self.tip, self.state, item.block, item.verdicts)
+                        changes, tip = check_block(self.chain, self.tip, self.state, item.block, item.verdicts,
+                                                    item.tx_root)
                     except LedgerError as error:
                         raise error.at(self.tip.height + 1) from None
                     self.tip = tip

@@ -36,6 +36,7 @@ class Item:
     data: bytes
     block: Block | None = None
     records: bytes = b""
+    tx_root: bytes | None = None     # the Merkle root of the ids, computed while decoding
     verdicts: list[bool] | None = None
     error: BaseException | None = None
 
@@ -87,7 +88,7 @@ class Pipeline:
                 item = Item(height, data)
                 if height >= self._verify_from:
                     try:
-                        item.block, item.records = decode_block_for_validation(data)
+                        item.block, item.records, item.tx_root = decode_block_for_validation(data)
                     except LedgerError as error:
                         item.error = error.at(height)
                 if not self._put(self._decoded, item) or item.error is not None:

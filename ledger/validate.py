@@ -34,7 +34,8 @@ class Chain:
         return Tip(0, self.chain_id, self.genesis.time_ms, genesis_commitment(self.genesis))
 
 
-def check_header(chain: Chain, tip: Tip, block: Block) -> None:
+def check_header(chain: Chain, tip: Tip, block: Block, tx_root: bytes | None = None) -> None:
+    """`tx_root`: the Merkle root of the block's ids if the caller already computed it."""
     header = block.header
     height = tip.height + 1
     if header.chain_id != chain.chain_id:
@@ -48,7 +49,9 @@ def check_header(chain: Chain, tip: Tip, block: Block) -> None:
     if header.tx_count != len(block.transactions):
         raise LedgerError(BAD_TX_COUNT, f"the header counts {header.tx_count} transactions, the block carries "
                           f"{len(block.transactions)}", height)
-    if merkle.root([tx.txid for tx in block.transactions]) != header.tx_root:
+    if tx_root is None:
+        tx_root = merkle.root([tx.txid for tx in block.transactions])
+    if tx_root != header.tx_root:
         raise LedgerError(BAD_MERKLE_ROOT, "the transaction root does not match the transaction ids", height)
     if header.proposer not in chain.validators:
         raise LedgerError(UNKNOWN_PROPOSER, "the proposer is not a validator of this chain", height)
@@ -75,14 +78,15 @@ def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verd
 
 
 def check_block(chain: Chain, tip: Tip, reader: StateReader, block: Block,
-                verdicts: Sequence[bool] | None = None) -> tuple[BlockChanges, Tip]:
+                verdicts: Sequence[bool] | None = None, tx_root: bytes | None = None) -> tuple[BlockChanges, Tip]:
     """Validate `block` as the successor of `tip` over the state `reader` shows.
 
     `verdicts` are the signature verdicts of `signature_records(block)` (header first) when the
     caller verified them ahead, batched with other blocks; otherwise they are computed here.
+    `tx_root` likewise is the Merkle root of the ids when the decoder already computed it.
     Returns the block's state changes and the new tip; raises LedgerError at the first breach,
     in the order a sequential reader would find it."""
-    check_header(chain, tip, block)
+    check_header(chain, tip, block, tx_root)
     header = block.header
     height = header.height
     transactions = block.transactions

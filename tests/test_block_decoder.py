@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import codec, limits
+from ledger import codec, limits, merkle
 from ledger.errors import LedgerError
 from ledger.workload import Workload
 
@@ -84,6 +84,7 @@ def test_errors_inside_a_transaction_carry_its_index():
 
 def test_signature_records_match_the_twin():
     for data in BLOCKS:
-        block, records = codec.decode_block_for_validation(data)
+        block, records, root = codec.decode_block_for_validation(data)
         assert records == codec.signature_records(codec.decode_block_python(data))
+        assert root == merkle.root([tx.txid for tx in block.transactions], hash="blake3")
         assert len(records) == codec.SIGNATURE_RECORD_SIZE * (len(block.transactions) + 1)
