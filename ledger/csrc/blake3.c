@@ -3,7 +3,10 @@
 
 #include <string.h>
 
-static const uint32_t IV[8] = {
+#define IV ledger_blake3_iv
+#define SCHEDULE ledger_blake3_schedule
+
+const uint32_t ledger_blake3_iv[8] = {
     0x6A09E667u, 0xBB67AE85u, 0x3C6EF372u, 0xA54FF53Au,
     0x510E527Fu, 0x9B05688Cu, 0x1F83D9ABu, 0x5BE0CD19u,
 };
@@ -11,7 +14,7 @@ static const uint32_t IV[8] = {
 /* The specification permutes the message words between rounds; indexing through the already
  * composed permutations instead lets every message access be a compile-time constant, so the
  * fully unrolled rounds keep all 16 message words in registers with no shuffling. */
-static const uint8_t SCHEDULE[7][16] = {
+const uint8_t ledger_blake3_schedule[7][16] = {
     {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
     {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
     {3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1},

@@ -63,7 +63,12 @@ void ledger_blake3_keyed_hash(const uint8_t key[LEDGER_BLAKE3_KEY_LEN], const vo
 void ledger_blake3_derive_key(const void *context, size_t context_len, const void *material, size_t material_len,
                               uint8_t *out, size_t out_len);
 
-/* Lower-level pieces for callers that keep digests as words (merkle.c). */
+/* Lower-level pieces for callers that keep digests as words (merkle.c, blake3_many.c). */
+
+/* The IV, and the message word order of each of the seven rounds (the spec's permutation,
+ * composed in advance). */
+extern const uint32_t ledger_blake3_iv[8];
+extern const uint8_t ledger_blake3_schedule[7][16];
 
 /* Little-endian key bytes to the eight words the compression function takes as its CV. */
 void ledger_blake3_key_words(const uint8_t key[LEDGER_BLAKE3_KEY_LEN], uint32_t words[8]);
