@@ -6,7 +6,6 @@ enforces; it never produces an invalid block.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import random
@@ -107,9 +106,10 @@ def _unsigned(chain_id: bytes, sender: bytes, nonce: int, body: Body) -> Transac
 
 
 def _sign_transactions(block: Block, signers: list[Keypair]) -> Block:
-    signed = tuple(dataclasses.replace(tx, signature=keypair.sign(tx.txid))
-                   for tx, keypair in zip(block.transactions, signers))
-    return Block(block.header, signed)
+    """Fill in the signatures (the transactions were made by this module and are not shared yet)."""
+    for tx, keypair in zip(block.transactions, signers):
+        tx.signature = keypair.sign(tx.txid)
+    return block
 
 
 def generate_chain_file(path: str | os.PathLike, block_count: int, txs_per_block: int, account_count: int,
