@@ -23,6 +23,10 @@ from ledger.state import Account, MemoryState, Tip, apply_transactions, genesis_
 from ledger.storage import MAP_SIZE_INITIAL, PendingBlock, Snapshot, Store
 from ledger.validate import Chain, check_block
 
+# Validation reads this many blocks per segment, releasing the store's touched pages after each.
+VALIDATE_SEGMENT_BLOCKS = 64
+
+
 @dataclass(frozen=True, slots=True)
 class TxInfo:
     height: int
@@ -187,37 +191,49 @@ class Ledger:
         """Re-verify stored blocks start..end: encoding, links, signatures, roots, every state rule and
         the state commitments. State is replayed from genesis (blocks before `start` are applied
         without re-checking signatures). At the tip, the stored accounts must equal the replay.
-        Decoding and batched signature verification run ahead of the replay (ledger.pipeline)."""
-        with self._store.snapshot() as snap, self._store.snapshot() as source:
-            stored_tip = snap.tip()
-            end = stored_tip.height if end is None else min(end, stored_tip.height)
-            if start < 1 or start > max(end, 1):
-                raise LedgerError(NOT_FOUND, f"no stored blocks in the range {start}..{end}")
-            replay = _ReplayState(snap, self.genesis)
-            tip = self.chain.genesis_tip()
-            blocks = transactions = 0
-            with Pipeline(source.iter_blocks(1, end), verify_from=start, threads=threads) as stream:
-                for item in stream:
-                    if item.error is not None:
-                        raise item.error
-                    height = item.height
-                    replay.height = height
-                    if height < start:
-                        try:
-                            block = decode_block(item.data)
-                        except LedgerError as error:
-                            raise error.at(height) from None
-                        changes = apply_transactions(replay, self.chain.issuers, block.transactions, height)
-                        tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
-                    else:
-                        changes, tip = check_block(self.chain, tip, replay, item.block, item.verdicts, item.tx_root)
-                        blocks += 1
-                        transactions += len(item.block.transactions)
-                    replay.apply(changes)
-            if end == stored_tip.height:
-                if tip != stored_tip:
-                    raise LedgerError(BAD_STATE_COMMITMENT, "the stored tip differs from the replayed chain", end)
-                replay.check_accounts_match(snap)
+        Decoding and batched signature verification run ahead of the replay (ledger.pipeline).
+        Blocks are read in segments, with the store's touched pages released between them, so
+        memory stays flat however long the chain; stored blocks never change, so the segments
+        see one chain even if a writer appends meanwhile."""
+        stored_tip = self.tip
+        end = stored_tip.height if end is None else min(end, stored_tip.height)
+        if start < 1 or start > max(end, 1):
+            raise LedgerError(NOT_FOUND, f"no stored blocks in the range {start}..{end}")
+        replay = _ReplayState(self.genesis)
+        tip = self.chain.genesis_tip()
+        blocks = transactions = 0
+        for first in range(1, end + 1, VALIDATE_SEGMENT_BLOCKS):
+            last = min(end, first + VALIDATE_SEGMENT_BLOCKS - 1)
+            with self._store.snapshot() as snap, self._store.snapshot() as source:
+                replay.snapshot = snap
+                with Pipeline(source.iter_blocks(first, last), verify_from=start, threads=threads) as stream:
+                    for item in stream:
+                        if item.error is not None:
+                            raise item.error
+                        height = item.height
+                        replay.height = height
+                        if height < start:
+                            try:
+                                block = decode_block(item.data)
+                            except LedgerError as error:
+                                raise error.at(height) from None
+                            changes = apply_transactions(replay, self.chain.issuers, block.transactions, height)
+                            tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
+                        else:
+                            changes, tip = check_block(self.chain, tip, replay, item.block, item.verdicts,
+                                                       item.tx_root)
+                            blocks += 1
+                            transactions += len(item.block.transactions)
+                        replay.apply(changes)
+            self._store.release_pages()
+        if tip.height != end:
+            raise LedgerError(NOT_FOUND, f"the store holds no block at height {tip.height + 1}", tip.height + 1)
+        if end == stored_tip.height:
+            if tip != stored_tip:
+                raise LedgerError(BAD_STATE_COMMITMENT, "the stored tip differs from the replayed chain", end)
+            with self._store.snapshot() as snap:
+                if snap.tip() == stored_tip:   # a writer that appended meanwhile changed the accounts
+                    replay.check_accounts_match(snap)
         return ValidationReport(start, end, blocks, transactions)
 
     # ------------------------------------------------------------ queries
@@ -289,13 +305,13 @@ class _ReplayState(MemoryState):
     id counts as already present only if it was stored at an earlier height. This keeps memory
     proportional to the number of accounts, not of transactions."""
 
-    def __init__(self, snap: Snapshot, genesis: Genesis):
+    def __init__(self, genesis: Genesis):
         super().__init__(genesis)
-        self._snap = snap
+        self.snapshot: Snapshot | None = None
         self.height = 0
 
     def has_transaction(self, txid: bytes) -> bool:
-        location = self._snap.tx_location(txid)
+        location = self.snapshot.tx_location(txid)
         return location is not None and location[0] < self.height
 
     def apply(self, changes) -> None:

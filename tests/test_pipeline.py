@@ -67,3 +67,16 @@ def test_every_tampered_variant_same_error_and_store(world, tmp_path, monkeypatc
         assert piped[0] is not None
         compared += 1
     assert compared > 300
+
+
+@pytest.mark.parametrize("segment", [1, 3, 64])
+def test_validate_in_segments_gives_the_same_report(world, tmp_path, monkeypatch, segment):
+    import ledger.api
+    monkeypatch.setattr(ledger.api, "VALIDATE_SEGMENT_BLOCKS", segment)
+    with Ledger.create(tmp_path / "db", world["workload"].genesis) as book:
+        book.import_chain(world["chain"])
+        full = book.validate()
+        assert (full.blocks, full.transactions) == (len(world["blocks"]), len(world["txids"]))
+        part = book.validate(start=3)
+        assert (part.start, part.end, part.blocks) == (3, len(world["blocks"]), len(world["blocks"]) - 2)
+        assert book.validate(start=2, end=3).blocks == 2
