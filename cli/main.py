@@ -359,6 +359,135 @@ def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: 
                f"({summary['block_hash']})" + ("" if trusted else "; proposer not checked against trusted validators"))
 
 
+# ---------------------------------------------------------------- producing blocks from the shell
+
+key_option = click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False),
+                          help="Private key file (PKCS#8 PEM as written by `ledger keygen`, or a hex seed).")
+out_option = click.option("--out", "out_path", type=click.Path(dir_okay=False),
+                          help="Append the signed transaction (one hex line) to this file instead of printing it.")
+nonce_option = click.option("--nonce", type=click.IntRange(1), default=None,
+                            help="Default: the sender's stored nonce + 1, plus its transactions already in --out.")
+
+
+def _read_transactions(path: str) -> list:
+    from ledger import decode_transaction
+
+    transactions = []
+    with open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    transactions.append(decode_transaction(bytes.fromhex(line.strip())))
+                except ValueError:
+                    raise LedgerError(BAD_ENCODING, f"line {number} of {path} is not hex") from None
+    return transactions
+
+
+def _sign(db: str, key_path: str, out_path: str | None, nonce: int | None, body) -> None:
+    from ledger import encode_transaction, sign_transaction
+    from ledger.keys import load_keypair
+
+    sender = load_keypair(key_path)
+    with _open(db) as book:
+        chain_id = book.chain_id
+        if nonce is None:
+            queued = 0
+            if out_path and os.path.exists(out_path):
+                queued = sum(1 for tx in _read_transactions(out_path) if tx.sender == sender.public_key)
+            nonce = book.account(sender.public_key).nonce + 1 + queued
+    tx = sign_transaction(sender, chain_id, nonce, body)
+    line = encode_transaction(tx).hex()
+    if out_path:
+        with open(out_path, "a") as handle:
+            handle.write(line + "\n")
+        click.echo(f"signed {tx.txid.hex()} (nonce {nonce}) -> {out_path}")
+    else:
+        click.echo(line)
+
+
+@cli.group()
+def sign() -> None:
+    """Sign a transaction for the chain in --db: a transfer, a mint or a record.
+
+    The output is the canonical signed transaction as one hex line; collect lines in a file with
+    --out and put them in a block with `ledger propose`.
+    """
+
+
+@sign.command(name="transfer")
+@db_option
+@key_option
+@click.option("--to", "to", required=True, help="Recipient public key (hex).")
+@click.option("--amount", required=True, type=click.IntRange(0, 2**64 - 1))
+@nonce_option
+@out_option
+def sign_transfer(db: str, key_path: str, to: str, amount: int, nonce: int | None, out_path: str | None) -> None:
+    """Move AMOUNT from the key's account to --to."""
+    from ledger import Transfer
+
+    _sign(db, key_path, out_path, nonce, Transfer(_hex_argument(to, 32, "--to"), amount))
+
+
+@sign.command(name="mint")
+@db_option
+@key_option
+@click.option("--to", "to", required=True, help="Recipient public key (hex).")
+@click.option("--amount", required=True, type=click.IntRange(0, 2**64 - 1))
+@nonce_option
+@out_option
+def sign_mint(db: str, key_path: str, to: str, amount: int, nonce: int | None, out_path: str | None) -> None:
+    """Create AMOUNT at --to (the key must be a genesis issuer)."""
+    from ledger import Mint
+
+    _sign(db, key_path, out_path, nonce, Mint(_hex_argument(to, 32, "--to"), amount))
+
+
+@sign.command(name="record")
+@db_option
+@key_option
+@click.option("--name", "record_key", required=True, help="Record key (UTF-8, at most 64 bytes).")
+@click.option("--value", default=None, help="Value as UTF-8 text.")
+@click.option("--value-file", type=click.File("rb"), default=None, help="Value from a file (at most 4 KiB).")
+@nonce_option
+@out_option
+def sign_record(db: str, key_path: str, record_key: str, value: str | None, value_file, nonce: int | None,
+                out_path: str | None) -> None:
+    """Set the key's record --name to a value (an entry in its own namespace)."""
+    from ledger import Record
+
+    if (value is None) == (value_file is None):
+        raise click.UsageError("give exactly one of --value and --value-file")
+    data = value.encode("utf-8") if value is not None else value_file.read()
+    _sign(db, key_path, out_path, nonce, Record(record_key.encode("utf-8"), data))
+
+
+@cli.command()
+@db_option
+@key_option
+@click.argument("transactions_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--time-ms", type=click.IntRange(0), default=None, help="Block time (default: now).")
+@json_option
+def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None, as_json: bool) -> None:
+    """Make, sign and append the next block from TRANSACTIONS_FILE (hex lines from `ledger sign`).
+
+    --key must be a genesis validator. Every transaction is checked against the rules in order;
+    the first invalid one stops with its code and index and nothing is appended.
+    """
+    from ledger.keys import load_keypair
+
+    proposer = load_keypair(key_path)
+    transactions = _read_transactions(transactions_file)
+    with _open(db) as book:
+        builder = book.builder(proposer)
+        for tx in transactions:
+            builder.add(tx)
+        block = book.append(builder.build(time_ms))
+    if as_json:
+        _emit(block_json(block, with_transactions=False))
+    else:
+        click.echo(f"appended block {block.height} ({block.hash.hex()}) with {len(block.transactions)} transactions")
+
+
 @cli.command()
 @click.option("--blocks", default=20, show_default=True, type=click.IntRange(1), help="Blocks in the test chain.")
 @click.option("--txs-per-block", default=1000, show_default=True, type=click.IntRange(1, 65536))
