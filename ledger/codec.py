@@ -131,8 +131,12 @@ def encode_unsigned_transaction(chain_id: bytes, sender: bytes, nonce: int, body
     return _pack([chain_id, sender, nonce, body.kind, body_fields(body)])
 
 
+def _transaction_fields(tx: Transaction) -> list:
+    return [tx.chain_id, tx.sender, tx.nonce, tx.kind, body_fields(tx.body), tx.signature]
+
+
 def encode_transaction(tx: Transaction) -> bytes:
-    return _pack([tx.chain_id, tx.sender, tx.nonce, tx.kind, body_fields(tx.body), tx.signature])
+    return _pack(_transaction_fields(tx))
 
 
 def signed_from_unsigned(unsigned: bytes, signature: bytes) -> bytes:
@@ -158,13 +162,9 @@ def encode_header(h: BlockHeader) -> bytes:
     return _pack(_header_fields(h) + [h.signature])
 
 
-def _transaction_list(tx: Transaction) -> list:
-    return [tx.chain_id, tx.sender, tx.nonce, tx.kind, body_fields(tx.body), tx.signature]
-
-
 def encode_block(block: Block) -> bytes:
     return _pack([_header_fields(block.header) + [block.header.signature],
-                  [_transaction_list(tx) for tx in block.transactions]])
+                  [_transaction_fields(tx) for tx in block.transactions]])
 
 
 def encode_genesis(g: Genesis) -> bytes:
