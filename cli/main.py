@@ -12,7 +12,7 @@ import time
 
 import click
 
-from ledger import Ledger, LedgerError, TxProof, check_proof, make_genesis
+from ledger import Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_proof, make_genesis
 from ledger.chainfile import ChainReader
 from ledger.codec import decode_genesis, encode_genesis
 from ledger.errors import BAD_ENCODING, NOT_FOUND
@@ -414,32 +414,22 @@ def sign() -> None:
     """
 
 
-@sign.command(name="transfer")
-@db_option
-@key_option
-@click.option("--to", "to", required=True, help="Recipient public key (hex).")
-@click.option("--amount", required=True, type=click.IntRange(0, 2**64 - 1))
-@nonce_option
-@out_option
-def sign_transfer(db: str, key_path: str, to: str, amount: int, nonce: int | None, out_path: str | None) -> None:
-    """Move AMOUNT from the key's account to --to."""
-    from ledger import Transfer
+def _amount_command(name: str, body_type, summary: str):
+    """`ledger sign transfer` and `ledger sign mint` take the same options."""
+    @sign.command(name=name, help=summary)
+    @db_option
+    @key_option
+    @click.option("--to", "to", required=True, help="Recipient public key (hex).")
+    @click.option("--amount", required=True, type=click.IntRange(0, 2**64 - 1))
+    @nonce_option
+    @out_option
+    def command(db: str, key_path: str, to: str, amount: int, nonce: int | None, out_path: str | None) -> None:
+        _sign(db, key_path, out_path, nonce, body_type(_hex_argument(to, 32, "--to"), amount))
+    return command
 
-    _sign(db, key_path, out_path, nonce, Transfer(_hex_argument(to, 32, "--to"), amount))
 
-
-@sign.command(name="mint")
-@db_option
-@key_option
-@click.option("--to", "to", required=True, help="Recipient public key (hex).")
-@click.option("--amount", required=True, type=click.IntRange(0, 2**64 - 1))
-@nonce_option
-@out_option
-def sign_mint(db: str, key_path: str, to: str, amount: int, nonce: int | None, out_path: str | None) -> None:
-    """Create AMOUNT at --to (the key must be a genesis issuer)."""
-    from ledger import Mint
-
-    _sign(db, key_path, out_path, nonce, Mint(_hex_argument(to, 32, "--to"), amount))
+sign_transfer = _amount_command("transfer", Transfer, "Move AMOUNT from the key's account to --to.")
+sign_mint = _amount_command("mint", Mint, "Create AMOUNT at --to (the key must be a genesis issuer).")
 
 
 @sign.command(name="record")
@@ -453,8 +443,6 @@ def sign_mint(db: str, key_path: str, to: str, amount: int, nonce: int | None, o
 def sign_record(db: str, key_path: str, record_key: str, value: str | None, value_file, nonce: int | None,
                 out_path: str | None) -> None:
     """Set the key's record --name to a value (an entry in its own namespace)."""
-    from ledger import Record
-
     if (value is None) == (value_file is None):
         raise click.UsageError("give exactly one of --value and --value-file")
     data = value.encode("utf-8") if value is not None else value_file.read()

@@ -129,27 +129,6 @@ static inline unsigned get_bits(const ledger_sc *a, int pos, int n) {
     return (unsigned)(w & ((1u << n) - 1));
 }
 
-int ledger_sc_wnaf(int8_t naf[257], const ledger_sc *a, int w) {
-    memset(naf, 0, 257);
-    int pos = 0, top = 0;
-    unsigned carry = 0;
-    const unsigned width = 1u << w, half = width >> 1;
-    while (pos < 257) {
-        unsigned window = carry + get_bits(a, pos, w);
-        if ((window & 1) == 0) { pos++; continue; }
-        if (window < half) {
-            naf[pos] = (int8_t)window;
-            carry = 0;
-        } else {
-            naf[pos] = (int8_t)((int)window - (int)width);
-            carry = 1;
-        }
-        top = pos + 1;
-        pos += w;
-    }
-    return top;
-}
-
 int ledger_sc_wnaf16(int16_t naf[257], const ledger_sc *a, int w) {
     memset(naf, 0, 257 * sizeof(int16_t));
     int pos = 0, top = 0;
@@ -168,6 +147,14 @@ int ledger_sc_wnaf16(int16_t naf[257], const ledger_sc *a, int w) {
         top = pos + 1;
         pos += w;
     }
+    return top;
+}
+
+int ledger_sc_wnaf(int8_t naf[257], const ledger_sc *a, int w) {
+    /* Digits are odd and below 2^(w-1) in magnitude, so for w <= 8 they fit an int8_t. */
+    int16_t wide[257];
+    int top = ledger_sc_wnaf16(wide, a, w);
+    for (int i = 0; i < 257; i++) naf[i] = (int8_t)wide[i];
     return top;
 }
 
