@@ -81,7 +81,7 @@ class Ledger:
         store = Store.open(path, map_size)
         with store.snapshot() as snap:
             genesis_bytes = snap.genesis_bytes()
-            stored_chain_id = snap._get(b"meta", b"chain_id")
+            stored_chain_id = snap.chain_id()
         decoded = decode_genesis(genesis_bytes)
         if decoded.chain_id != stored_chain_id:
             store.close()

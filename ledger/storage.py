@@ -114,6 +114,9 @@ class Snapshot:
     def genesis_bytes(self) -> bytes:
         return self._get(b"meta", b"genesis")
 
+    def chain_id(self) -> bytes:
+        return self._get(b"meta", b"chain_id")
+
     def tx_count(self) -> int:
         return _U64.unpack(self._get(b"meta", b"tx_count"))[0]
 

@@ -17,9 +17,7 @@ from ledger.codec import Block, encode_block, encode_genesis
 from ledger.errors import (
     BAD_STATE_COMMITMENT, BAD_TX_SIGNATURE, CONFLICTING_BLOCK, NOT_FOUND, STORE_EXISTS, WRONG_GENESIS,
 )
-from ledger.state import genesis_accounts
-from ledger.storage import DATABASES, Store
-from ledger.validate import Chain
+from ledger.storage import DATABASES
 from ledger.workload import Workload, generate_chain_file
 
 SEED = 97
@@ -103,16 +101,23 @@ def test_layout_of_the_sub_databases(chain, tmp_path):
 
 # ---------------------------------------------------------------- map growth
 
+TINY_MAP = 64 * 1024
+
+
+def tiny_map_ledger(tmp_path, seed: int, accounts: int, block_count: int, txs_per_block: int):
+    """A new store whose map starts far too small for the chain that follows."""
+    workload = Workload.make(seed, accounts)
+    blocks = [encode_block(b) for b in workload.blocks(block_count, txs_per_block)]
+    book = Ledger.create(tmp_path / "db", workload.genesis, map_size=TINY_MAP)
+    return workload, blocks, book
+
 
 def test_map_grows_on_map_full(tmp_path):
-    workload = Workload.make(SEED + 1, 20)
-    blocks = [encode_block(b) for b in workload.blocks(24, 60)]
+    workload, blocks, book = tiny_map_ledger(tmp_path, SEED + 1, 20, 24, 60)
     genesis_bytes = encode_genesis(workload.genesis)
-    chain = Chain.from_genesis(workload.genesis)
-    initial = 64 * 1024
-    store = Store.create(tmp_path / "db", genesis_bytes, chain.chain_id, chain.genesis_tip(),
-                         genesis_accounts(workload.genesis), map_size=initial)
-    with Ledger(store, workload.genesis, genesis_bytes) as book:
+    initial = TINY_MAP
+    store = book._store
+    with book:
         assert store.map_size == initial
         sizes = []
         # Several imports, one block per append and groups of blocks, each overflowing the map.
@@ -138,13 +143,9 @@ def test_map_grows_on_map_full(tmp_path):
 def test_snapshot_survives_map_growth(tmp_path):
     """A snapshot held by a reader thread keeps its view while the writer needs to grow the map:
     growth waits for the snapshot to close, then the import completes."""
-    workload = Workload.make(SEED + 2, 8)
-    blocks = [encode_block(b) for b in workload.blocks(20, 50)]
-    genesis_bytes = encode_genesis(workload.genesis)
-    chain = Chain.from_genesis(workload.genesis)
-    store = Store.create(tmp_path / "db", genesis_bytes, chain.chain_id, chain.genesis_tip(),
-                         genesis_accounts(workload.genesis), map_size=64 * 1024)
-    with Ledger(store, workload.genesis, genesis_bytes) as book:
+    workload, blocks, book = tiny_map_ledger(tmp_path, SEED + 2, 8, 20, 50)
+    store = book._store
+    with book:
         book.import_blocks(list(enumerate(blocks[:2], 1)))
         key = workload.accounts[0].public_key
         opened, release, seen = threading.Event(), threading.Event(), []
@@ -172,13 +173,8 @@ def test_snapshot_survives_map_growth(tmp_path):
 
 
 def test_growing_the_map_under_ones_own_snapshot_is_refused(tmp_path):
-    workload = Workload.make(SEED + 2, 8)
-    blocks = [encode_block(b) for b in workload.blocks(20, 50)]
-    genesis_bytes = encode_genesis(workload.genesis)
-    chain = Chain.from_genesis(workload.genesis)
-    store = Store.create(tmp_path / "db", genesis_bytes, chain.chain_id, chain.genesis_tip(),
-                         genesis_accounts(workload.genesis), map_size=64 * 1024)
-    with Ledger(store, workload.genesis, genesis_bytes) as book, store.snapshot():
+    _workload, blocks, book = tiny_map_ledger(tmp_path, SEED + 2, 8, 20, 50)
+    with book, book._store.snapshot():
         with pytest.raises(RuntimeError, match="holds an open snapshot"):
             for data in blocks:
                 book.append(data)
