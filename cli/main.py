@@ -340,23 +340,49 @@ def proof(txid: str, db: str) -> None:
 
 
 @cli.command(name="verify-proof")
-@click.argument("proof_file", type=click.File("r"))
+@click.argument("proof_file", type=click.File("rb"))
 @click.option("--validator", "validators", multiple=True, help="Trusted validator public key (hex); repeatable.")
 @click.option("--genesis", "genesis_path", type=click.Path(exists=True, dir_okay=False),
               help="Trust the validators and chain id of this genesis (JSON or canonical bytes).")
-def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: str | None) -> None:
-    """Check a proof from `ledger proof` without any store (use - for stdin)."""
-    proof_data = TxProof.from_json(proof_file.read())
+@click.option("--no-anchor", is_flag=True,
+              help="Accept a proof that only holds together: nothing ties it to a chain you trust.")
+def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: str | None, no_anchor: bool) -> None:
+    """Check a proof from `ledger proof` without any store (use - for stdin).
+
+    Every field of the proof is checked against the signed bytes it carries. A proof is anchored
+    by --genesis (the header is of that chain and its proposer one of its validators) or by
+    --validator (the proposer is one of these keys). Without either, anyone could have made the
+    chain: the command says so and exits 1, unless --no-anchor is given.
+
+    Example: ledger verify-proof proof.json --genesis genesis.json
+    """
+    from ledger.codec import decode_header
+    from ledger.proofs import PROOF_JSON_BYTES_MAX, PROOF_UNANCHORED
+
+    if no_anchor and (validators or genesis_path):
+        raise click.UsageError("--no-anchor contradicts --genesis and --validator")
     trusted = [_hex_argument(v, 32, "--validator") for v in validators] or None
+    proof_data = TxProof.from_json(proof_file.read(PROOF_JSON_BYTES_MAX + 1))
     chain_id = None
     if genesis_path:
         genesis = decode_genesis(_read_genesis_file(genesis_path))
         trusted = list(genesis.validators) + (trusted or [])
         chain_id = genesis.chain_id
     check_proof(proof_data, trusted, chain_id)
+    if trusted is None and not no_anchor:
+        raise LedgerError(PROOF_UNANCHORED, "the proof holds together, but nothing anchors it to a chain you trust "
+                                            "(give --genesis or --validator, or --no-anchor to accept that)")
+    # Every value shown is derived from the bytes check_proof verified.
     summary = proof_data.to_json()
+    proposer = decode_header(proof_data.header).proposer.hex()
+    if chain_id is not None:
+        anchor = f"anchored by the genesis of chain {summary['chain_id']}"
+    elif trusted is not None:
+        anchor = f"anchored by trusted validator {proposer}"
+    else:
+        anchor = "NOT anchored: anyone could have made this chain"
     click.echo(f"valid: transaction {summary['txid']} is at index {summary['index']} of block {summary['height']} "
-               f"({summary['block_hash']})" + ("" if trusted else "; proposer not checked against trusted validators"))
+               f"({summary['block_hash']}) of chain {summary['chain_id']}, signed by {proposer}; {anchor}")
 
 
 # ---------------------------------------------------------------- producing blocks from the shell

@@ -578,7 +578,7 @@ def test_missing_db_as_subprocess(tmp_path):
 # ---------------------------------------------------------------- proofs
 
 
-def test_proof_json_and_verify(db, blocks, proof_file):
+def test_proof_json_and_verify(db, blocks, proof_file, genesis_file):
     proof = json.loads(proof_file.read_text())
     tx = blocks[2].transactions[13]
     assert proof["txid"] == tx.txid.hex()
@@ -586,23 +586,27 @@ def test_proof_json_and_verify(db, blocks, proof_file):
     assert proof["block_hash"] == blocks[2].hash.hex()
     assert proof["chain_id"] == blocks[2].header.chain_id.hex()
     assert proof["audit_path"]
-    result = ok("verify-proof", proof_file)
+    result = ok("verify-proof", proof_file, "--genesis", genesis_file)
     assert result.stdout.startswith(f"valid: transaction {tx.txid.hex()} is at index 13 of block 3")
 
 
-def test_verify_proof_from_stdin(proof_file):
-    result = CliRunner().invoke(cli, ["verify-proof", "-"], input=proof_file.read_text())
+def test_verify_proof_from_stdin(proof_file, genesis_file):
+    result = CliRunner().invoke(cli, ["verify-proof", "-", "--genesis", str(genesis_file)],
+                                input=proof_file.read_text())
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("valid:")
 
 
-def test_verify_proof_as_subprocesses(proof_file, tmp_path):
-    assert run_module("verify-proof", proof_file).returncode == 0
+def test_verify_proof_as_subprocesses(proof_file, genesis_file, tmp_path):
+    assert run_module("verify-proof", proof_file, "--genesis", genesis_file).returncode == 0
+    unanchored = run_module("verify-proof", proof_file)
+    assert unanchored.returncode == 1 and unanchored.stdout == ""
+    assert_one_line_error(unanchored.stderr, "proof-unanchored")
     proof = json.loads(proof_file.read_text())
     proof["audit_path"][0] = flip_last_byte(proof["audit_path"][0])
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(proof))
-    result = run_script("verify-proof", tampered)
+    result = run_script("verify-proof", tampered, "--genesis", genesis_file)
     assert result.returncode == 1
     assert_one_line_error(result.stderr, "proof-invalid")
 
@@ -647,23 +651,23 @@ def test_verify_proof_untrusted_validator_exits_1(proof_file, blocks):
     ("header", lambda p: p.__setitem__("header", "zz" + p["header"][2:])),               # not hex
     ("version", lambda p: p.__setitem__("version", 2)),
 ])
-def test_verify_proof_tampered_exits_1(proof_file, tmp_path, field, tamper):
+def test_verify_proof_tampered_exits_1(proof_file, genesis_file, tmp_path, field, tamper):
     proof = json.loads(proof_file.read_text())
     tamper(proof)
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(proof))
-    result = invoke("verify-proof", tampered)
+    result = invoke("verify-proof", tampered, "--genesis", genesis_file)
     assert result.exit_code == 1, (field, result.output)
-    assert_one_line_error(result.stderr, "")
+    assert "proof-unanchored" not in assert_one_line_error(result.stderr, "")
     assert result.stdout == ""
 
 
-def test_verify_proof_tampered_transaction_signature_exits_1(proof_file, tmp_path):
+def test_verify_proof_tampered_transaction_signature_exits_1(proof_file, genesis_file, tmp_path):
     proof = json.loads(proof_file.read_text())
     proof["transaction"] = flip_last_byte(proof["transaction"])
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(proof))
-    assert invoke("verify-proof", tampered).exit_code == 1
+    assert_one_line_error(invoke("verify-proof", tampered, "--genesis", genesis_file).stderr, "proof-invalid")
 
 
 def test_verify_proof_not_json_is_one_line(tmp_path):
