@@ -431,7 +431,9 @@ def test_tx_block_and_proof_lookups(chain, tmp_path):
                 assert info.transaction == tx and info.transaction.txid == tx.txid
         for block in chain["blocks"][:2]:
             for tx in (block.transactions[0], block.transactions[-1]):
-                verify_proof(book.prove(tx.txid), chain["workload"].genesis.validators)
+                proof = book.prove(tx.txid)
+                assert verify_proof(proof, chain["workload"].genesis.validators, chain["workload"].genesis.chain_id)
+                assert not verify_proof(proof, chain["workload"].genesis.validators, bytes(32))
         assert book.tx(b"\x00" * 32) is None
         assert book.block_bytes(b"\x00" * 32) is None
         assert book.block(BLOCKS + 1) is None
