@@ -32,6 +32,7 @@ PROOF_UNANCHORED = "proof-unanchored"
 PROOF_JSON_BYTES_MAX = 64 * 1024
 # A block has at most 65,536 transactions, so an audit path has at most 16 nodes.
 AUDIT_PATH_NODES_MAX = 16
+AUDIT_PATH_NODE_BYTES = 32
 # Every field of the JSON form, in the order `to_json` writes them.
 PROOF_FIELDS = ("version", "chain_id", "height", "block_hash", "txid", "index", "tx_count", "transaction",
                 "audit_path", "header")
@@ -95,8 +96,11 @@ class TxProof:
         if len(path) > AUDIT_PATH_NODES_MAX:
             raise LedgerError(LIMIT_EXCEEDED, f"the audit path has {len(path)} nodes; at most "
                                               f"{AUDIT_PATH_NODES_MAX} fit a block")
-        proof = cls(_hex(data["transaction"], "transaction"), _integer(data, "index"),
-                    tuple(_hex(node, "audit_path") for node in path), _hex(data["header"], "header"))
+        nodes = tuple(_hex(node, "audit_path") for node in path)
+        if any(len(node) != AUDIT_PATH_NODE_BYTES for node in nodes):
+            raise _malformed(f"each node of the proof's 'audit_path' is {AUDIT_PATH_NODE_BYTES} bytes")
+        proof = cls(_hex(data["transaction"], "transaction"), _integer(data, "index"), nodes,
+                    _hex(data["header"], "header"))
         derived = proof.to_json()
         for name in PROOF_FIELDS:
             if name in _CARRIED:

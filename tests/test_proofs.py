@@ -395,6 +395,10 @@ def _structural_cases(data: dict) -> list:
     cases.append(("duplicate txid", text[:-1] + f', "txid": "{data["txid"]}"}}', BAD_ENCODING, "txid"))
     cases.append(("version 2", json.dumps({**data, "version": 2}), BAD_VERSION, "version"))
     cases.append(("long path", json.dumps({**data, "audit_path": ["00" * 32] * 17}), LIMIT_EXCEEDED, "audit path"))
+    cases.append(("short node", json.dumps({**data, "audit_path": ["00" * 31]}), BAD_ENCODING, "32 bytes"))
+    cases.append(("upper hex", json.dumps({**data, "header": data["header"].upper()}), BAD_ENCODING, "lowercase"))
+    cases.append(("index as text", json.dumps({**data, "index": str(data["index"])}), BAD_ENCODING, "index"))
+    cases.append(("height as float", json.dumps({**data, "height": float(data["height"])}), BAD_ENCODING, "height"))
     return cases
 
 
