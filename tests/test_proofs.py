@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import (
     Keypair, Ledger, LedgerError, Mint, Record, Transaction, Transfer, TxProof, check_proof, crypto,
@@ -414,3 +416,39 @@ def test_structural_faults_have_stable_codes(proofs, genesis_file, tmp_path):
 def test_proof_file_not_found_or_a_folder_is_a_usage_error(tmp_path):
     assert verify_cli(tmp_path / "nowhere.json", "--no-anchor").exit_code == 2
     assert verify_cli(tmp_path, "--no-anchor").exit_code == 2
+
+
+HONEST_TEXT = None
+
+
+def _honest_text() -> bytes:
+    # Built once, outside the fixtures, so hypothesis can call the test many times.
+    global HONEST_TEXT
+    if HONEST_TEXT is None:
+        transactions = [honest_transaction(1), honest_transaction(2), honest_transaction(3)]
+        HONEST_TEXT = json.dumps(craft(transactions, 2).to_json()).encode()
+    return HONEST_TEXT
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4))
+def test_damaged_proof_text_gives_only_ledger_errors(edits):
+    data = bytearray(_honest_text())
+    for position, value in edits:
+        data[position % len(data)] = value
+    try:
+        proof = TxProof.from_json(bytes(data))
+    except LedgerError as error:
+        assert error.code in {BAD_ENCODING, BAD_VERSION, LIMIT_EXCEEDED, PROOF_INVALID}
+        return
+    # What still parses is either the honest proof (an edit in whitespace or a repeated byte) or refused.
+    if not anchored(proof):
+        return
+    assert proof == TxProof.from_json(_honest_text())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_give_only_ledger_errors(data):
+    with pytest.raises(LedgerError):
+        TxProof.from_json(data)
