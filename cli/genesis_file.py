@@ -122,7 +122,8 @@ def _balances(spec: dict) -> dict[bytes, int]:
 def parse_genesis_json(data: bytes | str) -> Genesis:
     """The genesis a JSON file describes; LedgerError(bad-genesis) naming the field otherwise."""
     try:
-        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        # utf-8-sig: a byte order mark, which some editors write, is allowed (RFC 8259 §8.1).
+        text = data.decode("utf-8-sig") if isinstance(data, (bytes, bytearray)) else data
     except UnicodeDecodeError as exc:
         raise _fail(f"the genesis file is not UTF-8 text (byte {exc.start})") from None
     try:

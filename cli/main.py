@@ -147,8 +147,9 @@ def _read_genesis_file(path: str) -> bytes:
     {"name", "time_ms", "validators": [hex], "issuers": [hex], "balances": {hex: amount}}."""
     with open(path, "rb") as handle:
         data = handle.read()
-    # The canonical encoding starts with a msgpack array byte (0x96), never with JSON's { or [.
-    if data.lstrip()[:1] not in (b"{", b"["):
+    # The canonical encoding starts with a msgpack array byte (0x96), never with JSON's { or [
+    # (after an optional UTF-8 byte order mark).
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"{", b"["):
         decode_genesis(data)
         return data
     return encode_genesis(parse_genesis_json(data))

@@ -16,8 +16,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
 
-from ledger import Keypair, Ledger
+from ledger import Keypair, Ledger, LedgerError
 from ledger.keys import load_keypair, public_key_from_pem
 from ledger_cli.genesis_file import FIELDS, VALIDATOR_PLACEHOLDER, parse_genesis_json
 from ledger_cli.main import cli
@@ -494,3 +495,35 @@ def test_every_help_carries_an_example(path):
     assert "\nExample:\n" in text.replace("  Example:", "Example:"), text
     example = text.split("Example:", 1)[1]
     assert f"ledger {' '.join(path)}".strip() in example, example
+
+
+# ---------------------------------------------------------------- the genesis reader never fails another way
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=70) | st.sampled_from([V, I, A, VALIDATOR_PLACEHOLDER]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8) | st.just(A), children,
+                                                                      max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(FIELDS + ("validator", "")), value=_json_values)
+def test_genesis_reader_gives_a_genesis_or_one_bad_genesis_error(field, value):
+    spec = json.loads(genesis_text())
+    spec[field] = value
+    try:
+        genesis = parse_genesis_json(json.dumps(spec))
+    except LedgerError as error:
+        assert error.code == "bad-genesis" and "\n" not in error.message
+        return
+    # accepted: then every field was well-formed, and the genesis says what the JSON said
+    assert genesis.time_ms == spec["time_ms"] and genesis.name == spec["name"]
+    assert sorted(k.hex() for k in genesis.validators) == sorted(k.lower() for k in spec["validators"])
+
+
+def test_genesis_json_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "genesis.json"
+    path.write_bytes(b"\xef\xbb\xbf" + genesis_text().encode())
+    created = json.loads(ok("init", "--db", tmp_path / "db", "--genesis", path, "--json").stdout)
+    assert created["chain_id"] == parse_genesis_json(genesis_text()).chain_id.hex()
