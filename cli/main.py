@@ -585,9 +585,14 @@ def _sign(db: str, key_path: str, out_path: str | None, nonce: int | None, body)
     tx = sign_transaction(sender, chain_id, nonce, body)
     line = encode_transaction(tx).hex()
     if out_path:
-        with open(out_path, "a") as handle:
+        with open(out_path, "a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)   # against `propose --consume` rewriting the file
-            handle.write(line + "\n")
+            handle.seek(0, os.SEEK_END)
+            if handle.tell():                    # a hand-edited file may lack its last newline
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    handle.write(b"\n")
+            handle.write(line.encode("ascii") + b"\n")
         click.echo(f"signed {tx.txid.hex()} (nonce {nonce}) -> {out_path}")
     else:
         click.echo(line)

@@ -527,3 +527,35 @@ def test_genesis_json_with_a_byte_order_mark_is_read(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + genesis_text().encode())
     created = json.loads(ok("init", "--db", tmp_path / "db", "--genesis", path, "--json").stdout)
     assert created["chain_id"] == parse_genesis_json(genesis_text()).chain_id.hex()
+
+
+def test_propose_consume_leaves_a_file_edited_meanwhile(shell_chain, monkeypatch):
+    path, keys = shell_chain
+    pending = path / "pending.txs"
+    ok("sign", "transfer", "--db", path / "db", "--key", path / "alice.pem", "--to", keys["bob"], "--amount", 1,
+       "--out", pending)
+    real_append = Ledger.append
+
+    def append_while_editing(self, block):
+        pending.write_text("edited by hand\n")
+        return real_append(self, block)
+
+    monkeypatch.setattr(Ledger, "append", append_while_editing)
+    result = invoke("propose", "--db", path / "db", "--key", path / "validator.pem", pending, "--consume")
+    assert result.exit_code == 0
+    assert result.stderr == f"warning: {pending} changed since it was read; it was left as it is\n"
+    assert pending.read_text() == "edited by hand\n"
+
+
+def test_sign_out_starts_a_new_line_after_a_hand_edited_last_line(shell_chain):
+    path, keys = shell_chain
+    pending = path / "pending.txs"
+    ok("sign", "transfer", "--db", path / "db", "--key", path / "alice.pem", "--to", keys["bob"], "--amount", 1,
+       "--out", pending)
+    pending.write_bytes(pending.read_bytes().rstrip(b"\n"))            # an editor dropped the final newline
+    ok("sign", "transfer", "--db", path / "db", "--key", path / "alice.pem", "--to", keys["bob"], "--amount", 2,
+       "--out", pending)
+    assert len(pending.read_text().splitlines()) == 2
+    ok("propose", "--db", path / "db", "--key", path / "validator.pem", pending)
+    with Ledger.open(path / "db") as book:
+        assert book.account(bytes.fromhex(keys["bob"])).balance == 3
