@@ -559,3 +559,26 @@ def test_sign_out_starts_a_new_line_after_a_hand_edited_last_line(shell_chain):
     ok("propose", "--db", path / "db", "--key", path / "validator.pem", pending)
     with Ledger.open(path / "db") as book:
         assert book.account(bytes.fromhex(keys["bob"])).balance == 3
+
+
+def test_readme_shell_walkthrough_runs(tmp_path):
+    """The operator's walk-through in README.md, run by bash as written (with the console script)."""
+    script = Path(sys.executable).parent / "ledger"
+    if not script.exists():
+        pytest.skip(f"console script {script} is not installed")
+    text = README.read_text().split("An operator's chain from the shell", 1)[1].split("\n\n", 2)[1]
+    lines = text.splitlines()
+    assert lines[0].strip().startswith("ledger keygen --out validator.pem")
+    for name in ("issuer", "alice", "bob"):             # "and issuer.pem, alice.pem, ..."
+        ok("keygen", "--out", tmp_path / f"{name}.pem")
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_DB"}
+    env["PATH"] = f"{script.parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(line[4:] for line in lines)], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "pending.txs").read_text() == ""             # --consume emptied it
+    with Ledger.open(tmp_path / "db") as book:
+        alice = load_keypair(tmp_path / "alice.pem").public_key
+        assert book.height == 1 and book.account(alice).balance == 970
+        assert book.record(alice, b"certificate/42").value == b"issued"
+        assert book.genesis.name == "city certificates"
