@@ -5,8 +5,10 @@ index and reason), 2 usage error.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import stat
 import sys
 import time
 
@@ -15,10 +17,13 @@ import click
 from ledger import Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_proof, make_genesis
 from ledger.chainfile import ChainReader
 from ledger.codec import decode_genesis, encode_genesis
+from ledger import limits
 from ledger.errors import BAD_ENCODING, NOT_FOUND
-from ledger.keys import Keypair, KeyFormatError, public_key_from_hex, save_keypair
+from ledger.keys import Keypair, KeyFormatError, load_keypair, public_key_from_hex
+from ledger.keys import public_key_from_pem, public_key_to_pem
 from ledger.storage import Store
 from ledger.workload import generate_chain_file
+from ledger_cli.genesis_file import VALIDATOR_PLACEHOLDER, genesis_spec, parse_genesis_json
 from ledger_cli.render import account_json, block_json, genesis_json, transaction_json, transaction_line
 
 EXIT_INVALID = 1
@@ -74,18 +79,60 @@ def cli() -> None:
     """
 
 
+def _create_file(path: str, text: str, force: bool, mode: int) -> None:
+    """Write `text` to a new file at `path`, never half a file: an existing file is refused (exit 2)
+    unless `force`, which replaces it by a rename. The file is created with `mode` from the start."""
+    data = text.encode("utf-8")
+    if not force:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            raise click.BadParameter(f"{path} already exists; pass --force to replace it", param_hint="--out") \
+                from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            os.unlink(path)
+            raise
+        return
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+force_option = click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
+
+
 @cli.command()
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the private key here as PEM (mode 0600).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write the private key here as PEM (mode 0600); an existing file is refused.")
+@force_option
 @json_option
-def keygen(out: str | None, as_json: bool) -> None:
+def keygen(out: str | None, force: bool, as_json: bool) -> None:
     """Generate an Ed25519 key pair.
 
     With --out the private key goes to that file as PKCS#8 PEM (readable by OpenSSL); without it
-    the PEM is printed. The public key is printed as hex either way.
+    the PEM is printed. The public key is printed as hex either way. An existing --out file is
+    never overwritten (exit status 2) unless --force is given.
     """
     keypair = Keypair.generate()
     if out:
-        save_keypair(out, keypair)
+        _create_file(out, keypair.to_pem(), force, 0o600)
     if as_json:
         _emit({"public_key": keypair.public_key.hex(), "private_key_file": out}
               if out else {"public_key": keypair.public_key.hex(), "private_key_pem": keypair.to_pem()})
@@ -96,24 +143,105 @@ def keygen(out: str | None, as_json: bool) -> None:
 
 
 def _read_genesis_file(path: str) -> bytes:
-    """A genesis file is either its canonical bytes or JSON:
+    """A genesis file is either its canonical bytes or JSON, read strictly (ledger_cli.genesis_file):
     {"name", "time_ms", "validators": [hex], "issuers": [hex], "balances": {hex: amount}}."""
     with open(path, "rb") as handle:
         data = handle.read()
-    if data.lstrip()[:1] != b"{":
+    # The canonical encoding starts with a msgpack array byte (0x96), never with JSON's { or [
+    # (after an optional UTF-8 byte order mark).
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"{", b"["):
         decode_genesis(data)
         return data
+    return encode_genesis(parse_genesis_json(data))
+
+
+def _public_key_option(text: str, what: str) -> str:
     try:
-        spec = json.loads(data)
-        genesis = make_genesis(
-            spec.get("name", ""), int(spec.get("time_ms", int(time.time() * 1000))),
-            [public_key_from_hex(k) for k in spec["validators"]],
-            [public_key_from_hex(k) for k in spec.get("issuers", [])],
-            {public_key_from_hex(k): int(v) for k, v in spec.get("balances", {}).items()},
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise LedgerError(BAD_ENCODING, f"the genesis JSON is malformed ({exc.__class__.__name__}: {exc})") from None
-    return encode_genesis(genesis)
+        return public_key_from_hex(text).hex()
+    except KeyFormatError:
+        raise click.BadParameter(f"{text!r} is not a public key (64 hex digits)", param_hint=what) from None
+
+
+@cli.command(name="genesis")
+@click.option("--name", default="", help="The chain's name (at most 64 bytes of UTF-8).")
+@click.option("--time-ms", type=click.IntRange(0, 2**64 - 1), default=None,
+              help="Genesis time, milliseconds since 1970 (default: now, written into the file).")
+@click.option("--validator", "validators", multiple=True, metavar="HEX",
+              help="A validator's public key (hex); repeatable. Left out: a placeholder to replace.")
+@click.option("--issuer", "issuers", multiple=True, metavar="HEX", help="An issuer's public key (hex); repeatable.")
+@click.option("--balance", "balances", multiple=True, metavar="HEX=AMOUNT",
+              help="A starting balance; repeatable.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the file here (an existing file is refused) instead of printing it.")
+@force_option
+def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...], issuers: tuple[str, ...],
+                    balances: tuple[str, ...], out: str | None, force: bool) -> None:
+    """Write a genesis JSON file for `ledger init`.
+
+    With at least one --validator the file is complete: `ledger init` accepts it as written, and the
+    chain id is printed. Without one it is a template whose "validators" holds the placeholder
+    REPLACE-WITH-VALIDATOR-PUBLIC-KEY-HEX; `ledger init` names it until a key replaces it. JSON
+    has no comments: README.md describes every field. The time is written into the file, so every
+    `ledger init` of it makes the same chain.
+    """
+    validator_keys = [_public_key_option(v, "--validator") for v in validators]
+    issuer_keys = [_public_key_option(v, "--issuer") for v in issuers]
+    balance_map: dict[str, int] = {}
+    for entry in balances:
+        key_text, sep, amount_text = entry.partition("=")
+        if not sep or not amount_text.isdigit() or int(amount_text) > 2**64 - 1:
+            raise click.BadParameter(f"{entry!r} is not HEX=AMOUNT (an amount from 0 to 2**64 - 1)",
+                                     param_hint="--balance")
+        key = _public_key_option(key_text, "--balance")
+        if key in balance_map:
+            raise click.BadParameter(f"the key {key} is given twice", param_hint="--balance")
+        balance_map[key] = int(amount_text)
+    for what, keys in (("--validator", validator_keys), ("--issuer", issuer_keys)):
+        if len(set(keys)) != len(keys):
+            raise click.BadParameter("a key is given twice", param_hint=what)
+    spec = genesis_spec(name, int(time.time() * 1000) if time_ms is None else time_ms,
+                        validator_keys or [VALIDATOR_PLACEHOLDER], issuer_keys, balance_map)
+    text = json.dumps(spec, indent=2) + "\n"
+    complete = bool(validator_keys)
+    chain_id = parse_genesis_json(text).chain_id.hex() if complete else None   # what init will read
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    _create_file(out, text, force, 0o644)
+    if complete:
+        click.echo(f"wrote {out}: chain {chain_id}")
+    else:
+        click.echo(f"wrote {out}: a template; replace {VALIDATOR_PLACEHOLDER} with a validator's public key "
+                   f"(`ledger pubkey KEYFILE --hex`), then `ledger init --db DIR --genesis {out}`")
+
+
+@cli.command()
+@click.argument("key_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--hex", "hex_only", is_flag=True, help="Print only the 64 hex digits (for scripts).")
+@json_option
+def pubkey(key_file: str, hex_only: bool, as_json: bool) -> None:
+    """Print the public key of KEY_FILE as hex and as PEM (SubjectPublicKeyInfo).
+
+    KEY_FILE is a private key as `ledger keygen` writes it (PKCS#8 PEM, or a hex seed) or a public
+    key PEM (as `openssl pkey -pubout` writes it).
+    """
+    with open(key_file, "rb") as handle:
+        data = handle.read()
+    try:
+        if b"-----BEGIN PUBLIC KEY-----" in data:
+            public_key = public_key_from_pem(data)
+        else:
+            public_key = load_keypair(key_file).public_key
+    except KeyFormatError as exc:
+        reason = str(exc).rstrip(".")
+        raise KeyFormatError(f"{key_file} is not a key file: {reason[:1].lower()}{reason[1:]}") from None
+    if as_json:
+        _emit({"public_key": public_key.hex(), "public_key_pem": public_key_to_pem(public_key)})
+    elif hex_only:
+        click.echo(public_key.hex())
+    else:
+        click.echo(f"public key: {public_key.hex()}")
+        click.echo(public_key_to_pem(public_key), nl=False)
 
 
 @cli.command()
@@ -122,7 +250,12 @@ def _read_genesis_file(path: str) -> bytes:
               help="Genesis as JSON (name, time_ms, validators, issuers, balances) or canonical bytes.")
 @json_option
 def init(db: str, genesis_path: str, as_json: bool) -> None:
-    """Create a new store from a genesis file."""
+    """Create a new store from a genesis file.
+
+    The file is JSON (as `ledger genesis` writes it; README.md lists the fields), read strictly: an
+    unknown field, a number written as a string, or a missing time_ms is refused with one line
+    naming the field. Canonical genesis bytes are accepted too.
+    """
     with Ledger.create(db, _read_genesis_file(genesis_path)) as book:
         info = book.info()
     _emit(info) if as_json else click.echo(f"created {db}: chain {info['chain_id']}")
@@ -154,6 +287,33 @@ def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int
     click.echo(f"wrote {out}: {block_count} blocks, {block_count * txs_per_block:,} transactions in {elapsed:.1f} s")
 
 
+def _progress_wanted() -> bool:
+    return sys.stderr.isatty()
+
+
+def _count_blocks(chain_file: str, offset: int) -> int | None:
+    """How many blocks the chain file frames from `offset` (after magic 8, version 2, genesis length 4
+    and the genesis: docs/FORMAT.md's chain file), seeking over the length prefixes; None where the
+    file is not a regular one (a pipe, which a second reader would steal from)."""
+    length_prefix = 4   # u32 big-endian
+    count = 0
+    try:
+        if not stat.S_ISREG(os.stat(chain_file).st_mode):
+            return None
+        with open(chain_file, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            position = offset
+            while position + length_prefix <= size:
+                handle.seek(position)
+                position += length_prefix + int.from_bytes(handle.read(length_prefix), "big")
+                if position > size:
+                    break
+                count += 1
+    except OSError:
+        return None
+    return count
+
+
 @cli.command(name="import")
 @click.argument("chain_file", type=click.Path(exists=True, dir_okay=False))
 @db_option
@@ -170,8 +330,12 @@ def import_(chain_file: str, db: str, as_json: bool) -> None:
         reader = ChainReader(stream)
         book = Ledger.open(db, reader.genesis) if Store.exists(db) else Ledger.create(db, reader.genesis)
         with book:
-            total = os.fstat(stream.fileno()).st_size
-            bar = click.progressbar(length=total, label="importing", file=sys.stderr) if sys.stderr.isatty() else None
+            # The bar counts blocks stored (or skipped as already stored), never bytes read: the
+            # reader runs ahead of the commits, so the file position overstates what is done.
+            bar = None
+            total = _count_blocks(chain_file, 8 + 2 + 4 + len(reader.genesis)) if _progress_wanted() else None
+            if total is not None:
+                bar = click.progressbar(length=total, label="importing", file=sys.stderr)
             done = 0
 
             def progress(p) -> None:
@@ -180,9 +344,8 @@ def import_(chain_file: str, db: str, as_json: bool) -> None:
                     elapsed = max(time.perf_counter() - started, 1e-9)
                     bar.label = (f"height {p.height}  {p.imported_blocks / elapsed:,.0f} blocks/s  "
                                  f"{p.imported_transactions / elapsed:,.0f} tx/s")
-                    position = stream.tell()
-                    bar.update(position - done)
-                    done = position
+                    bar.update(p.height - done)
+                    done = p.height
 
             try:
                 result = book.import_blocks(reader.blocks(), progress)
@@ -303,24 +466,42 @@ def account(public_key: str, db: str, as_json: bool) -> None:
         click.echo(f"balance {found.balance}  nonce {found.nonce}")
 
 
+def _record_name(name: str, hex_name: bool, hint: str) -> bytes:
+    """A record name (the record's key) from the command line: UTF-8 text, or hex with --hex-name.
+    Bytes that are not UTF-8 reach Python as surrogate escapes; they are refused, not guessed at."""
+    if hex_name:
+        try:
+            return bytes.fromhex(name)
+        except ValueError:
+            raise click.BadParameter("the name must be hex with --hex-name", param_hint=hint) from None
+    try:
+        return name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise click.BadParameter("the name is not UTF-8 text; give a binary name as hex with --hex-name",
+                                 param_hint=hint) from None
+
+
+def hex_name_option(*old_spellings: str):
+    also = f" ({', '.join(old_spellings)}: the old spelling)" if old_spellings else ""
+    return click.option("--hex-name", *old_spellings, "hex_name", is_flag=True,
+                        help=f"NAME is hex rather than UTF-8 text{also}.")
+
+
 @cli.command()
 @click.argument("owner")
-@click.argument("key")
+@click.argument("name")
 @db_option
-@click.option("--hex-key", is_flag=True, help="KEY is hex rather than UTF-8 text.")
+@hex_name_option("--hex-key")
 @json_option
-def record(owner: str, key: str, db: str, hex_key: bool, as_json: bool) -> None:
-    """The latest value of OWNER's record KEY, and its history."""
+def record(owner: str, name: str, db: str, hex_name: bool, as_json: bool) -> None:
+    """The latest value of OWNER's record NAME (the record's key), and its history."""
     owner_key = _hex_argument(owner, 32, "OWNER")
-    try:
-        record_key = bytes.fromhex(key) if hex_key else key.encode("utf-8")
-    except ValueError:
-        raise click.BadParameter("KEY must be hex with --hex-key", param_hint="KEY") from None
+    record_key = _record_name(name, hex_name, "NAME")
     with _open(db) as book:
         found = book.record(owner_key, record_key)
     if found is None:
-        raise LedgerError(NOT_FOUND, f"no record {key!r} of {owner}")
-    data = {"owner": owner, "key": key, "value_hex": found.value.hex(), "height": found.height, "index": found.index,
+        raise LedgerError(NOT_FOUND, f"no record {name!r} of {owner}")
+    data = {"owner": owner, "key": name, "value_hex": found.value.hex(), "height": found.height, "index": found.index,
             "history": [{"height": h, "index": i, "value_hex": v.hex()} for h, i, v in found.history]}
     if as_json:
         _emit(data)
@@ -395,17 +576,23 @@ nonce_option = click.option("--nonce", type=click.IntRange(1), default=None,
                             help="Default: the sender's stored nonce + 1, plus its transactions already in --out.")
 
 
-def _read_transactions(path: str) -> list:
+def _read_transactions(path: str, data: bytes | None = None) -> list:
     from ledger import decode_transaction
 
     transactions = []
-    with open(path) as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    transactions.append(decode_transaction(bytes.fromhex(line.strip())))
-                except ValueError:
-                    raise LedgerError(BAD_ENCODING, f"line {number} of {path} is not hex") from None
+    if data is None:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise LedgerError(BAD_ENCODING, f"{path} is not text (hex lines from `ledger sign`)") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                transactions.append(decode_transaction(bytes.fromhex(line.strip())))
+            except ValueError:
+                raise LedgerError(BAD_ENCODING, f"line {number} of {path} is not hex") from None
     return transactions
 
 
@@ -424,8 +611,14 @@ def _sign(db: str, key_path: str, out_path: str | None, nonce: int | None, body)
     tx = sign_transaction(sender, chain_id, nonce, body)
     line = encode_transaction(tx).hex()
     if out_path:
-        with open(out_path, "a") as handle:
-            handle.write(line + "\n")
+        with open(out_path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)   # against `propose --consume` rewriting the file
+            handle.seek(0, os.SEEK_END)
+            if handle.tell():                    # a hand-edited file may lack its last newline
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    handle.write(b"\n")
+            handle.write(line.encode("ascii") + b"\n")
         click.echo(f"signed {tx.txid.hex()} (nonce {nonce}) -> {out_path}")
     else:
         click.echo(line)
@@ -461,18 +654,56 @@ sign_mint = _amount_command("mint", Mint, "Create AMOUNT at --to (the key must b
 @sign.command(name="record")
 @db_option
 @key_option
-@click.option("--name", "record_key", required=True, help="Record key (UTF-8, at most 64 bytes).")
+@click.option("--name", "name", required=True, metavar="NAME",
+              help=f"Record name, the record's key (UTF-8, at most {limits.RECORD_KEY_BYTES_MAX} bytes).")
+@hex_name_option()
 @click.option("--value", default=None, help="Value as UTF-8 text.")
-@click.option("--value-file", type=click.File("rb"), default=None, help="Value from a file (at most 4 KiB).")
+@click.option("--value-file", type=click.File("rb"), default=None,
+              help=f"Value from a file, any bytes (at most {limits.RECORD_VALUE_BYTES_MAX} bytes; - for stdin).")
 @nonce_option
 @out_option
-def sign_record(db: str, key_path: str, record_key: str, value: str | None, value_file, nonce: int | None,
-                out_path: str | None) -> None:
-    """Set the key's record --name to a value (an entry in its own namespace)."""
+def sign_record(db: str, key_path: str, name: str, hex_name: bool, value: str | None, value_file,
+                nonce: int | None, out_path: str | None) -> None:
+    """Set the key's record NAME to a value (an entry in its own namespace).
+
+    The limits are checked before anything is signed: a name of at most 64 bytes, a value of at
+    most 4096. Binary names go in as hex with --hex-name, binary values with --value-file.
+    """
     if (value is None) == (value_file is None):
         raise click.UsageError("give exactly one of --value and --value-file")
-    data = value.encode("utf-8") if value is not None else value_file.read()
-    _sign(db, key_path, out_path, nonce, Record(record_key.encode("utf-8"), data))
+    record_key = _record_name(name, hex_name, "--name")
+    if len(record_key) > limits.RECORD_KEY_BYTES_MAX:
+        raise click.BadParameter(f"the name is {len(record_key)} bytes; a record name is at most "
+                                 f"{limits.RECORD_KEY_BYTES_MAX} bytes", param_hint="--name")
+    if value is not None:
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise click.BadParameter("the value is not UTF-8 text; give a binary value with --value-file",
+                                     param_hint="--value") from None
+    else:
+        data = value_file.read(limits.RECORD_VALUE_BYTES_MAX + 1)
+    if len(data) > limits.RECORD_VALUE_BYTES_MAX:
+        shown = f"is {len(data)} bytes" if value is not None else "is over the limit"
+        raise click.BadParameter(f"the value {shown}; a record value is at most {limits.RECORD_VALUE_BYTES_MAX} bytes",
+                                 param_hint="--value" if value is not None else "--value-file")
+    _sign(db, key_path, out_path, nonce, Record(record_key, data))
+
+
+def _consume(path: str, proposed: bytes) -> None:
+    """Remove the `proposed` bytes from the front of the pending file, keeping lines appended since
+    (`ledger sign --out` appends under the same lock)."""
+    with open(path, "r+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        current = handle.read()
+        if not current.startswith(proposed):
+            click.echo(f"warning: {path} changed since it was read; it was left as it is", err=True)
+            return
+        handle.seek(0)
+        handle.write(current[len(proposed):])
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 @cli.command()
@@ -480,22 +711,36 @@ def sign_record(db: str, key_path: str, record_key: str, value: str | None, valu
 @key_option
 @click.argument("transactions_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--time-ms", type=click.IntRange(0), default=None, help="Block time (default: now).")
+@click.option("--allow-empty", is_flag=True, help="Append a block with no transactions when the file has none.")
+@click.option("--consume", is_flag=True,
+              help="Once the block is stored, remove its transactions from TRANSACTIONS_FILE (lines `ledger sign` "
+                   "appended since are kept).")
 @json_option
-def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None, as_json: bool) -> None:
+def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None, allow_empty: bool, consume: bool,
+            as_json: bool) -> None:
     """Make, sign and append the next block from TRANSACTIONS_FILE (hex lines from `ledger sign`).
 
     --key must be a genesis validator. Every transaction is checked against the rules in order;
-    the first invalid one stops with its code and index and nothing is appended.
+    the first invalid one stops with its code and index and nothing is appended. A file with no
+    transactions is refused (exit status 2) unless --allow-empty. With --consume the proposed
+    lines leave the file only after the block is durably stored, so a failed propose loses nothing.
     """
     from ledger.keys import load_keypair
 
     proposer = load_keypair(key_path)
-    transactions = _read_transactions(transactions_file)
+    with open(transactions_file, "rb") as handle:
+        proposed_bytes = handle.read()
+    transactions = _read_transactions(transactions_file, proposed_bytes)
+    if not transactions and not allow_empty:
+        raise click.UsageError(f"{transactions_file} holds no transactions; pass --allow-empty to propose an "
+                               "empty block")
     with _open(db) as book:
         builder = book.builder(proposer)
         for tx in transactions:
             builder.add(tx)
         block = book.append(builder.build(time_ms))
+    if consume:
+        _consume(transactions_file, proposed_bytes)
     if as_json:
         _emit(block_json(block, with_transactions=False))
     else:
@@ -535,6 +780,68 @@ def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thre
         click.echo(line)
     if plot_path:
         click.echo(f"plot: {plot_path}")
+
+
+# ---------------------------------------------------------------- examples in every --help
+
+# One table, so a command added anywhere gets its example here; tests/test_cli_operators.py walks
+# the group and fails for a command without one.
+EXAMPLES = {
+    "": ["ledger keygen --out validator.pem",
+         "ledger genesis --validator $(ledger pubkey validator.pem --hex) --name demo --out genesis.json",
+         "ledger init --db db --genesis genesis.json",
+         "ledger info --db db"],
+    "keygen": ["ledger keygen --out alice.pem            # refuses to replace an existing file",
+               "ledger keygen --out alice.pem --force    # replaces it"],
+    "pubkey": ["ledger pubkey alice.pem", "ledger pubkey alice.pem --hex"],
+    "genesis": ["ledger genesis --name certificates --time-ms 1767225600000 \\",
+                "    --validator $(ledger pubkey validator.pem --hex) --issuer $(ledger pubkey issuer.pem --hex) \\",
+                "    --balance $(ledger pubkey alice.pem --hex)=1000 --out genesis.json",
+                "ledger genesis --out template.json      # a template: replace the placeholder key"],
+    "init": ["ledger init --db db --genesis genesis.json"],
+    "gen": ["ledger gen --out demo.ledger --blocks 100 --txs-per-block 1000 --seed 1"],
+    "import": ["ledger import demo.ledger --db db"],
+    "export": ["ledger export --db db --out copy.ledger"],
+    "validate": ["ledger validate --db db --from 1 --to 50"],
+    "info": ["ledger info --db db --json"],
+    "block": ["ledger block 1 --db db", "ledger block 1 --db db --json"],
+    "tx": ["ledger tx 3f2a…(64 hex digits) --db db"],
+    "account": ["ledger account $(ledger pubkey alice.pem --hex) --db db"],
+    "record": ["ledger record $(ledger pubkey alice.pem --hex) certificate/42 --db db",
+               "ledger record $(ledger pubkey alice.pem --hex) 00ff --hex-name --db db"],
+    "proof": ["ledger proof 3f2a…(64 hex digits) --db db > proof.json"],
+    "verify-proof": ["ledger verify-proof proof.json --genesis genesis.json"],
+    "sign": ["ledger sign transfer --db db --key alice.pem --to $(ledger pubkey bob.pem --hex) --amount 30 "
+             "--out pending.txs",
+             "ledger propose --db db --key validator.pem pending.txs --consume"],
+    "sign transfer": ["ledger sign transfer --db db --key alice.pem --to $(ledger pubkey bob.pem --hex) --amount 30 "
+                      "--out pending.txs"],
+    "sign mint": ["ledger sign mint --db db --key issuer.pem --to $(ledger pubkey alice.pem --hex) --amount 500 "
+                  "--out pending.txs"],
+    "sign record": ["ledger sign record --db db --key alice.pem --name certificate/42 --value issued --out pending.txs",
+                    "ledger sign record --db db --key alice.pem --name 00ff --hex-name --value-file scan.bin "
+                    "--out pending.txs"],
+    "propose": ["ledger propose --db db --key validator.pem pending.txs --consume"],
+    "bench": ["ledger bench --blocks 10 --threads 1 --threads 2 --plot bench.png"],
+}
+
+
+def _attach_examples(group: click.Group, prefix: str = "") -> None:
+    group.epilog = "\n\n".join(filter(None, [group.epilog, _example_text(EXAMPLES.get(prefix.strip()))]))
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            _attach_examples(command, path + " ")
+        else:
+            command.epilog = "\n\n".join(filter(None, [command.epilog, _example_text(EXAMPLES.get(path))]))
+
+
+def _example_text(lines: list[str] | None) -> str | None:
+    # \b keeps click from re-wrapping the command lines.
+    return None if not lines else "Example:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_attach_examples(cli)
 
 
 def main() -> None:  # pragma: no cover
