@@ -13,7 +13,7 @@ from typing import Union
 
 import msgpack
 
-from ledger import _core, hashing, limits
+from ledger import _core, hashing, limits, signatures
 from ledger.errors import BAD_ENCODING, BAD_GENESIS, BAD_VERSION, LIMIT_EXCEEDED, RECORD_TOO_LARGE, LedgerError
 
 KIND_TRANSFER = 0
@@ -488,6 +488,13 @@ def check_genesis(g: Genesis) -> None:
             raise LedgerError(BAD_GENESIS, f"the genesis {what} must be 32-byte public keys")
         if any(a >= b for a, b in zip(keys, keys[1:])):
             raise LedgerError(BAD_GENESIS, f"the genesis {what} must be sorted ascending without duplicates")
+    # A key of small order "signs" every message under ZIP-215 (R = identity, S = 0), so the keys
+    # the chain trusts to propose and to mint must not be of small order, in any encoding.
+    # Balance holders may be any key: a balance moves only by a signature, and small-order
+    # senders are refused (FORMAT.md §4).
+    for what, keys in (("validator", g.validators), ("issuer", g.issuers)):
+        if any(signatures.is_small_order(key) for key in keys):
+            raise LedgerError(BAD_GENESIS, f"a genesis {what} key has small order, so anyone could sign as it")
     if any(not _is_uint(amount, limits.AMOUNT_MAX) for _, amount in g.balances):
         raise LedgerError(BAD_GENESIS, "a genesis balance must be an unsigned 64-bit amount")
     if not _is_uint(g.time_ms, limits.TIME_MS_MAX):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ledger import merkle, signatures
-from ledger.codec import Block, Genesis, signature_records
+from ledger.codec import Block, Genesis, check_genesis, signature_records
 from ledger.errors import (
     BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_HEIGHT, BAD_MERKLE_ROOT, BAD_PREVIOUS_HASH, BAD_STATE_COMMITMENT,
     BAD_TIME, BAD_TX_COUNT, BAD_TX_SIGNATURE, DUPLICATE_TX, SMALL_ORDER_KEY, UNKNOWN_PROPOSER, LedgerError,
@@ -28,6 +28,7 @@ class Chain:
 
     @classmethod
     def from_genesis(cls, genesis: Genesis) -> "Chain":
+        check_genesis(genesis)   # the trusted keys (validators, issuers) are checked wherever a chain is built
         return cls(genesis, genesis.chain_id, frozenset(genesis.validators), frozenset(genesis.issuers))
 
     def genesis_tip(self) -> Tip:
