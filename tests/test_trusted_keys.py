@@ -159,3 +159,17 @@ def test_cli_init_refuses_a_small_order_validator(tmp_path):
     raw.write_bytes(encode_genesis(raw_genesis([VALIDATOR.public_key], [IDENTITY])))
     result = CliRunner().invoke(cli, ["init", "--db", str(tmp_path / "db2"), "--genesis", str(raw)])
     assert result.exit_code == 1 and "bad-genesis" in result.output, result.output
+
+
+def test_cli_import_of_the_attack_chain_file_is_refused(tmp_path):
+    """The issue's attack as a chain file: the hostile genesis, then the forged block 1."""
+    from ledger.chainfile import ChainWriter
+    from ledger_cli.main import cli
+    hostile = raw_genesis([ZERO_KEY])
+    path = tmp_path / "attack.ledger"
+    with ChainWriter(path, encode_genesis(hostile)) as writer:
+        writer.write_block(encode_block(_attack_block(hostile)))
+    result = CliRunner().invoke(cli, ["import", str(path), "--db", str(tmp_path / "db")])
+    assert result.exit_code == 1, result.output
+    assert "bad-genesis" in result.output
+    assert not (tmp_path / "db" / "data.mdb").exists()
