@@ -4,7 +4,9 @@ Every object is a msgpack array with a fixed schema (docs/FORMAT.md). Decoding i
 bytes must be exactly what `encode` produces for the decoded value, so wrong types, non-minimal
 integer or length encodings, missing or extra fields and trailing bytes are all rejected, and
 decode-then-encode gives back the input bytes. The decoder checks the schema and the limits of
-ledger.limits; it does not look at signatures or state (that is validate.py and state.py).
+ledger.limits, except record sizes inside a block, which are a transaction rule reported at the
+transaction's index (docs/FORMAT.md §8); it does not look at signatures or state (that is
+validate.py and state.py).
 """
 from __future__ import annotations
 
