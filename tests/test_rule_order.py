@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
+import re
 import struct
+from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -192,7 +194,7 @@ def build(book: Ledger, placed: tuple[tuple[str, int | None], ...]) -> bytes:
         commitment = bytes(32)
     header = dict(chain_id=GENESIS.chain_id, height=tip.height + 1, previous_hash=tip.hash, time_ms=tip.time_ms,
                   tx_count=len(txs), tx_root=merkle.root([t.txid for t in txs]), commitment=commitment)
-    header.update(_merge(header, faults))
+    header.update(_header_changes(header, faults))
     proposer = STRANGER if "proposer" in faults else VALIDATOR
     signed = sign_header(proposer, **header)
     if "block-signature" in faults:
@@ -217,17 +219,15 @@ HEADER_CHANGES: dict[str, Callable[[dict], dict]] = {
     "time": lambda h: {"time_ms": h["time_ms"] - 1},
     "count": lambda h: {"tx_count": h["tx_count"] + 1},
     "count-limit": lambda h: {"tx_count": limits.TRANSACTIONS_PER_BLOCK_MAX + 1},
+    "root": lambda h: {"tx_root": bytes(32)},
     "commitment": lambda h: {"commitment": b"\x05" * 32},
 }
 
 
-def _merge(header: dict, faults: set[str]) -> dict:
+def _header_changes(header: dict, faults: set[str]) -> dict:
     changes: dict = {}
-    for fault in faults:
-        if fault in HEADER_CHANGES:
-            changes.update(HEADER_CHANGES[fault](header))
-        if fault == "root":
-            changes["tx_root"] = bytes(32)
+    for fault in faults & HEADER_CHANGES.keys():
+        changes.update(HEADER_CHANGES[fault](header))
     return changes
 
 
@@ -303,6 +303,24 @@ def test_every_pair_reports_the_first_in_the_documented_order(book, placed):
         assert seen[name][:3] == expected, (name, str(error))
     assert len(set(seen.values())) == 1, seen
     assert book.height == 1
+
+
+def _documented_codes(heading: str) -> list[str]:
+    """The codes of one table of FORMAT.md §8, row by row, in the order written."""
+    text = (Path(__file__).parent.parent / "docs" / "FORMAT.md").read_text()
+    section = text[text.index("## 8."):text.index("## 9.")]
+    table = section[section.index(heading):].split("\n\n")[1]
+    codes = []
+    for row in table.splitlines()[2:]:
+        cells = row.split("|")
+        codes += re.findall(r"`([a-z-]+)`", cells[2 if heading.startswith("**4.") else 1])
+    return codes
+
+
+def test_the_order_tested_is_the_order_documented():
+    header = [CODE[f] for f in HEADER if f != "height-zero"]
+    assert _documented_codes("**3. Header rules**") == header
+    assert _documented_codes("**4. Transactions**") == [CODE[f] for f in TX_RULES]
 
 
 def test_the_table_covers_every_rule_code():
