@@ -357,3 +357,24 @@ def test_chain_file_version_other_than_1_is_bad_version(book, tmp_path):
     with pytest.raises(LedgerError) as caught:
         ChainReader(io.BytesIO(bytes(raw)))
     assert caught.value.code == errors.BAD_CHAIN_FILE
+
+
+def test_which_decoding_faults_carry_an_index(book):
+    """FORMAT.md §8 step 2: faults met while reading transaction i carry i (the input ending where
+    it should start included); the transaction array's length and trailing bytes carry none."""
+    from ledger.codec import decode_block
+    data = build(book, ())
+    header_end = 1 + len(encode_header(book.block(1).header))   # every header here has the same size
+    assert data[header_end] == 0x94
+    body = data[header_end + 1:]
+    variants = {
+        "count says 6, 4 follow": (data[:header_end] + b"\x96" + body, 4),
+        "non-minimal array length": (data[:header_end] + b"\xdc\x00\x04" + body, None),
+        "trailing byte": (data + b"\x00", None),
+        "last transaction cut": (data[:-1], 3),
+    }
+    for name, (variant, index) in variants.items():
+        for decode in (decode_block, decode_block_python):
+            with pytest.raises(LedgerError) as caught:
+                decode(variant)
+            assert (caught.value.code, caught.value.index) == (errors.BAD_ENCODING, index), (name, decode)
