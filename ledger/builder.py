@@ -10,9 +10,9 @@ import time
 
 from ledger import limits, merkle, signatures
 from ledger.codec import (
-    Block, BlockHeader, Body, Transaction, encode_unsigned_header, encode_unsigned_transaction,
+    Block, BlockHeader, Body, Transaction, check_record_size, encode_unsigned_header, encode_unsigned_transaction,
 )
-from ledger.errors import BAD_CHAIN_ID, LIMIT_EXCEEDED, SMALL_ORDER_KEY, LedgerError
+from ledger.errors import BAD_CHAIN_ID, LIMIT_EXCEEDED, RECORD_TOO_LARGE, SMALL_ORDER_KEY, LedgerError
 from ledger.hashing import header_hash, transaction_id
 from ledger.keys import Keypair
 from ledger.state import BlockChanges, LayeredState, StateReader, Tip, apply_transactions, state_commitment
@@ -78,6 +78,8 @@ class BlockBuilder:
             raise LedgerError(LIMIT_EXCEEDED, "the block is full", self.height, index)
         if tx.chain_id != self.chain.chain_id:
             raise LedgerError(BAD_CHAIN_ID, "the transaction is signed for another chain", self.height, index)
+        if check_record_size(tx) is not None:
+            raise LedgerError(RECORD_TOO_LARGE, check_record_size(tx), self.height, index)
         if signatures.is_small_order(tx.sender):
             raise LedgerError(SMALL_ORDER_KEY, "the sender key has small order", self.height, index)
         try:

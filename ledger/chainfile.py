@@ -15,7 +15,7 @@ import struct
 from typing import BinaryIO, Iterator
 
 from ledger import limits
-from ledger.errors import BAD_CHAIN_FILE, LIMIT_EXCEEDED, LedgerError
+from ledger.errors import BAD_CHAIN_FILE, BAD_VERSION, LIMIT_EXCEEDED, LedgerError
 
 MAGIC = b"\x89LEDGER\n"
 CHAIN_FILE_VERSION = 1
@@ -39,7 +39,7 @@ class ChainReader:
             raise LedgerError(BAD_CHAIN_FILE, "not a ledger chain file (bad magic bytes)")
         (version,) = _VERSION.unpack(_read_exactly(stream, _VERSION.size, "version", None))
         if version != CHAIN_FILE_VERSION:
-            raise LedgerError(BAD_CHAIN_FILE, f"chain file version {version} is not supported")
+            raise LedgerError(BAD_VERSION, f"chain file version {version} is not supported (expected {CHAIN_FILE_VERSION})")
         (length,) = _LENGTH.unpack(_read_exactly(stream, _LENGTH.size, "genesis length", 0))
         if length > limits.GENESIS_BYTES_MAX:
             raise LedgerError(LIMIT_EXCEEDED, f"the genesis is larger than {limits.GENESIS_BYTES_MAX} bytes", 0)

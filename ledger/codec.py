@@ -4,7 +4,9 @@ Every object is a msgpack array with a fixed schema (docs/FORMAT.md). Decoding i
 bytes must be exactly what `encode` produces for the decoded value, so wrong types, non-minimal
 integer or length encodings, missing or extra fields and trailing bytes are all rejected, and
 decode-then-encode gives back the input bytes. The decoder checks the schema and the limits of
-ledger.limits; it does not look at signatures or state (that is validate.py and state.py).
+ledger.limits, except record sizes inside a block, which are a transaction rule reported at the
+transaction's index (docs/FORMAT.md §8); it does not look at signatures or state (that is
+validate.py and state.py).
 """
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from typing import Union
 
 import msgpack
 
-from ledger import _core, hashing, limits
-from ledger.errors import BAD_ENCODING, BAD_GENESIS, BAD_VERSION, LIMIT_EXCEEDED, RECORD_TOO_LARGE, LedgerError
+from ledger import _core, hashing, limits, signatures
+from ledger.errors import (
+    BAD_ENCODING, BAD_GENESIS, BAD_VERSION, LIMIT_EXCEEDED, RECORD_TOO_LARGE, UNKNOWN_TX_KIND, LedgerError,
+)
 
 KIND_TRANSFER = 0
 KIND_MINT = 1
@@ -293,11 +297,10 @@ class _Reader:
             raise self.fail(f"the {what} must be {size} bytes")
         return self._take(size)
 
-    def bin_limited(self, maximum: int, what: str) -> bytes:
-        length = self.bin_length(what)
-        if length > maximum:
-            raise self.fail(f"the {what} is over {maximum} bytes", RECORD_TOO_LARGE)
-        return self._take(length)
+    def bin_any(self, what: str) -> bytes:
+        """Binary of any length the input holds: record sizes are a transaction rule (FORMAT.md §8),
+        checked at the transaction's index in validation, not a decoding error."""
+        return self._take(self.bin_length(what))
 
     def end(self, what: str) -> None:
         if self.pos != len(self.data):
@@ -310,16 +313,16 @@ class _Reader:
         sender = self.bin_exact(32, "sender")
         nonce = self.uint("nonce")
         kind = self.uint("kind")
+        if kind not in KIND_NAMES:   # the kind chooses the body's schema, so it is judged where it is read
+            raise self.fail("unknown transaction kind", UNKNOWN_TX_KIND)
         self.fields(2, "transaction body")
         if kind == KIND_TRANSFER or kind == KIND_MINT:
             to = self.bin_exact(32, "recipient")
             amount = self.uint("amount")
             body: Body = Transfer(to, amount) if kind == KIND_TRANSFER else Mint(to, amount)
-        elif kind == KIND_RECORD:
-            key = self.bin_limited(limits.RECORD_KEY_BYTES_MAX, "record key")
-            body = Record(key, self.bin_limited(limits.RECORD_VALUE_BYTES_MAX, "record value"))
         else:
-            raise self.fail("unknown transaction kind")
+            key = self.bin_any("record key")
+            body = Record(key, self.bin_any("record value"))
         signature = self.bin_exact(64, "signature")
         txid = hashing.transaction_id(unsigned_from_signed(self.data[start:self.pos]))
         return Transaction(chain_id, sender, nonce, body, signature, txid)
@@ -331,9 +334,7 @@ class _Reader:
         if version != limits.FORMAT_VERSION:
             raise self.fail("unsupported block format version", BAD_VERSION)
         chain_id = self.bin_exact(32, "header chain id")
-        height = self.uint("height")
-        if height == 0:
-            raise self.fail("the height of a block is at least 1")
+        height = self.uint("height")   # 0 decodes; it is never the next height (bad-height, FORMAT.md §8)
         previous_hash = self.bin_exact(32, "previous hash")
         time_ms = self.uint("time")
         tx_count = self.uint("transaction count")
@@ -371,10 +372,26 @@ def _as_bytes(data: bytes | bytearray | memoryview, what: str) -> bytes:
 
 
 def decode_transaction(data: bytes) -> Transaction:
+    """A transaction on its own (a pending file, a proof): decoded, and its record sizes checked,
+    since no block validation will check them."""
     reader = _Reader(_as_bytes(data, "a transaction"))
     tx = reader.transaction()
     reader.end("transaction")
+    record_size_error = check_record_size(tx)
+    if record_size_error is not None:
+        raise LedgerError(RECORD_TOO_LARGE, record_size_error)
     return tx
+
+
+def check_record_size(tx: Transaction) -> str | None:
+    """Why the transaction breaks the record size limits (FORMAT.md §10), or None."""
+    body = tx.body
+    if type(body) is Record:
+        if len(body.key) > limits.RECORD_KEY_BYTES_MAX:
+            return f"the record key is over {limits.RECORD_KEY_BYTES_MAX} bytes"
+        if len(body.value) > limits.RECORD_VALUE_BYTES_MAX:
+            return f"the record value is over {limits.RECORD_VALUE_BYTES_MAX} bytes"
+    return None
 
 
 def decode_header(data: bytes) -> BlockHeader:
@@ -488,6 +505,13 @@ def check_genesis(g: Genesis) -> None:
             raise LedgerError(BAD_GENESIS, f"the genesis {what} must be 32-byte public keys")
         if any(a >= b for a, b in zip(keys, keys[1:])):
             raise LedgerError(BAD_GENESIS, f"the genesis {what} must be sorted ascending without duplicates")
+    # A key of small order "signs" every message under ZIP-215 (R = identity, S = 0), so the keys
+    # the chain trusts to propose and to mint must not be of small order, in any encoding.
+    # Balance holders may be any key: a balance moves only by a signature, and small-order
+    # senders are refused (FORMAT.md §4).
+    for what, keys in (("validator", g.validators), ("issuer", g.issuers)):
+        if any(signatures.is_small_order(key) for key in keys):
+            raise LedgerError(BAD_GENESIS, f"a genesis {what} key has small order, so anyone could sign as it")
     if any(not _is_uint(amount, limits.AMOUNT_MAX) for _, amount in g.balances):
         raise LedgerError(BAD_GENESIS, "a genesis balance must be an unsigned 64-bit amount")
     if not _is_uint(g.time_ms, limits.TIME_MS_MAX):

@@ -8,7 +8,8 @@ from __future__ import annotations
 BAD_ENCODING = "bad-encoding"            # not the canonical encoding of the expected schema
 LIMIT_EXCEEDED = "limit-exceeded"        # a named limit of the format is exceeded
 BAD_VERSION = "bad-version"              # unknown format version
-BAD_CHAIN_FILE = "bad-chain-file"        # chain file framing: magic, version, truncated length prefix
+BAD_CHAIN_FILE = "bad-chain-file"        # chain file framing: magic, truncated length prefix (a version other than 1 is bad-version)
+UNKNOWN_TX_KIND = "unknown-tx-kind"      # a transaction kind this format does not define (0 transfer, 1 mint, 2 record)
 BAD_GENESIS = "bad-genesis"              # genesis rules (sorted unique keys, at least one validator)
 # Header rules.
 BAD_CHAIN_ID = "bad-chain-id"            # header or transaction names another chain

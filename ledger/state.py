@@ -14,7 +14,7 @@ import msgpack
 
 from ledger import hashing, limits
 from ledger.codec import Genesis, Mint, Record, Transaction, Transfer
-from ledger.errors import BAD_NONCE, DUPLICATE_TX, NOT_ISSUER, OVERDRAFT, OVERFLOW, RECORD_TOO_LARGE, LedgerError
+from ledger.errors import BAD_NONCE, DUPLICATE_TX, NOT_ISSUER, OVERDRAFT, OVERFLOW, LedgerError
 
 STATE_ACCOUNT = 0
 STATE_RECORD = 1
@@ -156,8 +156,7 @@ def apply_transactions(reader: StateReader, issuers: frozenset[bytes], transacti
                 raise LedgerError(OVERFLOW, "the recipient's balance would exceed 2**64 - 1", height, index)
             touched[body.to] = Account(recipient.balance + body.amount, recipient.nonce)
         elif isinstance(body, Record):
-            if len(body.key) > limits.RECORD_KEY_BYTES_MAX or len(body.value) > limits.RECORD_VALUE_BYTES_MAX:
-                raise LedgerError(RECORD_TOO_LARGE, "record key or value exceeds its size limit", height, index)
+            # Record sizes are a stateless rule (validate.py), checked before the state rules.
             touched[tx.sender] = Account(sender.balance, tx.nonce)
             changes.records.append((tx.sender, body.key, body.value, index))
         else:  # pragma: no cover - the decoder only makes the three kinds

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ledger import merkle, signatures
-from ledger.codec import Block, Genesis, signature_records
+from ledger.codec import Block, Genesis, check_genesis, check_record_size, signature_records
 from ledger.errors import (
     BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_HEIGHT, BAD_MERKLE_ROOT, BAD_PREVIOUS_HASH, BAD_STATE_COMMITMENT,
-    BAD_TIME, BAD_TX_COUNT, BAD_TX_SIGNATURE, DUPLICATE_TX, SMALL_ORDER_KEY, UNKNOWN_PROPOSER, LedgerError,
+    BAD_TIME, BAD_TX_COUNT, BAD_TX_SIGNATURE, DUPLICATE_TX, RECORD_TOO_LARGE, SMALL_ORDER_KEY, UNKNOWN_PROPOSER,
+    LedgerError,
 )
 from ledger.state import BlockChanges, StateReader, Tip, apply_transactions, genesis_commitment, state_commitment
 
@@ -28,6 +29,7 @@ class Chain:
 
     @classmethod
     def from_genesis(cls, genesis: Genesis) -> "Chain":
+        check_genesis(genesis)   # the trusted keys (validators, issuers) are checked wherever a chain is built
         return cls(genesis, genesis.chain_id, frozenset(genesis.validators), frozenset(genesis.issuers))
 
     def genesis_tip(self) -> Tip:
@@ -64,6 +66,9 @@ def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verd
     for index, tx in enumerate(block.transactions):
         if tx.chain_id != chain.chain_id:
             return LedgerError(BAD_CHAIN_ID, "the transaction is signed for another chain", height, index)
+        record_size_error = check_record_size(tx)
+        if record_size_error is not None:
+            return LedgerError(RECORD_TOO_LARGE, record_size_error, height, index)
         if signatures.is_small_order(tx.sender):
             return LedgerError(SMALL_ORDER_KEY, "the sender key has small order, so its signatures prove nothing",
                                height, index)

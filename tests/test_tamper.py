@@ -23,7 +23,8 @@ import pytest
 from ledger import Ledger, LedgerError
 from ledger.codec import encode_block, encode_genesis
 from ledger.errors import (
-    BAD_BLOCK_SIGNATURE, BAD_CHAIN_FILE, BAD_STATE_COMMITMENT, BAD_TX_SIGNATURE, CONFLICTING_BLOCK, LIMIT_EXCEEDED,
+    BAD_BLOCK_SIGNATURE, BAD_CHAIN_FILE, BAD_STATE_COMMITMENT, BAD_TX_SIGNATURE, BAD_VERSION, CONFLICTING_BLOCK,
+    LIMIT_EXCEEDED,
     WRONG_GENESIS,
 )
 from ledger.workload import generate_chain_file
@@ -257,7 +258,7 @@ def test_every_bit_flip_is_rejected_and_writes_nothing(world, tmp_path, mode):
             expected_height = block if block is not None else (None if name[0] == "file" else 0)
             if caught.height != expected_height:
                 failures.append(f"{where}: error height {caught.height}, expected {expected_height} ({caught})")
-            if name[0] == "file" and caught.code != BAD_CHAIN_FILE:
+            if name[0] == "file" and caught.code != (BAD_VERSION if name[1] == "version" else BAD_CHAIN_FILE):
                 failures.append(f"{where}: {caught}")
             if name[0] == "genesis" and caught.code not in (WRONG_GENESIS, BAD_CHAIN_FILE, LIMIT_EXCEEDED):
                 failures.append(f"{where}: {caught}")

@@ -9,8 +9,6 @@
 
 #define LEDGER_TRANSACTIONS_PER_BLOCK_MAX 65536u
 #define LEDGER_BLOCK_BYTES_MAX (16u * 1024u * 1024u)
-#define LEDGER_RECORD_KEY_BYTES_MAX 64u
-#define LEDGER_RECORD_VALUE_BYTES_MAX 4096u
 #define LEDGER_FORMAT_VERSION 1u
 /* The smallest transaction (a record with empty key and value) is 142 bytes, so a block of n
  * bytes holds fewer than n / 128 + 1 transactions: callers size their view arrays with this. */
