@@ -243,8 +243,12 @@ def _preallocate_lock_file(path: str) -> None:
     """Give lock.mdb real blocks before LMDB maps it (see the module notes: SIGBUS when full)."""
     fd = os.open(os.path.join(path, "lock.mdb"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        size = max(os.fstat(fd).st_size, LMDB_LOCK_FILE_BYTES)
-        os.posix_fallocate(fd, 0, size)
+        status = os.fstat(fd)
+        size = max(status.st_size, LMDB_LOCK_FILE_BYTES)
+        # Skip a file already backed (the usual case): where the file system lacks fallocate,
+        # glibc emulates it by writing bytes, which must not race with LMDB's own writes.
+        if status.st_blocks * 512 < size:
+            os.posix_fallocate(fd, 0, size)
     finally:
         os.close(fd)
 
