@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import sys
 import time
+
+
+def _interrupted_while_starting(_signal: int, _frame) -> None:
+    os.write(2, b"interrupted\n")
+    os._exit(130)
+
+
+# Ctrl-C while the modules below load (a good part of a second) ends quietly too.
+_previous_sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import click
 import lmdb
@@ -24,10 +34,13 @@ from ledger.keys import Keypair, KeyFormatError, public_key_from_hex, save_keypa
 from ledger.workload import generate_chain_file
 from ledger_cli.render import account_json, block_json, genesis_json, transaction_json, transaction_line
 
+signal.signal(signal.SIGINT, _previous_sigint)
+
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141      # as a shell reports a process ended by SIGPIPE
 
 
 def _remember_json(ctx: click.Context, _param, value: bool) -> bool:
@@ -95,6 +108,10 @@ class LedgerGroup(click.Group):
             _fail(error, EXIT_ENVIRONMENT)
         except (LedgerError, KeyFormatError) as error:
             _fail(error)
+        except BrokenPipeError:
+            # `ledger … | head`: the reader left. Nothing to report; stdout goes nowhere from here.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except OSError as error:
             _fail(fault_from_os_error(error, error.filename or "a file"), EXIT_ENVIRONMENT)
         except lmdb.Error as error:
@@ -116,7 +133,8 @@ def cli() -> None:
 
     Typical use: `ledger gen` a synthetic chain (or `ledger init` from a genesis), `ledger import`
     a chain file, `ledger validate` it, then query with `info`, `block`, `tx`, `account`, `record`
-    and `proof`. Exit status: 0 ok, 1 invalid data, 2 usage error.
+    and `proof`. Exit status: 0 ok, 1 invalid data, 2 usage error, 3 environment fault
+    (disk full, read-only, store locked, not a store), 130 interrupted.
     """
 
 
