@@ -455,3 +455,22 @@ def test_import_from_a_pipe_with_a_terminal(chain, tmp_path, source):
     assert done.returncode == 0, terminal
     assert "Traceback" not in terminal and "Illegal seek" not in terminal
     assert json.loads(done.stdout)["height"] == BLOCKS
+
+
+def test_json_usage_error_is_a_json_object_too(store):
+    result = run("block", str(2**64), "--db", store, "--json")
+    assert result.returncode == EXIT_USAGE and b"Traceback" not in result.stderr
+    error = json.loads(result.stdout)
+    assert error["code"] == "usage" and error["exit_status"] == EXIT_USAGE
+
+
+def test_closed_stdout_ends_quietly(store):
+    """`ledger block 1 --json | head -c 0`: the reader is gone before the output is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(ledger_command("block", "1", "--db", store, "--json"), stdout=write_end,
+                              stderr=subprocess.PIPE, env=_env(), timeout=TIMEOUT_S)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == b"", done.stderr
