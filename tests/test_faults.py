@@ -474,3 +474,28 @@ def test_closed_stdout_ends_quietly(store):
     finally:
         os.close(write_end)
     assert done.returncode == 141 and done.stderr == b"", done.stderr
+
+
+def test_propose_is_a_writer_too(chain, store, holder, tmp_path):
+    from ledger import encode_transaction
+    from ledger.keys import save_keypair
+
+    workload = chain["workload"]
+    key = tmp_path / "validator.pem"
+    save_keypair(key, workload.validators[0])
+    with Ledger.open(store) as book:
+        nonce = book.account(workload.issuer.public_key).nonce + 1
+        tx = sign_transaction(workload.issuer, book.chain_id, nonce, Mint(workload.accounts[0].public_key, 5))
+    pending = tmp_path / "pending.txs"
+    pending.write_text(encode_transaction(tx).hex() + "\n")
+    line = one_line(run("propose", "--db", store, "--key", key, pending), EXIT_ENVIRONMENT, STORE_LOCKED)
+    assert f"process {holder.pid}" in line
+    waiter = subprocess.Popen(ledger_command("propose", "--db", store, "--key", key, pending, "--wait"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    assert waiter.stderr.readline().startswith("waiting for")
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    _out, err = waiter.communicate(timeout=TIMEOUT_S)
+    assert waiter.returncode == 0, err
+    with Ledger.open(store) as book:
+        assert book.height == BLOCKS + 1 and book.tx(tx.txid).height == BLOCKS + 1
