@@ -4,6 +4,7 @@ bytes -> codec (decode) -> validate (verify, apply) -> storage (commit).
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable
@@ -78,6 +79,7 @@ class Ledger:
 
     def __init__(self, store: Store, genesis: Genesis, genesis_bytes: bytes):
         self._store = store
+        self._write_mutex = threading.RLock()   # threads of this process write one at a time too
         self.genesis = genesis
         self.genesis_bytes = genesis_bytes
         self.chain = Chain.from_genesis(genesis)
@@ -140,7 +142,7 @@ class Ledger:
     def writer(self, wait: Wait | None = None):
         """Hold the writer lock for a span of work (e.g. build a block, then append it), so no
         other process writes in between. `wait` defaults to the one given at open."""
-        with self._store.writing(wait):
+        with self._write_mutex, self._store.writing(wait):
             yield self
 
     def close(self) -> None:
@@ -194,7 +196,7 @@ class Ledger:
     def append(self, block: Block | bytes) -> Block:
         """Validate and durably store one block; on any error nothing is written."""
         data = block if isinstance(block, bytes) else encode_block(block)
-        with self._store.writing():
+        with self._write_mutex, self._store.writing():
             with self._store.snapshot() as snap:
                 tip = snap.tip()
                 try:
@@ -213,7 +215,7 @@ class Ledger:
         (ledger.pipeline, ledger.importer). At the first invalid block the blocks before it are
         committed and the error is raised: the same error one `append` per block would give.
         `progress` is called after each durable commit."""
-        with self._store.writing():
+        with self._write_mutex, self._store.writing():
             return Importer(self._store, self.chain, progress).run(blocks, threads)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,

@@ -26,8 +26,9 @@ import pytest
 
 from ledger import Ledger, Mint, Record, Transfer, sign_transaction
 from ledger.chainfile import ChainWriter
+from ledger.codec import encode_genesis
 from ledger.errors import (
-    ALREADY_OPEN, DISK_FULL, NOT_A_STORE, READ_ONLY, STORE_LOCKED, EnvironmentFault,
+    ALREADY_OPEN, DISK_FULL, NOT_A_STORE, READ_ONLY, STORE_LOCKED, EnvironmentFault, LedgerError,
 )
 from ledger.workload import generate_chain_file
 
@@ -147,7 +148,6 @@ def test_creating_a_store_on_a_full_file_system_is_an_error_not_sigbus(chain, tm
     fill(point)
     one_line(run("import", chain["path"], "--db", point / "db"), EXIT_ENVIRONMENT, DISK_FULL)
     genesis = point.parent / "genesis.bin"
-    from ledger.codec import encode_genesis
     genesis.write_bytes(encode_genesis(chain["workload"].genesis))
     one_line(run("init", "--genesis", genesis, "--db", point / "db2"), EXIT_ENVIRONMENT, DISK_FULL)
     with pytest.raises(EnvironmentFault) as caught:
@@ -499,3 +499,34 @@ def test_propose_is_a_writer_too(chain, store, holder, tmp_path):
     assert waiter.returncode == 0, err
     with Ledger.open(store) as book:
         assert book.height == BLOCKS + 1 and book.tx(tx.txid).height == BLOCKS + 1
+
+
+def test_two_threads_appending_on_one_tip(store, chain):
+    """Both blocks are built on the same tip: one is stored, the other is refused as a rule breach
+    (bad-height), never a RuntimeError from the store."""
+    workload = chain["workload"]
+    with Ledger.open(store) as book:
+        for trial in range(10):
+            blocks = []
+            for index in range(2):
+                builder = book.builder(workload.validators[0])
+                builder.transaction(workload.issuer, Mint(workload.accounts[index].public_key, 1 + trial))
+                blocks.append(builder.build())
+            barrier = threading.Barrier(2)
+            outcomes: list[str] = []
+
+            def append(block) -> None:
+                barrier.wait()
+                try:
+                    book.append(block)
+                    outcomes.append("stored")
+                except LedgerError as error:
+                    outcomes.append(error.code)
+
+            threads = [threading.Thread(target=append, args=(block,)) for block in blocks]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert sorted(outcomes) == ["bad-height", "stored"], outcomes
+        assert book.height == BLOCKS + 10
