@@ -91,7 +91,9 @@ def chain(tmp_path_factory):
     with Ledger.create(store, workload.genesis) as book:
         book.import_chain(path)
         tx = book.block(3).transactions[0]
-    return {"path": path, "workload": workload, "store": store, "tx": tx}
+        record = next(t for height in range(1, BLOCKS + 1) for t in book.block(height).transactions
+                      if isinstance(t.body, Record))
+    return {"path": path, "workload": workload, "store": store, "tx": tx, "record": record}
 
 
 @pytest.fixture
@@ -198,7 +200,8 @@ def test_a_store_on_read_only_media_can_be_read(chain, tmpfs, tmp_path):
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["height"] == BLOCKS
         for command in (["validate"], ["block", "3"], ["tx", tx.txid.hex()], ["account", tx.sender.hex()],
-                        ["proof", tx.txid.hex()], ["export", "--out", tmp_path / f"out{len(extra)}.ledger"]):
+                        ["proof", tx.txid.hex()], ["export", "--out", tmp_path / f"out{len(extra)}.ledger"],
+                        ["record", chain["record"].sender.hex(), chain["record"].body.key.hex(), "--hex-key"]):
             result = run(*command, "--db", db, *extra)
             assert result.returncode == 0, (command, result.stderr)
         assert (tmp_path / f"out{len(extra)}.ledger").read_bytes() == chain["path"].read_bytes()
