@@ -1,45 +1,85 @@
 """`ledger`: create, import, export, validate and query chains from a shell.
 
 Exit status: 0 success, 1 invalid data (the one-line error names code, height, transaction
-index and reason), 2 usage error.
+index and reason), 2 usage error, 3 environment fault (disk full, read-only media, store locked
+by another writer, not a store, I/O error), 130 interrupted (Ctrl-C). Never a traceback; with
+--json the error is also printed on stdout as a JSON object.
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import signal
 import stat
 import sys
 import time
 
-import click
 
-from ledger import Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_proof, make_genesis
+def _interrupted_while_starting(_signal: int, _frame) -> None:
+    os.write(2, b"interrupted\n")
+    os._exit(130)
+
+
+# Ctrl-C while the modules below load (a good part of a second) ends quietly too.
+_previous_sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import click
+import lmdb
+
+from ledger import Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_proof
 from ledger.chainfile import ChainReader
 from ledger.codec import decode_genesis, encode_genesis
 from ledger import limits
-from ledger.errors import BAD_ENCODING, NOT_FOUND
+from ledger.errors import BAD_ENCODING, IO_ERROR, NOT_FOUND, EnvironmentFault, fault_from_os_error
 from ledger.keys import Keypair, KeyFormatError, load_keypair, public_key_from_hex
 from ledger.keys import public_key_from_pem, public_key_to_pem
-from ledger.storage import Store
 from ledger.workload import generate_chain_file
 from ledger_cli.genesis_file import VALIDATOR_PLACEHOLDER, genesis_spec, parse_genesis_json
 from ledger_cli.render import account_json, block_json, genesis_json, transaction_json, transaction_line
 
+signal.signal(signal.SIGINT, _previous_sigint)
+
 EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141      # as a shell reports a process ended by SIGPIPE
+
+
+def _remember_json(ctx: click.Context, _param, value: bool) -> bool:
+    ctx.meta["ledger.json"] = value      # ctx.meta is shared by every context of the run
+    return value
+
 
 db_option = click.option("--db", "db", required=True, envvar="LEDGER_DB", type=click.Path(file_okay=False),
                          help="The store folder (LMDB). Also read from $LEDGER_DB.")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+json_option = click.option("--json", "as_json", is_flag=True, callback=_remember_json,
+                           help="Print JSON instead of text (errors too, as a JSON object on stdout).")
+read_only_option = click.option("--read-only", "read_only", is_flag=True,
+                                help="Open the store read-only, without LMDB's lock file (for read-only media; "
+                                     "chosen by itself there). Do not use while a writer runs.")
+wait_option = click.option("--wait", "wait", is_flag=True,
+                           help="If another process is writing the store, wait for it instead of failing.")
 
 
 def _emit(data: object) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
-def _fail(error: LedgerError | KeyFormatError) -> None:
+def _fail(error: LedgerError | KeyFormatError, status: int = EXIT_INVALID) -> None:
+    """One line on stderr (and, with --json, a JSON object on stdout), then exit `status`."""
     click.echo(f"error: {error}", err=True)
-    sys.exit(EXIT_INVALID)
+    context = click.get_current_context(silent=True)
+    if context is not None and context.meta.get("ledger.json"):
+        fields = error.to_dict() if isinstance(error, LedgerError) else \
+            {"code": "bad-key", "height": None, "index": None, "message": str(error)}
+        _emit({**fields, "exit_status": status})
+    sys.exit(status)
+
+
+def _waiting(notice: str) -> None:
+    click.echo(notice, err=True)
 
 
 def _hex_argument(text: str, size: int, what: str) -> bytes:
@@ -52,20 +92,42 @@ def _hex_argument(text: str, size: int, what: str) -> bytes:
     return value
 
 
-def _open(db: str) -> Ledger:
-    if not Store.exists(db):
+def _open(db: str, read_only: bool = False, wait: bool = False, writer: bool = False) -> Ledger:
+    """Open the store at `db`; a missing or empty folder is `not-found` (exit 1), a folder that is
+    not a store `not-a-store` (exit 3). `writer` holds the writer lock until the store is closed."""
+    if not os.path.isdir(db) or not os.listdir(db):
         raise LedgerError(NOT_FOUND, f"no ledger store at {db} (create one with `ledger init` or `ledger import`)")
-    return Ledger.open(db)
+    return Ledger.open(db, read_only=read_only, wait=_waiting if wait else False, writer=writer)
 
 
 class LedgerGroup(click.Group):
-    """Turns LedgerError and KeyFormatError into one line on stderr and exit status 1."""
+    """Every fault ends in one line on stderr and an exit status, never a traceback: invalid data
+    (LedgerError, KeyFormatError) 1, the environment (EnvironmentFault, OS and LMDB errors) 3,
+    Ctrl-C 130."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except EnvironmentFault as error:
+            _fail(error, EXIT_ENVIRONMENT)
         except (LedgerError, KeyFormatError) as error:
             _fail(error)
+        except BrokenPipeError:
+            # `ledger … | head`: the reader left. Nothing to report; stdout goes nowhere from here.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
+        except OSError as error:
+            _fail(fault_from_os_error(error, error.filename or "a file"), EXIT_ENVIRONMENT)
+        except lmdb.Error as error:
+            _fail(EnvironmentFault(IO_ERROR, f"the store failed: {error}"), EXIT_ENVIRONMENT)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.ClickException as error:
+            if ctx.meta.get("ledger.json"):
+                _emit({"code": "usage", "height": None, "index": None, "message": error.format_message(),
+                       "exit_status": error.exit_code})
+            raise
 
 
 @click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,7 +137,8 @@ def cli() -> None:
 
     Typical use: `ledger gen` a synthetic chain (or `ledger init` from a genesis), `ledger import`
     a chain file, `ledger validate` it, then query with `info`, `block`, `tx`, `account`, `record`
-    and `proof`. Exit status: 0 ok, 1 invalid data, 2 usage error.
+    and `proof`. Exit status: 0 ok, 1 invalid data, 2 usage error, 3 environment fault
+    (disk full, read-only, store locked, not a store), 130 interrupted.
     """
 
 
@@ -248,15 +311,16 @@ def pubkey(key_file: str, hex_only: bool, as_json: bool) -> None:
 @db_option
 @click.option("--genesis", "genesis_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Genesis as JSON (name, time_ms, validators, issuers, balances) or canonical bytes.")
+@wait_option
 @json_option
-def init(db: str, genesis_path: str, as_json: bool) -> None:
+def init(db: str, genesis_path: str, wait: bool, as_json: bool) -> None:
     """Create a new store from a genesis file.
 
     The file is JSON (as `ledger genesis` writes it; README.md lists the fields), read strictly: an
     unknown field, a number written as a string, or a missing time_ms is refused with one line
     naming the field. Canonical genesis bytes are accepted too.
     """
-    with Ledger.create(db, _read_genesis_file(genesis_path)) as book:
+    with Ledger.create(db, _read_genesis_file(genesis_path), wait=_waiting if wait else False) as book:
         info = book.info()
     _emit(info) if as_json else click.echo(f"created {db}: chain {info['chain_id']}")
 
@@ -315,10 +379,11 @@ def _count_blocks(chain_file: str, offset: int) -> int | None:
 
 
 @cli.command(name="import")
-@click.argument("chain_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("chain_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @db_option
+@wait_option
 @json_option
-def import_(chain_file: str, db: str, as_json: bool) -> None:
+def import_(chain_file: str, db: str, wait: bool, as_json: bool) -> None:
     """Validate and store every block of CHAIN_FILE.
 
     Creates the store from the file's genesis when it is new. Resumable: blocks already stored
@@ -326,9 +391,9 @@ def import_(chain_file: str, db: str, as_json: bool) -> None:
     height, transaction index, reason) and exit status 1; every block before it stays stored.
     """
     started = time.perf_counter()
-    with open(chain_file, "rb") as stream:
+    with click.open_file(chain_file, "rb") as stream:
         reader = ChainReader(stream)
-        book = Ledger.open(db, reader.genesis) if Store.exists(db) else Ledger.create(db, reader.genesis)
+        book = Ledger.open_or_create(db, reader.genesis, wait=_waiting if wait else False, writer=True)
         with book:
             # The bar counts blocks stored (or skipped as already stored), never bytes read: the
             # reader runs ahead of the commits, so the file position overstates what is done.
@@ -366,9 +431,10 @@ def import_(chain_file: str, db: str, as_json: bool) -> None:
 @cli.command()
 @db_option
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Chain file to write.")
-def export(db: str, out: str) -> None:
+@read_only_option
+def export(db: str, out: str, read_only: bool) -> None:
     """Write the stored chain as a chain file (byte-identical to what was imported)."""
-    with _open(db) as book:
+    with _open(db, read_only) as book:
         count = book.export_chain(out)
     click.echo(f"exported {count} blocks to {out}")
 
@@ -377,11 +443,12 @@ def export(db: str, out: str) -> None:
 @db_option
 @click.option("--from", "start", default=1, show_default=True, type=click.IntRange(1), help="First height to check.")
 @click.option("--to", "end", default=None, type=click.IntRange(1), help="Last height to check (default: the tip).")
+@read_only_option
 @json_option
-def validate(db: str, start: int, end: int | None, as_json: bool) -> None:
+def validate(db: str, start: int, end: int | None, read_only: bool, as_json: bool) -> None:
     """Re-verify stored blocks: encoding, links, signatures, Merkle roots, state rules, commitments."""
     started = time.perf_counter()
-    with _open(db) as book:
+    with _open(db, read_only) as book:
         report = book.validate(start, end)
     elapsed = time.perf_counter() - started
     if as_json:
@@ -394,10 +461,11 @@ def validate(db: str, start: int, end: int | None, as_json: bool) -> None:
 
 @cli.command()
 @db_option
+@read_only_option
 @json_option
-def info(db: str, as_json: bool) -> None:
+def info(db: str, read_only: bool, as_json: bool) -> None:
     """Chain id, height, tip hash, transaction count and state commitment."""
-    with _open(db) as book:
+    with _open(db, read_only) as book:
         data = book.info()
         data["genesis"] = genesis_json(book.genesis) if as_json else None
     if as_json:
@@ -411,11 +479,15 @@ def info(db: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("height_or_hash")
 @db_option
+@read_only_option
 @json_option
-def block(height_or_hash: str, db: str, as_json: bool) -> None:
+def block(height_or_hash: str, db: str, read_only: bool, as_json: bool) -> None:
     """Show a block by height or by hash (64 hex digits)."""
-    ref: int | bytes = int(height_or_hash) if height_or_hash.isdigit() else _hex_argument(height_or_hash, 32, "hash")
-    with _open(db) as book:
+    is_height = height_or_hash.isascii() and height_or_hash.isdigit()
+    ref: int | bytes = int(height_or_hash) if is_height else _hex_argument(height_or_hash, 32, "hash")
+    if isinstance(ref, int) and ref > 2**64 - 1:
+        raise click.BadParameter("a height is at most 2**64 - 1", param_hint="HEIGHT_OR_HASH")
+    with _open(db, read_only) as book:
         found = book.block(ref)
     if found is None:
         raise LedgerError(NOT_FOUND, f"no block {height_or_hash}")
@@ -434,11 +506,12 @@ def block(height_or_hash: str, db: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("txid")
 @db_option
+@read_only_option
 @json_option
-def tx(txid: str, db: str, as_json: bool) -> None:
+def tx(txid: str, db: str, read_only: bool, as_json: bool) -> None:
     """Show a transaction and where it is stored."""
     txid_bytes = _hex_argument(txid, 32, "TXID")
-    with _open(db) as book:
+    with _open(db, read_only) as book:
         found = book.tx(txid_bytes)
     if found is None:
         raise LedgerError(NOT_FOUND, f"no transaction {txid}")
@@ -453,11 +526,12 @@ def tx(txid: str, db: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("public_key")
 @db_option
+@read_only_option
 @json_option
-def account(public_key: str, db: str, as_json: bool) -> None:
+def account(public_key: str, db: str, read_only: bool, as_json: bool) -> None:
     """Balance and nonce of an account (hex public key)."""
     key = _hex_argument(public_key, 32, "PUBLIC_KEY")
-    with _open(db) as book:
+    with _open(db, read_only) as book:
         found = book.account(key)
     data = account_json(key, found)
     if as_json:
@@ -492,12 +566,13 @@ def hex_name_option(*old_spellings: str):
 @click.argument("name")
 @db_option
 @hex_name_option("--hex-key")
+@read_only_option
 @json_option
-def record(owner: str, name: str, db: str, hex_name: bool, as_json: bool) -> None:
+def record(owner: str, name: str, db: str, hex_name: bool, read_only: bool, as_json: bool) -> None:
     """The latest value of OWNER's record NAME (the record's key), and its history."""
     owner_key = _hex_argument(owner, 32, "OWNER")
     record_key = _record_name(name, hex_name, "NAME")
-    with _open(db) as book:
+    with _open(db, read_only) as book:
         found = book.record(owner_key, record_key)
     if found is None:
         raise LedgerError(NOT_FOUND, f"no record {name!r} of {owner}")
@@ -513,10 +588,11 @@ def record(owner: str, name: str, db: str, hex_name: bool, as_json: bool) -> Non
 @cli.command()
 @click.argument("txid")
 @db_option
-def proof(txid: str, db: str) -> None:
+@read_only_option
+def proof(txid: str, db: str, read_only: bool) -> None:
     """Print an inclusion proof of TXID up to its signed block header (JSON)."""
     txid_bytes = _hex_argument(txid, 32, "TXID")
-    with _open(db) as book:
+    with _open(db, read_only) as book:
         _emit(book.prove(txid_bytes).to_json())
 
 
@@ -715,9 +791,10 @@ def _consume(path: str, proposed: bytes) -> None:
 @click.option("--consume", is_flag=True,
               help="Once the block is stored, remove its transactions from TRANSACTIONS_FILE (lines `ledger sign` "
                    "appended since are kept).")
+@wait_option
 @json_option
 def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None, allow_empty: bool, consume: bool,
-            as_json: bool) -> None:
+            wait: bool, as_json: bool) -> None:
     """Make, sign and append the next block from TRANSACTIONS_FILE (hex lines from `ledger sign`).
 
     --key must be a genesis validator. Every transaction is checked against the rules in order;
@@ -734,7 +811,7 @@ def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None,
     if not transactions and not allow_empty:
         raise click.UsageError(f"{transactions_file} holds no transactions; pass --allow-empty to propose an "
                                "empty block")
-    with _open(db) as book:
+    with _open(db, wait=wait, writer=True) as book:
         builder = book.builder(proposer)
         for tx in transactions:
             builder.add(tx)

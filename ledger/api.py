@@ -4,6 +4,8 @@ bytes -> codec (decode) -> validate (verify, apply) -> storage (commit).
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -14,17 +16,28 @@ from ledger.codec import (
     Block, Genesis, Transaction, decode_block, decode_genesis, encode_block, encode_genesis, encode_header,
     encode_transaction,
 )
-from ledger.errors import BAD_STATE_COMMITMENT, NOT_FOUND, WRONG_GENESIS, LedgerError
+from ledger.errors import (
+    BAD_STATE_COMMITMENT, NOT_FOUND, STORE_EXISTS, WRONG_GENESIS, LedgerError, fault_from_os_error,
+)
 from ledger.importer import ImportProgress, Importer, ProgressCallback
 from ledger.keys import Keypair
 from ledger.pipeline import Pipeline
 from ledger.proofs import TxProof
 from ledger.state import Account, MemoryState, Tip, apply_transactions, genesis_accounts
-from ledger.storage import MAP_SIZE_INITIAL, PendingBlock, Snapshot, Store
+from ledger.storage import MAP_SIZE_INITIAL, PendingBlock, Snapshot, Store, Wait
 from ledger.validate import Chain, check_block
 
 # Validation reads this many blocks per segment, releasing the store's touched pages after each.
 VALIDATE_SEGMENT_BLOCKS = 64
+HEIGHT_MAX = 2**64 - 1
+
+
+def _bytes_argument(value: object, name: str) -> bytes:
+    """The API takes keys, ids and hashes as bytes; say so at the call that passes something else."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    hint = " (use bytes.fromhex for hex text)" if isinstance(value, str) else ""
+    raise TypeError(f"{name} must be bytes, not {type(value).__name__}{hint}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +66,20 @@ class ValidationReport:
 
 
 class Ledger:
-    """One chain in an LMDB folder. Use `Ledger.create` or `Ledger.open`, ideally in a `with`."""
+    """One chain in an LMDB folder. Use `Ledger.create` or `Ledger.open`, ideally in a `with`.
+
+    Writes (append, import) take the store's writer lock for their duration, so one process writes
+    at a time; `wait` says whether a write blocks while another process holds it (False: raise
+    EnvironmentFault `store-locked` naming the holder; True: wait; a function: called once with a
+    sentence naming the holder, then wait). `writer=True` takes the lock at open and keeps it until
+    close (for a read-then-append step such as building a block). A store opened `read_only` (also
+    chosen by itself on read-only media) reads without LMDB's lock file and refuses writes.
+    One store can be open once per process (LMDB's rule); a second open raises `already-open`.
+    """
 
     def __init__(self, store: Store, genesis: Genesis, genesis_bytes: bytes):
         self._store = store
+        self._write_mutex = threading.RLock()   # threads of this process write one at a time too
         self.genesis = genesis
         self.genesis_bytes = genesis_bytes
         self.chain = Chain.from_genesis(genesis)
@@ -64,40 +87,66 @@ class Ledger:
     # ------------------------------------------------------------ lifecycle
 
     @classmethod
-    def create(cls, path: str | os.PathLike, genesis: Genesis | bytes, map_size: int = MAP_SIZE_INITIAL) -> "Ledger":
-        """Create a new store at `path` holding `genesis` (a Genesis or its canonical bytes).
-        `map_size` is the initial LMDB map size in bytes; it doubles by itself when full."""
+    def create(cls, path: str | os.PathLike, genesis: Genesis | bytes, map_size: int = MAP_SIZE_INITIAL, *,
+               wait: Wait = False, writer: bool = False) -> "Ledger":
+        """Create a new store at `path` (a new or empty folder) holding `genesis` (a Genesis or its
+        canonical bytes). `map_size` is the initial LMDB map size in bytes; it doubles by itself when
+        full. `wait` and `writer` as for the class."""
         genesis_bytes = genesis if isinstance(genesis, bytes) else encode_genesis(genesis)
         decoded = decode_genesis(genesis_bytes)
         chain = Chain.from_genesis(decoded)
         store = Store.create(path, genesis_bytes, chain.chain_id, chain.genesis_tip(), genesis_accounts(decoded),
-                             map_size)
+                             map_size, wait, writer)
         return cls(store, decoded, genesis_bytes)
 
     @classmethod
     def open(cls, path: str | os.PathLike, genesis: Genesis | bytes | None = None,
-             map_size: int = MAP_SIZE_INITIAL) -> "Ledger":
-        """Open an existing store; if `genesis` is given, the store must hold that chain."""
-        store = Store.open(path, map_size)
-        with store.snapshot() as snap:
-            genesis_bytes = snap.genesis_bytes()
-            stored_chain_id = snap.chain_id()
-        decoded = decode_genesis(genesis_bytes)
-        if decoded.chain_id != stored_chain_id:
+             map_size: int = MAP_SIZE_INITIAL, *, read_only: bool = False, wait: Wait = False,
+             writer: bool = False) -> "Ledger":
+        """Open an existing store; if `genesis` is given, the store must hold that chain.
+        `read_only`, `wait` and `writer` as for the class."""
+        store = Store.open(path, map_size, read_only, wait, writer)
+        try:
+            with store.snapshot() as snap:
+                genesis_bytes = snap.genesis_bytes()
+                stored_chain_id = snap.chain_id()
+            decoded = decode_genesis(genesis_bytes)
+            if decoded.chain_id != stored_chain_id:
+                raise LedgerError(WRONG_GENESIS, "the stored genesis does not hash to the stored chain id")
+            if genesis is not None:
+                expected = genesis if isinstance(genesis, bytes) else encode_genesis(genesis)
+                if expected != genesis_bytes:
+                    raise LedgerError(WRONG_GENESIS, f"the store at {os.fspath(path)} holds another chain")
+        except BaseException:
             store.close()
-            raise LedgerError(WRONG_GENESIS, "the stored genesis does not hash to the stored chain id")
-        if genesis is not None:
-            expected = genesis if isinstance(genesis, bytes) else encode_genesis(genesis)
-            if expected != genesis_bytes:
-                store.close()
-                raise LedgerError(WRONG_GENESIS, f"the store at {os.fspath(path)} holds another chain")
+            raise
         return cls(store, decoded, genesis_bytes)
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike, genesis: Genesis | bytes) -> "Ledger":
-        return cls.open(path, genesis) if Store.exists(path) else cls.create(path, genesis)
+    def open_or_create(cls, path: str | os.PathLike, genesis: Genesis | bytes, *, wait: Wait = False,
+                       writer: bool = False) -> "Ledger":
+        """Open the store at `path` holding `genesis`, creating it if `path` is new or empty."""
+        if not Store.exists(path):
+            try:
+                return cls.create(path, genesis, wait=wait, writer=writer)
+            except LedgerError as error:
+                if error.code != STORE_EXISTS:   # another process created it meanwhile: open it
+                    raise
+        return cls.open(path, genesis, wait=wait, writer=writer)
+
+    @property
+    def read_only(self) -> bool:
+        return self._store.read_only
+
+    @contextmanager
+    def writer(self, wait: Wait | None = None):
+        """Hold the writer lock for a span of work (e.g. build a block, then append it), so no
+        other process writes in between. `wait` defaults to the one given at open."""
+        with self._write_mutex, self._store.writing(wait):
+            yield self
 
     def close(self) -> None:
+        """Close the store (and release the writer lock). Any later call raises ValueError."""
         self._store.close()
 
     def __enter__(self) -> "Ledger":
@@ -147,14 +196,15 @@ class Ledger:
     def append(self, block: Block | bytes) -> Block:
         """Validate and durably store one block; on any error nothing is written."""
         data = block if isinstance(block, bytes) else encode_block(block)
-        with self._store.snapshot() as snap:
-            tip = snap.tip()
-            try:
-                decoded = decode_block(data)
-            except LedgerError as error:
-                raise error.at(tip.height + 1) from None
-            changes, new_tip = check_block(self.chain, tip, snap, decoded)
-        self._store.commit([PendingBlock(new_tip.height, new_tip.hash, data, changes, new_tip)])
+        with self._write_mutex, self._store.writing():
+            with self._store.snapshot() as snap:
+                tip = snap.tip()
+                try:
+                    decoded = decode_block(data)
+                except LedgerError as error:
+                    raise error.at(tip.height + 1) from None
+                changes, new_tip = check_block(self.chain, tip, snap, decoded)
+            self._store.commit([PendingBlock(new_tip.height, new_tip.hash, data, changes, new_tip)])
         return decoded
 
     def import_blocks(self, blocks: Iterable[tuple[int, bytes]], progress: ProgressCallback | None = None,
@@ -165,24 +215,33 @@ class Ledger:
         (ledger.pipeline, ledger.importer). At the first invalid block the blocks before it are
         committed and the error is raised: the same error one `append` per block would give.
         `progress` is called after each durable commit."""
-        return Importer(self._store, self.chain, progress).run(blocks, threads)
+        with self._write_mutex, self._store.writing():
+            return Importer(self._store, self.chain, progress).run(blocks, threads)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
                      threads: int | None = None) -> ImportProgress:
-        """Import a chain file into this store; resumable (see import_blocks)."""
-        with open(path, "rb") as stream:
+        """Import a chain file (or a pipe) into this store; resumable (see import_blocks)."""
+        try:
+            stream = open(path, "rb")
+        except OSError as error:
+            raise fault_from_os_error(error, path) from None
+        with stream:
             reader = ChainReader(stream)
             if reader.genesis != self.genesis_bytes:
                 raise LedgerError(WRONG_GENESIS, "the chain file starts from another genesis than this store", 0)
             return self.import_blocks(reader.blocks(), progress, threads)
 
     def export_chain(self, path: str | os.PathLike) -> int:
-        """Write the whole chain as a chain file; returns the number of blocks written."""
+        """Write the whole chain as a chain file; returns the number of blocks written. The file
+        appears complete or not at all (written beside `path`, then renamed)."""
         count = 0
-        with self._store.snapshot() as snap, ChainWriter(path, self.genesis_bytes) as writer:
-            for _height, data in snap.iter_blocks(1, snap.tip().height):
-                writer.write_block(data)
-                count += 1
+        try:
+            with self._store.snapshot() as snap, ChainWriter(path, self.genesis_bytes) as writer:
+                for _height, data in snap.iter_blocks(1, snap.tip().height):
+                    writer.write_block(data)
+                    count += 1
+        except OSError as error:
+            raise fault_from_os_error(error, path) from None
         return count
 
     # ------------------------------------------------------------ checking
@@ -239,6 +298,11 @@ class Ledger:
     # ------------------------------------------------------------ queries
 
     def block_bytes(self, height_or_hash: int | bytes) -> bytes | None:
+        if isinstance(height_or_hash, int) and not isinstance(height_or_hash, bool):
+            if not 0 <= height_or_hash <= HEIGHT_MAX:
+                raise ValueError(f"a block height is between 0 and 2**64 - 1, not {height_or_hash}")
+        else:
+            height_or_hash = _bytes_argument(height_or_hash, "a block reference (a height or a 32-byte hash)")
         with self._store.snapshot() as snap:
             height = height_or_hash if isinstance(height_or_hash, int) else snap.height_of(height_or_hash)
             return None if height is None else snap.block_bytes(height)
@@ -248,6 +312,7 @@ class Ledger:
         return None if data is None else decode_block(data)
 
     def tx(self, txid: bytes) -> TxInfo | None:
+        txid = _bytes_argument(txid, "txid")
         with self._store.snapshot() as snap:
             location = snap.tx_location(txid)
             if location is None:
@@ -258,11 +323,13 @@ class Ledger:
 
     def account(self, public_key: bytes) -> Account:
         """Balance and nonce (an unknown key has balance 0 and nonce 0)."""
+        public_key = _bytes_argument(public_key, "public_key")
         with self._store.snapshot() as snap:
             return snap.account(public_key)
 
     def record(self, owner: bytes, key: bytes) -> RecordInfo | None:
         """The latest value of `owner`'s record `key`, with every earlier value."""
+        owner, key = _bytes_argument(owner, "owner"), _bytes_argument(key, "the record key")
         with self._store.snapshot() as snap:
             latest = snap.record(owner, key)
             if latest is None:
@@ -273,6 +340,7 @@ class Ledger:
 
     def prove(self, txid: bytes) -> TxProof:
         """An inclusion proof of `txid` up to its block's signed header."""
+        txid = _bytes_argument(txid, "txid")
         with self._store.snapshot() as snap:
             location = snap.tx_location(txid)
             if location is None:

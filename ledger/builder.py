@@ -10,7 +10,8 @@ import time
 
 from ledger import limits, merkle, signatures
 from ledger.codec import (
-    Block, BlockHeader, Body, Transaction, check_record_size, encode_unsigned_header, encode_unsigned_transaction,
+    Block, BlockHeader, Body, Mint, Record, Transaction, Transfer, check_record_size, encode_unsigned_header,
+    encode_unsigned_transaction,
 )
 from ledger.errors import BAD_CHAIN_ID, LIMIT_EXCEEDED, RECORD_TOO_LARGE, SMALL_ORDER_KEY, LedgerError
 from ledger.hashing import header_hash, transaction_id
@@ -19,8 +20,51 @@ from ledger.state import BlockChanges, LayeredState, StateReader, Tip, apply_tra
 from ledger.validate import Chain
 
 
+def _check_bytes(value: object, what: str, size: int | None = None) -> None:
+    if not isinstance(value, bytes):
+        hint = " (encode text with .encode() or hex with bytes.fromhex)" if isinstance(value, str) else ""
+        raise TypeError(f"{what} must be bytes, not {type(value).__name__}{hint}")
+    if size is not None and len(value) != size:
+        raise ValueError(f"{what} must be {size} bytes, not {len(value)}")
+
+
+def _check_unsigned(value: object, what: str, maximum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= maximum:
+        raise ValueError(f"{what} must be between 0 and {maximum}, not {value}")
+
+
+def check_body(body: object) -> None:
+    """Raise TypeError or ValueError, naming the field, if `body` cannot be encoded (the types and
+    ranges of the format; the rules that depend on state, such as record sizes, stay in the rules)."""
+    if isinstance(body, (Transfer, Mint)):
+        _check_bytes(body.to, "the recipient", limits.KEY_BYTES)
+        _check_unsigned(body.amount, "the amount", limits.AMOUNT_MAX)
+    elif isinstance(body, Record):
+        _check_bytes(body.key, "the record key")
+        _check_bytes(body.value, "the record value")
+    else:
+        raise TypeError(f"a transaction body is a Transfer, Mint or Record, not {type(body).__name__}")
+
+
+def check_transaction(tx: object) -> None:
+    """Raise TypeError or ValueError, naming the field, if `tx` cannot be encoded."""
+    if not isinstance(tx, Transaction):
+        raise TypeError(f"expected a Transaction, not {type(tx).__name__}")
+    _check_bytes(tx.chain_id, "the chain id", limits.HASH_BYTES)
+    _check_bytes(tx.sender, "the sender", limits.KEY_BYTES)
+    _check_unsigned(tx.nonce, "the nonce", limits.NONCE_MAX)
+    check_body(tx.body)
+    _check_bytes(tx.signature, "the signature")   # workloads add transactions signed later, in batches
+
+
 def sign_transaction(keypair: Keypair, chain_id: bytes, nonce: int, body: Body) -> Transaction:
-    """A signed transaction: the signature is over the 32-byte transaction id."""
+    """A signed transaction: the signature is over the 32-byte transaction id. Raises TypeError or
+    ValueError for a field of the wrong type or range (say, an amount of 2**64 or a str key)."""
+    _check_bytes(chain_id, "the chain id", limits.HASH_BYTES)
+    _check_unsigned(nonce, "the nonce", limits.NONCE_MAX)
+    check_body(body)
     txid = transaction_id(encode_unsigned_transaction(chain_id, keypair.public_key, nonce, body))
     return Transaction(chain_id, keypair.public_key, nonce, body, keypair.sign(txid), txid)
 
@@ -72,7 +116,9 @@ class BlockBuilder:
         return tx
 
     def add(self, tx: Transaction) -> None:
-        """Add a signed transaction; raises LedgerError (and adds nothing) if the rules reject it."""
+        """Add a signed transaction; raises LedgerError (and adds nothing) if the rules reject it,
+        TypeError or ValueError if a field has the wrong type or range."""
+        check_transaction(tx)
         index = len(self._transactions)
         if index >= limits.TRANSACTIONS_PER_BLOCK_MAX:
             raise LedgerError(LIMIT_EXCEEDED, "the block is full", self.height, index)

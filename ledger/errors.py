@@ -4,6 +4,9 @@ The codes are part of the interface: scripts match on them, so a code never chan
 """
 from __future__ import annotations
 
+import errno
+import os
+
 # Decoding and limits.
 BAD_ENCODING = "bad-encoding"            # not the canonical encoding of the expected schema
 LIMIT_EXCEEDED = "limit-exceeded"        # a named limit of the format is exceeded
@@ -35,6 +38,13 @@ CONFLICTING_BLOCK = "conflicting-block"  # a different block is already stored a
 WRONG_GENESIS = "wrong-genesis"          # the store holds another chain
 NOT_FOUND = "not-found"
 STORE_EXISTS = "store-exists"
+# The environment (raised as EnvironmentFault; the CLI exits 3): nothing is wrong with the data.
+DISK_FULL = "disk-full"                  # the file system has no space left; nothing of the failed write is kept
+READ_ONLY = "read-only"                  # the store is on read-only media or was opened read-only
+STORE_LOCKED = "store-locked"            # another writer holds the store's writer lock
+NOT_A_STORE = "not-a-store"              # the folder or its data.mdb is not a ledger store
+ALREADY_OPEN = "already-open"            # this process already has the store open (LMDB allows one per process)
+IO_ERROR = "io-error"                    # any other operating-system or LMDB failure
 
 
 class LedgerError(Exception):
@@ -66,3 +76,18 @@ class LedgerError(Exception):
 
     def to_dict(self) -> dict:
         return {"code": self.code, "height": self.height, "index": self.index, "message": self.message}
+
+
+class EnvironmentFault(LedgerError):
+    """The machine, not the data, stopped the operation: disk full, read-only media, a held writer
+    lock, a folder that is not a store, an I/O error. Retrying elsewhere or later can succeed."""
+
+
+def fault_from_os_error(error: OSError, path: str | os.PathLike) -> EnvironmentFault:
+    """One sentence for an operating-system error met while working on `path`."""
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return EnvironmentFault(DISK_FULL, f"no space left on the file system holding {os.fspath(path)}")
+    if error.errno == errno.EROFS:
+        return EnvironmentFault(READ_ONLY, f"{os.fspath(path)} is on a read-only file system")
+    return EnvironmentFault(IO_ERROR, f"{os.fspath(path)}: {reason}")

@@ -121,12 +121,18 @@ class Importer:
         future, group = self.in_flight
         self.in_flight = None
         try:
-            future.result()
-        except MapFull:
-            # The map must grow, and LMDB forbids that while this thread holds a snapshot.
-            self.snapshot.close()
-            self.store.grow_map()
-            self.store.commit(group)
+            try:
+                future.result()
+            except MapFull:
+                # The map must grow, and LMDB forbids that while this thread holds a snapshot.
+                self.snapshot.close()
+                self.store.grow_map()
+                self.store.commit(group)
+        except BaseException:
+            # The commit failed (a full disk, an I/O error): commit nothing after it, or the store
+            # would skip the heights of this group.
+            self.group = []
+            raise
         self.snapshot.close()
         self.store.release_pages()
         self.snapshot = self.store.snapshot()

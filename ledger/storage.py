@@ -20,24 +20,53 @@ the map itself would wait forever, so that is refused with an error instead.
 Durability: every write transaction is fsynced before commit returns (LMDB's default sync=True,
 metasync=True), so a block reported as stored survives a crash or power loss. A crash during a
 commit loses only that uncommitted group; LMDB's copy-on-write B-trees never expose a partial one.
+
+Faults of the machine are EnvironmentFault (errors.py), never raw lmdb or OS errors: a full file
+system fails the write transaction (nothing of it is kept), read-only media are opened read-only
+(LMDB without its lock file: readers are then invisible to writers, so never with a live writer),
+a folder that is not a ledger store is refused, not written into.
+
+Writer lock: every write (commit, create) holds an exclusive flock on `writer.lock` in the store
+folder, which names its holder (pid and command) so a second writer is told who it waits for.
+LMDB already serialises write transactions, but a writer validates against the tip it read before
+its transaction: the lock makes "read tip, validate, commit" one step across processes.
+
+Lock-file preallocation: LMDB sizes lock.mdb with ftruncate (a sparse file) and writes its reader
+table through a shared mapping; on a full file system (tmpfs especially) the first store to that
+page has no block behind it and the process dies of SIGBUS. The file's blocks are allocated with
+posix_fallocate first, so a full file system is an ENOSPC error instead.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence, Union
 
 import lmdb
 import msgpack
 
-from ledger.errors import STORE_EXISTS, WRONG_GENESIS, LedgerError
+from ledger.errors import (
+    ALREADY_OPEN, DISK_FULL, IO_ERROR, NOT_A_STORE, READ_ONLY, STORE_EXISTS, STORE_LOCKED, WRONG_GENESIS,
+    EnvironmentFault, LedgerError, fault_from_os_error,
+)
 from ledger.state import EMPTY_ACCOUNT, Account, BlockChanges, Tip
 
 MAP_SIZE_INITIAL = 16 * 1024**3
 MAP_SIZE_GROWTH_FACTOR = 2
 STORE_FORMAT = 1
+WRITER_LOCK_FILE = "writer.lock"
+STORE_FILES = frozenset({"data.mdb", "lock.mdb", WRITER_LOCK_FILE})
+# LMDB's lock file for its default 126 readers on 64-bit Linux is 8 KiB (a header and one 64-byte
+# slot per reader, rounded up to a page); allocating more is harmless (LMDB then allows more readers).
+LMDB_LOCK_FILE_BYTES = 8192
+# After LMDB reports EIO from a write, a file system with less than this free is taken to be full
+# (LMDB turns a short write, which is how ENOSPC shows on a partial page flush, into EIO).
+NEARLY_FULL_BYTES = 1024 * 1024
 DATABASES = (b"meta", b"blocks", b"block_hashes", b"transactions", b"accounts", b"records", b"record_history")
 
 _U64 = struct.Struct(">Q")
@@ -48,6 +77,180 @@ _ACCOUNT = struct.Struct(">QQ")
 
 class MapFull(Exception):
     """A commit needs a larger map; nothing of it was written."""
+
+
+Wait = Union[bool, Callable[[str], None]]
+
+
+def _nearly_full(path: str) -> bool:
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < NEARLY_FULL_BYTES
+
+
+def on_read_only_media(path: str | os.PathLike) -> bool:
+    """True when the folder cannot be written: a read-only mount, or no write permission."""
+    path = os.fspath(path)
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(path, os.W_OK)
+
+
+def lmdb_fault(error: lmdb.Error, path: str) -> EnvironmentFault:
+    """One sentence for an LMDB failure on the store at `path`."""
+    if isinstance(error, lmdb.DiskError):
+        return EnvironmentFault(DISK_FULL, f"no space left on the file system holding {path}")
+    if isinstance(error, lmdb.ReadonlyError):
+        return EnvironmentFault(READ_ONLY, f"the store at {path} is open read-only")
+    if isinstance(error, (lmdb.InvalidError, lmdb.VersionMismatchError, lmdb.IncompatibleError)):
+        return EnvironmentFault(NOT_A_STORE, f"{path} is not a ledger store (its data.mdb is not a ledger LMDB file)")
+    if isinstance(error, (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.PanicError)):
+        return EnvironmentFault(IO_ERROR, f"the store at {path} is damaged ({error})")
+    if "Input/output error" in str(error) and _nearly_full(path):
+        return EnvironmentFault(DISK_FULL, f"no space left on the file system holding {path}")
+    if "Read-only file system" in str(error) or "Permission denied" in str(error):
+        return EnvironmentFault(READ_ONLY, f"the store at {path} cannot be written ({error})")
+    return EnvironmentFault(IO_ERROR, f"the store at {path} failed: {error}")
+
+
+def _command_line() -> str:
+    words = [os.path.basename(sys.argv[0] or "python")] + sys.argv[1:] if sys.argv else ["python"]
+    return " ".join(words)[:200]
+
+
+class WriterLock:
+    """The store folder's writer lock: an exclusive flock on writer.lock, naming its holder.
+    Re-entrant within one Store (any thread: a committer thread writes for its importer)."""
+
+    def __init__(self, folder: str):
+        self._folder = folder
+        self._path = os.path.join(folder, WRITER_LOCK_FILE)
+        self._mutex = threading.Lock()
+        self._fd: int | None = None
+        self._depth = 0
+
+    @property
+    def held(self) -> bool:
+        return self._depth > 0
+
+    def holder(self) -> str:
+        """Who holds the lock, as a phrase ("process 123 (ledger import …)")."""
+        try:
+            with open(self._path) as handle:
+                text = handle.read().strip()
+        except OSError:
+            text = ""
+        pid, _, command = text.partition(" ")
+        if not pid.isdigit():
+            return "another process"
+        return f"process {pid} ({command})" if command else f"process {pid}"
+
+    def acquire(self, wait: Wait = False) -> None:
+        with self._mutex:
+            if self._depth:
+                self._depth += 1
+                return
+            try:
+                fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as error:
+                raise fault_from_os_error(error, self._folder) from None
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = self.holder()
+                    if not wait:
+                        raise EnvironmentFault(STORE_LOCKED, f"the store at {self._folder} is being written by "
+                                               f"{holder}; wait for it to finish, or use --wait") from None
+                    if callable(wait):
+                        wait(f"waiting for {holder} to finish writing the store at {self._folder}")
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()} {_command_line()}\n".encode("utf-8", "replace"), 0)
+            except OSError as error:
+                os.close(fd)
+                raise fault_from_os_error(error, self._folder) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            self._depth = 1
+
+    def release(self) -> None:
+        with self._mutex:
+            if not self._depth:
+                return
+            self._depth -= 1
+            if self._depth:
+                return
+            fd, self._fd = self._fd, None
+            try:
+                os.ftruncate(fd, 0)   # no holder to name
+            except OSError:
+                pass
+            os.close(fd)              # closing drops the flock
+
+    @contextmanager
+    def hold(self, wait: Wait = False):
+        self.acquire(wait)
+        try:
+            yield self
+        finally:
+            self.release()
+
+
+# LMDB allows one environment per data file per process (a second open and close drops the first
+# one's locks). The stores this process has open, by (device, inode) of their folder.
+_open_stores: dict[tuple[int, int], str] = {}
+_open_stores_mutex = threading.Lock()
+
+
+def _folder_identity(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
+
+
+def _claim(path: str) -> tuple[int, int]:
+    identity = _folder_identity(path)
+    with _open_stores_mutex:
+        if identity in _open_stores:
+            raise EnvironmentFault(ALREADY_OPEN, f"the store at {path} is already open in this process; "
+                                   "use that Ledger (LMDB allows one per process)")
+        _open_stores[identity] = path
+    return identity
+
+
+def _unclaim(identity: tuple[int, int] | None) -> None:
+    with _open_stores_mutex:
+        _open_stores.pop(identity, None)
+
+
+def _is_open_here(path: str) -> bool:
+    try:
+        identity = _folder_identity(path)
+    except OSError:
+        return False
+    with _open_stores_mutex:
+        return identity in _open_stores
+
+
+def _preallocate_lock_file(path: str) -> None:
+    """Give lock.mdb real blocks before LMDB maps it (see the module notes: SIGBUS when full)."""
+    fd = os.open(os.path.join(path, "lock.mdb"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        status = os.fstat(fd)
+        size = max(status.st_size, LMDB_LOCK_FILE_BYTES)
+        # Skip a file already backed (the usual case): where the file system lacks fallocate,
+        # glibc emulates it by writing bytes, which must not race with LMDB's own writes.
+        if status.st_blocks * 512 < size:
+            os.posix_fallocate(fd, 0, size)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +271,15 @@ class Snapshot:
     """A consistent read-only view of the store (one LMDB read transaction)."""
 
     def __init__(self, store: "Store"):
+        self._open = False
         self._store = store
+        store._check_open()
         store._readers.enter()
         try:
             self._txn = store._env.begin(buffers=False)
+        except lmdb.Error as error:
+            store._readers.leave()
+            raise lmdb_fault(error, store.path) from None
         except BaseException:
             store._readers.leave()
             raise
@@ -81,7 +289,8 @@ class Snapshot:
     def close(self) -> None:
         if self._open:
             self._open = False
-            self._txn.abort()
+            if not self._store.closed:    # closing the environment ended every transaction
+                self._txn.abort()
             self._store._readers.leave()
 
     def __del__(self) -> None:
@@ -215,51 +424,104 @@ class _ReaderGate:
 class Store:
     """An LMDB environment holding one chain."""
 
-    def __init__(self, env: lmdb.Environment, txn: lmdb.Transaction | None = None):
+    def __init__(self, env: lmdb.Environment, path: str, identity: tuple[int, int] | None, read_only: bool = False,
+                 wait: Wait = False, txn: lmdb.Transaction | None = None):
         self._env = env
-        self._dbs = {name: env.open_db(name, txn=txn) for name in DATABASES}
+        self.path = path
+        self.read_only = read_only
+        self.wait = wait
+        self.writer = WriterLock(path)
+        self.closed = False
+        self._identity = identity
+        self._dbs = {name: env.open_db(name, txn=txn, create=not read_only) for name in DATABASES}
         self._readers = _ReaderGate()
 
     @staticmethod
-    def _open_env(path: str, map_size: int) -> lmdb.Environment:
+    def _open_env(path: str, map_size: int, read_only: bool = False) -> lmdb.Environment:
+        if read_only:
+            # Without the lock file, which read-only media cannot hold (nor a read-only open create).
+            return lmdb.open(path, map_size=map_size, max_dbs=len(DATABASES), subdir=True, readonly=True,
+                             lock=False, readahead=False, create=False)
+        _preallocate_lock_file(path)
         return lmdb.open(path, map_size=map_size, max_dbs=len(DATABASES), subdir=True, sync=True, metasync=True,
                          readahead=False, lock=True)
 
     @classmethod
     def exists(cls, path: str | os.PathLike) -> bool:
-        """True when `path` holds a ledger store (an environment with a genesis). Do not call it on
-        a store this process has open: LMDB allows one environment per file per process."""
+        """True when `path` holds a ledger store (an environment with a genesis)."""
         path = os.fspath(path)
-        if not os.path.exists(os.path.join(path, "data.mdb")):
+        if not os.path.isfile(os.path.join(path, "data.mdb")):
             return False
-        env = cls._open_env(path, 1024 * 1024)
+        if _is_open_here(path):
+            return True
+        try:
+            env = cls._open_env(path, 1024 * 1024, on_read_only_media(path))
+        except (lmdb.Error, OSError):
+            return False
         try:
             return cls._has_genesis(env)
+        except lmdb.Error:
+            return False
         finally:
             env.close()
 
     @classmethod
     def create(cls, path: str | os.PathLike, genesis: bytes, chain_id: bytes, tip: Tip,
-               accounts: dict[bytes, Account], map_size: int = MAP_SIZE_INITIAL) -> "Store":
+               accounts: dict[bytes, Account], map_size: int = MAP_SIZE_INITIAL, wait: Wait = False,
+               writer: bool = False) -> "Store":
+        """Create a store in a new or empty folder (or over an environment a crashed create left
+        empty). With `writer`, the returned store keeps the writer lock until closed."""
         path = os.fspath(path)
-        os.makedirs(path, exist_ok=True)
-        env = cls._open_env(path, map_size)
-        if cls._has_genesis(env):
-            env.close()
-            raise LedgerError(STORE_EXISTS, f"a store already exists at {path}")
-        # Sub-databases and the genesis are created in one write transaction, so a crash leaves
-        # either no store or a whole one (an environment without a genesis is created over).
-        with env.begin(write=True) as txn:
-            store = cls(env, txn)
-            meta = store._dbs[b"meta"]
-            txn.put(b"format", _U32.pack(STORE_FORMAT), db=meta)
-            txn.put(b"genesis", genesis, db=meta)
-            txn.put(b"chain_id", chain_id, db=meta)
-            txn.put(b"tx_count", _U64.pack(0), db=meta)
-            txn.put(b"tip", _pack_tip(tip), db=meta)
-            for key, account in accounts.items():
-                txn.put(key, _ACCOUNT.pack(account.balance, account.nonce), db=store._dbs[b"accounts"])
-        return store
+        try:
+            os.makedirs(path, exist_ok=True)
+            foreign = sorted(set(os.listdir(path)) - STORE_FILES)
+        except OSError as error:
+            raise fault_from_os_error(error, path) from None
+        if foreign:
+            raise EnvironmentFault(NOT_A_STORE, f"{path} is not empty and holds no ledger store "
+                                   f"(it holds {foreign[0]!r}); give a new or empty folder")
+        identity = _claim(path)
+        env = None
+        try:
+            env = cls._open_env(path, map_size)
+            if not cls._has_genesis(env):
+                with env.begin() as txn:
+                    if txn.stat()["entries"]:
+                        raise EnvironmentFault(NOT_A_STORE, f"{path} holds another program's LMDB store, not a "
+                                               "ledger store; give a new or empty folder")
+            writer_lock = WriterLock(path)
+            writer_lock.acquire(wait)
+            try:
+                if cls._has_genesis(env):   # checked again under the lock: another process may have won
+                    raise LedgerError(STORE_EXISTS, f"a store already exists at {path}")
+                # Sub-databases and the genesis are created in one write transaction, so a crash leaves
+                # either no store or a whole one (an environment without a genesis is created over).
+                with env.begin(write=True) as txn:
+                    store = cls(env, path, identity, wait=wait, txn=txn)
+                    meta = store._dbs[b"meta"]
+                    txn.put(b"format", _U32.pack(STORE_FORMAT), db=meta)
+                    txn.put(b"genesis", genesis, db=meta)
+                    txn.put(b"chain_id", chain_id, db=meta)
+                    txn.put(b"tx_count", _U64.pack(0), db=meta)
+                    txn.put(b"tip", _pack_tip(tip), db=meta)
+                    for key, account in accounts.items():
+                        txn.put(key, _ACCOUNT.pack(account.balance, account.nonce), db=store._dbs[b"accounts"])
+            except BaseException:
+                writer_lock.release()
+                raise
+            store.writer = writer_lock
+            if not writer:
+                writer_lock.release()
+            return store
+        except BaseException as error:
+            if env is not None:
+                env.close()
+            _unclaim(identity)
+            if isinstance(error, lmdb.Error):
+                raise lmdb_fault(error, path) from None
+            if isinstance(error, OSError):
+                raise fault_from_os_error(error, path) from None
+            raise
 
     @staticmethod
     def _has_genesis(env: lmdb.Environment) -> bool:
@@ -271,18 +533,80 @@ class Store:
             return txn.get(b"genesis", db=env.open_db(b"meta", txn=txn, create=False)) is not None
 
     @classmethod
-    def open(cls, path: str | os.PathLike, map_size: int = MAP_SIZE_INITIAL) -> "Store":
+    def open(cls, path: str | os.PathLike, map_size: int = MAP_SIZE_INITIAL, read_only: bool = False,
+             wait: Wait = False, writer: bool = False) -> "Store":
+        """Open an existing store. `read_only` (also chosen by itself on read-only media) opens it
+        without LMDB's lock file and refuses writes; `writer` takes the writer lock now and keeps it
+        until close; `wait` says what a write does when another process holds that lock."""
         path = os.fspath(path)
-        if not cls.exists(path):
+        if not os.path.isfile(os.path.join(path, "data.mdb")):
+            try:
+                foreign = sorted(set(os.listdir(path)) - STORE_FILES)
+            except OSError:
+                foreign = []
+            if foreign:
+                raise EnvironmentFault(NOT_A_STORE, f"{path} is not a ledger store (it holds no data.mdb)")
             raise LedgerError(WRONG_GENESIS, f"no ledger store at {path}")
-        env = cls._open_env(path, map_size)   # LMDB keeps the file's own size if that is larger
-        if not cls._has_genesis(env):
-            env.close()
-            raise LedgerError(WRONG_GENESIS, f"{path} is an LMDB environment but not a ledger store")
-        return cls(env)
+        read_only = read_only or on_read_only_media(path)
+        identity = _claim(path)
+        env = None
+        try:
+            env = cls._open_env(path, map_size, read_only)   # LMDB keeps the file's own size if that is larger
+            try:
+                is_store = cls._has_genesis(env)
+            except lmdb.IncompatibleError:
+                is_store = False
+            if not is_store:
+                raise EnvironmentFault(NOT_A_STORE, f"{path} is an LMDB environment but not a ledger store")
+            store = cls(env, path, identity, read_only, wait)
+            if writer:
+                store.acquire_writer(wait)
+            return store
+        except BaseException as error:
+            if env is not None:
+                env.close()
+            _unclaim(identity)
+            if isinstance(error, lmdb.Error):
+                raise lmdb_fault(error, path) from None
+            if isinstance(error, OSError):
+                raise fault_from_os_error(error, path) from None
+            raise
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("this ledger store is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise EnvironmentFault(READ_ONLY, f"the store at {self.path} is open read-only (read-only media or "
+                                   "read_only=True); it cannot be written")
+
+    def acquire_writer(self, wait: Wait | None = None) -> None:
+        """Take the writer lock (re-entrant); release it with release_writer()."""
+        self._check_writable()
+        self.writer.acquire(self.wait if wait is None else wait)
+
+    def release_writer(self) -> None:
+        self.writer.release()
+
+    @contextmanager
+    def writing(self, wait: Wait | None = None):
+        """Hold the writer lock for a read-validate-commit step."""
+        self.acquire_writer(wait)
+        try:
+            yield
+        finally:
+            self.release_writer()
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self._env.close()
+        while self.writer.held:
+            self.writer.release()
+        _unclaim(self._identity)
 
     def release_pages(self) -> bool:
         """Unmap and map the environment again, so the file pages this process has touched stop
@@ -292,8 +616,8 @@ class Store:
         def remap() -> None:
             path, map_size = self._env.path(), self.map_size
             self._env.close()
-            self._env = self._open_env(path, map_size)
-            self._dbs = {name: self._env.open_db(name) for name in DATABASES}
+            self._env = self._open_env(path, map_size, self.read_only)
+            self._dbs = {name: self._env.open_db(name, create=not self.read_only) for name in DATABASES}
         return self._readers.if_idle(remap)
 
     def snapshot(self) -> Snapshot:
@@ -314,15 +638,18 @@ class Store:
     def _write(self, work, grow_map: bool = True) -> None:
         """Run `work(txn)` in one write transaction; on a full map, grow it and run it again (or,
         with grow_map=False, raise MapFull for a caller that must first close its snapshots)."""
-        while True:
-            try:
-                with self._env.begin(write=True) as txn:
-                    work(txn)
-                return
-            except lmdb.MapFullError:
-                if not grow_map:
-                    raise MapFull() from None
-                self.grow_map()
+        with self.writing():
+            while True:
+                try:
+                    with self._env.begin(write=True) as txn:
+                        work(txn)
+                    return
+                except lmdb.MapFullError:
+                    if not grow_map:
+                        raise MapFull() from None
+                    self.grow_map()
+                except lmdb.Error as error:
+                    raise lmdb_fault(error, self.path) from None
 
     def commit(self, blocks: Sequence[PendingBlock], grow_map: bool = True) -> None:
         """Store a group of validated, consecutive blocks in one durable write transaction."""

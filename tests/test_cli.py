@@ -572,7 +572,8 @@ def test_missing_db_as_subprocess(tmp_path):
     result = run_module("info", "--db", tmp_path / "nowhere", "--json")
     assert result.returncode == 1
     assert_one_line_error(result.stderr, "not-found")
-    assert result.stdout == ""
+    error = json.loads(result.stdout)   # with --json the error is a JSON object on stdout too
+    assert error["code"] == "not-found" and error["exit_status"] == 1
 
 
 # ---------------------------------------------------------------- proofs
