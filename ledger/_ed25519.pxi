@@ -26,9 +26,15 @@ cdef extern from "ed25519_batch.h":
     int ledger_cpu_count() nogil
 
 cdef inline bytes _ed_bytes(object x):
+    # Only bytes-like objects (the buffer protocol): bytes(32) would be 32 zero bytes, and
+    # bytes("...") or bytes([1, 2]) would invent an encoding the caller never chose.
     if type(x) is bytes:
         return <bytes>x
-    return bytes(x)
+    try:
+        view = memoryview(x)
+    except TypeError:
+        raise TypeError(f"expected a bytes-like object, not {type(x).__name__}") from None
+    return view.tobytes()
 
 
 def ed25519_verify(public_key, message, signature):

@@ -91,14 +91,27 @@ def pack_records(public_keys: Sequence[BytesLike], messages: Sequence[BytesLike]
     record_size = RECORD_HEADER_SIZE + (sizes.pop() if sizes else 0)
     parts = []
     for pk, m, sig in zip(public_keys, messages, signatures):
+        pk, m, sig = _bytes_like(pk), _bytes_like(m), _bytes_like(sig)
         if len(pk) != PUBLIC_KEY_SIZE or len(sig) != SIGNATURE_SIZE:
             raise ValueError("public keys are 32 bytes and signatures 64 bytes")
-        parts += (bytes(pk), bytes(sig), bytes(m))
+        parts += (pk, sig, m)
     return b"".join(parts), record_size
+
+
+def _bytes_like(value: object) -> bytes:
+    """The bytes of a bytes-like object; TypeError for anything else (an int, a str, a list), which
+    bytes() would silently turn into some bytes."""
+    if type(value) is bytes:
+        return value
+    try:
+        return memoryview(value).tobytes()  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"expected a bytes-like object, not {type(value).__name__}") from None
 
 
 def is_small_order(public_key: BytesLike) -> bool:
     """True iff the 32 bytes decode (leniently, as ZIP-215 does) to a point whose order divides 8."""
+    public_key = _bytes_like(public_key)
     if len(public_key) != PUBLIC_KEY_SIZE:
         raise ValueError("a public key is 32 bytes")
     return _core.ed25519_is_small_order(public_key)
