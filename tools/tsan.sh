@@ -20,7 +20,9 @@ trap 'rm -rf "$WORK"' EXIT
 
 # Python's own objects are not instrumented: only accesses made by our C code are checked, and
 # the GIL (a pthread lock, intercepted) orders them against Python code.
-export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 report_signal_unsafe=0"
+# Reports go to files (pytest captures stderr, and a halted process never prints it); they are
+# shown when the run fails.
+export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 report_signal_unsafe=0 log_path=$WORK/report"
 
 echo "== extension under ThreadSanitizer (scratch copy: $WORK/tree)"
 mkdir -p "$WORK/tree"
@@ -41,5 +43,11 @@ fi
 # (kernels with vm.mmap_rnd_bits > 28 otherwise abort with "unexpected memory mapping").
 RUN=""
 if command -v setarch >/dev/null 2>&1; then RUN="setarch $(uname -m) -R"; fi
-LD_PRELOAD="$LIBTSAN" LEDGER_VECTORS="$VECTORS" $RUN "$PY" -m pytest -q -p no:cacheprovider "$@"
+status=0
+LD_PRELOAD="$LIBTSAN" LEDGER_VECTORS="$VECTORS" $RUN "$PY" -m pytest -q -p no:cacheprovider "$@" || status=$?
+if ls "$WORK"/report.* >/dev/null 2>&1; then
+    cat "$WORK"/report.* >&2
+    [ "$status" -ne 0 ] || status=1
+fi
+[ "$status" -eq 0 ] || { echo "tsan: FAILED (status $status)" >&2; exit "$status"; }
 echo "tsan: clean"
