@@ -111,9 +111,11 @@ static size_t leftmost_bad(work_t *w, const job_t *j, size_t lo, size_t hi, int 
     }
     if (!known_bad && combined_check(w, lo, hi)) return hi;
     size_t mid = lo + (hi - lo) / 2;
-    size_t left = mid - lo == 1 ? leftmost_bad(w, j, lo, mid, 0) : combined_check(w, lo, mid) ? mid
-                                                                   : leftmost_bad(w, j, lo, mid, 1);
-    if (left < mid) return left;
+    size_t left;
+    if (mid - lo == 1) left = leftmost_bad(w, j, lo, mid, 0);
+    else if (combined_check(w, lo, mid)) left = mid;
+    else left = leftmost_bad(w, j, lo, mid, 1);
+    if (left < mid) return left;   /* the right half is never looked at */
     return leftmost_bad(w, j, mid, hi, 1);
 }
 
