@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LEDGER := $(VENV)/bin/ledger
 DEMO := demo
 
-.PHONY: demo test build bench sanitize clean
+.PHONY: demo test build bench sanitize tsan clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,15 @@ demo: build
 bench: build
 	$(PY) -m pytest bench --benchmark-autosave -q
 
-# The C code under AddressSanitizer + UBSan: signature vectors, block decoder, BLAKE3 and Merkle.
+# The C code under AddressSanitizer + UBSan: signature vectors, block decoder, BLAKE3 and Merkle,
+# and the bindings walking containers that a buffer export mutates.
 sanitize: build
-	tools/sanitize.sh tests/test_ed25519_vectors.py tests/test_block_decoder.py tests/test_blake3_native.py tests/test_merkle_native.py
+	tools/sanitize.sh tests/test_ed25519_vectors.py tests/test_block_decoder.py tests/test_blake3_native.py tests/test_merkle_native.py tests/test_native_containers.py tests/test_ed25519_first_bad.py
+
+# The threaded paths under ThreadSanitizer: batch verification on 2 threads, the Merkle root
+# split over threads, the SIMD switches and key cache under concurrent use, the import pipeline.
+tsan: build
+	tools/tsan.sh
 
 clean:
 	rm -rf build $(DEMO) ledger/_core.c ledger/*.so

@@ -4,6 +4,7 @@
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock, PyThread_allocate_lock,
                                PyThread_free_lock, PyThread_release_lock, PyThread_type_lock)
 from libc.stdint cimport uint8_t
@@ -137,7 +138,10 @@ def blake3_keyed_many(key, items):
     """The 32-byte keyed digests of every item, concatenated in order."""
     cdef uint8_t k[32]
     _b3_key(key, k)
-    cdef list seq = items if type(items) is list else list(items)
+    # A private snapshot: taking a buffer can run Python code (__buffer__ on 3.12+, a C type's
+    # getbuffer calling back, a finalizer), which may shrink or clear the caller's list while
+    # the loop below indexes it without bounds checks.
+    cdef tuple seq = tuple(items)
     cdef Py_ssize_t n = len(seq)
     cdef Py_ssize_t i, held = 0, work = 0
     cdef bytes out = _b3_out(32 * n)
@@ -186,6 +190,12 @@ def merkle_root_blake3(leaf_key, node_key, leaves, Py_ssize_t leaf_size, int thr
     if type(leaves) is list:
         # Checking and copying in one pass costs a third of b"".join plus a separate check.
         n = len(<list>leaves)
+        # Sizes are checked before n * leaf_size is formed or allocated: that product must not
+        # overflow, and a leaf_size no leaf has must not cost an allocation (only the first leaf
+        # is looked at here; the loop checks every one).
+        if n > 0 and (leaf_size > PY_SSIZE_T_MAX // n or type((<list>leaves)[0]) is not bytes
+                      or PyBytes_GET_SIZE((<list>leaves)[0]) != leaf_size):
+            raise ValueError(f"every leaf must be bytes of {leaf_size} bytes")
         packed = PyBytes_FromStringAndSize(NULL, n * leaf_size)
         joined = PyBytes_AS_STRING(packed)
         for i in range(n):

@@ -23,12 +23,24 @@ cdef extern from "ed25519_batch.h":
     int ledger_ed25519_verify_batch_seeded(size_t n, const uint8_t **public_keys, const uint8_t **messages,
                                            const size_t *message_lens, const uint8_t **signatures,
                                            uint8_t *results, int nthreads, const uint8_t *coefficients) nogil
+    int ledger_ed25519_first_bad(size_t n, const uint8_t **public_keys, const uint8_t **messages,
+                                 const size_t *message_lens, const uint8_t **signatures, size_t *first_bad,
+                                 int nthreads) nogil
+    int ledger_ed25519_first_bad_seeded(size_t n, const uint8_t **public_keys, const uint8_t **messages,
+                                        const size_t *message_lens, const uint8_t **signatures, size_t *first_bad,
+                                        int nthreads, const uint8_t *coefficients) nogil
     int ledger_cpu_count() nogil
 
 cdef inline bytes _ed_bytes(object x):
+    # Only bytes-like objects (the buffer protocol): bytes(32) would be 32 zero bytes, and
+    # bytes("...") or bytes([1, 2]) would invent an encoding the caller never chose.
     if type(x) is bytes:
         return <bytes>x
-    return bytes(x)
+    try:
+        view = memoryview(x)
+    except TypeError:
+        raise TypeError(f"expected a bytes-like object, not {type(x).__name__}") from None
+    return view.tobytes()
 
 
 def ed25519_verify(public_key, message, signature):
@@ -117,13 +129,41 @@ cdef list _ed_run_batch(size_t n, const uint8_t **pks, const uint8_t **msgs, siz
         free(res)
 
 
+cdef object _ed_run_first_bad(size_t n, const uint8_t **pks, const uint8_t **msgs, size_t *mlens,
+                              const uint8_t **sigs, const uint8_t *okshape, int nthreads, object coefficients):
+    # Items of the wrong shape are bad without any arithmetic: the search ends at the first one.
+    cdef size_t usable = 0
+    while usable < n and okshape[usable]:
+        usable += 1
+    cdef size_t first = usable
+    cdef int rc
+    cdef bytes coef
+    cdef const uint8_t *cp = NULL
+    if coefficients is not None:
+        coef = _ed_bytes(coefficients)
+        if <size_t>PyBytes_GET_SIZE(coef) != 16 * n:
+            raise ValueError("coefficients must be 16 bytes per item")
+        cp = <const uint8_t *>PyBytes_AS_STRING(coef)
+        with nogil:
+            rc = ledger_ed25519_first_bad_seeded(usable, pks, msgs, mlens, sigs, &first, nthreads, cp)
+    else:
+        with nogil:
+            rc = ledger_ed25519_first_bad(usable, pks, msgs, mlens, sigs, &first, nthreads)
+    if rc == -1:
+        raise MemoryError()
+    if rc == -2:
+        raise OSError("getrandom() failed")
+    return None if first >= n else first
+
+
 _ED_PAD_PK = b"\0" * 32
 _ED_PAD_SIG = b"\0" * 64
 
 
-def ed25519_verify_batch(public_keys, messages, signatures, int threads=0, coefficients=None):
+def ed25519_verify_batch(public_keys, messages, signatures, int threads=0, coefficients=None, bint _first_bad=False):
     """Verdicts for n (public key, message, signature) triples; threads <= 0: one per CPU.
-    coefficients (tests only): 16 bytes per item replacing the CSPRNG output."""
+    coefficients (tests only): 16 bytes per item replacing the CSPRNG output.
+    _first_bad: see ed25519_first_bad."""
     cdef list pk_l = [_ed_bytes(x) for x in public_keys]
     cdef list msg_l = [_ed_bytes(x) for x in messages]
     cdef list sig_l = [_ed_bytes(x) for x in signatures]
@@ -156,14 +196,18 @@ def ed25519_verify_batch(public_keys, messages, signatures, int threads=0, coeff
             b = <bytes>msg_l[i]
             msgs[i] = <const uint8_t *>PyBytes_AS_STRING(b)
             mlens[i] = <size_t>PyBytes_GET_SIZE(b)
+        if _first_bad:
+            return _ed_run_first_bad(n, pks, msgs, mlens, sigs, okshape, threads, coefficients)
         return _ed_run_batch(n, pks, msgs, mlens, sigs, okshape, threads, coefficients)
     finally:
         free(pks); free(msgs); free(sigs); free(mlens); free(okshape)
 
 
-def ed25519_verify_records(records, Py_ssize_t record_size, int threads=0, coefficients=None):
+def ed25519_verify_records(records, Py_ssize_t record_size, int threads=0, coefficients=None,
+                           bint _first_bad=False):
     """Verdicts for a contiguous buffer of fixed-size records, each
-    public_key (32) || signature (64) || message (record_size - 96)."""
+    public_key (32) || signature (64) || message (record_size - 96).
+    _first_bad: see ed25519_first_bad."""
     if record_size < 96:
         raise ValueError("record_size must be at least 96")
     cdef const unsigned char[::1] buf = memoryview(records).cast("B")
@@ -189,6 +233,19 @@ def ed25519_verify_records(records, Py_ssize_t record_size, int threads=0, coeff
             msgs[i] = rec + 96
             mlens[i] = <size_t>(record_size - 96)
             okshape[i] = 1
+        if _first_bad:
+            return _ed_run_first_bad(n, pks, msgs, mlens, sigs, okshape, threads, coefficients)
         return _ed_run_batch(n, pks, msgs, mlens, sigs, okshape, threads, coefficients)
     finally:
         free(pks); free(msgs); free(sigs); free(mlens); free(okshape)
+
+
+def ed25519_first_bad(public_keys, messages, signatures, int threads=0, coefficients=None):
+    """The position of the first triple whose signature fails, None if all hold; no verdicts for
+    the rest (a hostile batch costs about what a valid one does)."""
+    return ed25519_verify_batch(public_keys, messages, signatures, threads, coefficients, True)
+
+
+def ed25519_first_bad_records(records, Py_ssize_t record_size, int threads=0, coefficients=None):
+    """ed25519_first_bad over a buffer of records (see ed25519_verify_records)."""
+    return ed25519_verify_records(records, record_size, threads, coefficients, True)

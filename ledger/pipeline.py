@@ -125,11 +125,13 @@ class Pipeline:
         records = b"".join(item.records for item in batch)
         if not records:
             return
-        verdicts = signatures.verify_records(records, self._threads)
+        # Import stops at the first failing block, so only the first bad signature is needed; the
+        # blocks after it (verdicts undecided) are left to check_block, should anyone get there.
+        verdicts = signatures.verdicts_until_first_bad(records, self._threads)
         start = 0
         for item in batch:
             count = len(item.records) // SIGNATURE_RECORD_SIZE
-            if item.block is not None:
+            if item.block is not None and (count == 0 or verdicts[start] is not None):
                 item.verdicts = verdicts[start:start + count]
             item.records = b""   # no longer needed; keep memory flat
             start += count

@@ -1,4 +1,5 @@
-"""The one place the ledger checks Ed25519 signatures: whole batches in, a verdict per item out.
+"""The one place the ledger checks Ed25519 signatures: whole batches in, a verdict per item out
+(or, for block validation, verdicts up to the first bad signature only).
 
 Verdicts come from our native ZIP-215 verifier (ledger.crypto; rules in its docstring and in
 README.md): one batch per call, split across threads, bisected on failure so every signature gets
@@ -27,3 +28,15 @@ def verify_batch(public_keys: Sequence[bytes], messages: Sequence[bytes], signat
 def verify_records(records: bytes, threads: int | None = None) -> list[bool]:
     """A verdict for every 128-byte record of `records` (see codec.signature_records)."""
     return crypto.verify_records(records, SIGNATURE_RECORD_SIZE, threads)
+
+
+def verdicts_until_first_bad(records: bytes, threads: int | None = None) -> list[bool | None]:
+    """For validation, which stops at the first failure: True for every record before the first
+    bad signature, False at it, None (undecided) after it. Costs about one valid batch whatever
+    the records hold, where verify_records bisects a batch of bad signatures item by item (several
+    times the cost). Read in order, stopping at the first False: a None is never a verdict."""
+    count = len(records) // SIGNATURE_RECORD_SIZE
+    first = crypto.first_bad_record(records, SIGNATURE_RECORD_SIZE, threads)
+    if first is None:
+        return [True] * count
+    return [True] * first + [False] + [None] * (count - first - 1)

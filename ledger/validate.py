@@ -96,7 +96,7 @@ def check_block(chain: Chain, tip: Tip, reader: StateReader, block: Block,
     height = header.height
     transactions = block.transactions
     if verdicts is None:
-        verdicts = signatures.verify_records(signature_records(block))
+        verdicts = signatures.verdicts_until_first_bad(signature_records(block))
     if not verdicts[0]:
         raise LedgerError(BAD_BLOCK_SIGNATURE, "the proposer's signature over the header does not hold", height)
     stateless_error = _first_stateless_error(chain, reader, block, verdicts[1:])

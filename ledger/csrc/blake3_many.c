@@ -78,6 +78,8 @@ AVX2 static void eight(const uint32_t key[8], const uint8_t *inputs, size_t stri
         for (int i = 0; i < 8; i++) out[j][i] = lane_words[i][j];
 }
 
+/* Read by every hashing thread, written by the first caller and by ledger_blake3_simd(0/1):
+ * atomic, as fe25519.c's switch is (a plain int here was a data race under ThreadSanitizer). */
 static int simd_state = -1;   /* -1: not yet decided */
 
 int ledger_blake3_simd_available(void) {
@@ -86,9 +88,12 @@ int ledger_blake3_simd_available(void) {
 }
 
 int ledger_blake3_simd(int enable) {
-    if (simd_state < 0) simd_state = ledger_blake3_simd_available();
-    if (enable >= 0) simd_state = enable && ledger_blake3_simd_available();
-    return simd_state;
+    int state = __atomic_load_n(&simd_state, __ATOMIC_RELAXED);
+    if (enable >= 0 || state < 0) {
+        state = (enable >= 0 ? enable != 0 : 1) && ledger_blake3_simd_available();
+        __atomic_store_n(&simd_state, state, __ATOMIC_RELAXED);
+    }
+    return state;
 }
 
 void ledger_blake3_many(const uint32_t key[8], const uint8_t *inputs, size_t stride, size_t length, size_t count,

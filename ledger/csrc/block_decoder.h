@@ -12,7 +12,9 @@
 #define LEDGER_FORMAT_VERSION 1u
 /* The smallest transaction (a record with empty key and value) is 142 bytes, so a block of n
  * bytes holds fewer than n / 128 + 1 transactions: callers size their view arrays with this. */
-#define LEDGER_TRANSACTIONS_CAPACITY(size) ((size) / 128u + 1u)
+/* Over LEDGER_BLOCK_BYTES_MAX the decoder stops at its first check, so callers allocate nothing
+ * in proportion to an oversized input (it was about 0.75 bytes per input byte). */
+#define LEDGER_TRANSACTIONS_CAPACITY(size) ((size) > LEDGER_BLOCK_BYTES_MAX ? 1u : (size) / 128u + 1u)
 
 enum { LEDGER_KIND_TRANSFER = 0, LEDGER_KIND_MINT = 1, LEDGER_KIND_RECORD = 2 };
 

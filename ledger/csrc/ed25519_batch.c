@@ -22,8 +22,10 @@ typedef struct {
     const uint8_t *const *msg;
     const size_t *mlen;
     const uint8_t *const *sig;
-    uint8_t *res;
+    uint8_t *res;        /* verdicts (NULL when only the first bad item is wanted) */
     const uint8_t *coef; /* 16 bytes per item */
+    size_t base;         /* position of item 0 in the whole batch */
+    size_t *first_bad;   /* first-bad mode: the smallest bad position found so far (shared) */
 } job_t;
 
 typedef struct {
@@ -42,6 +44,13 @@ static int single_check(const ledger_ge_p3 *negR, const ledger_ge_p3 *negA, cons
     ledger_ge_neg(&A, negA);
     ledger_ge_neg(&R, negR);
     return ledger_ed25519_check_decoded(&A, &R, S, k);
+}
+
+/* First-bad mode: lowers *first_bad to position p (atomically; the threads share it). */
+static void note_bad(size_t *first_bad, size_t p) {
+    size_t cur = __atomic_load_n(first_bad, __ATOMIC_RELAXED);
+    while (p < cur && !__atomic_compare_exchange_n(first_bad, &cur, p, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
 }
 
 /* 1 iff the random combination of items [lo, hi) vanishes. */
@@ -88,6 +97,28 @@ static void settle(work_t *w, size_t lo, size_t hi, int known_bad, uint8_t *res)
     settle(w, mid, hi, left_ok, res);
 }
 
+/* First-bad mode: the smallest i in [lo, hi) whose signature fails, or hi if none does. Only the
+ * leftmost failing half is followed, so a range is settled with about two combined checks of its
+ * size in all, however many items in it are bad (settle() gives each bad item its own checks).
+ * Ranges that start after a bad item another thread already found are abandoned. */
+static size_t leftmost_bad(work_t *w, const job_t *j, size_t lo, size_t hi, int known_bad) {
+    if (lo >= hi) return hi;
+    if (__atomic_load_n(j->first_bad, __ATOMIC_RELAXED) < j->base + w->index[lo]) return hi;
+    if (hi - lo == 1 || (known_bad && hi - lo <= SINGLES_BELOW)) {
+        for (size_t i = lo; i < hi; i++)
+            if (!single_check(&w->pts[2 * i], &w->pts[2 * i + 1], &w->S[i], &w->k[i])) return i;
+        return hi;
+    }
+    if (!known_bad && combined_check(w, lo, hi)) return hi;
+    size_t mid = lo + (hi - lo) / 2;
+    size_t left;
+    if (mid - lo == 1) left = leftmost_bad(w, j, lo, mid, 0);
+    else if (combined_check(w, lo, mid)) left = mid;
+    else left = leftmost_bad(w, j, lo, mid, 1);
+    if (left < mid) return left;   /* the right half is never looked at */
+    return leftmost_bad(w, j, mid, hi, 1);
+}
+
 static int run_job(const job_t *j) {
     size_t n = j->n;
     work_t w;
@@ -118,7 +149,7 @@ static int run_job(const job_t *j) {
         size_t q = 0;
         for (size_t i = 0; i < n; i++) {
             state[i] = 0;
-            j->res[i] = 0;
+            if (j->res) j->res[i] = 0;
             if (!ledger_sc_is_canonical(j->sig[i] + 32)) {
                 state[i] = 2;
                 continue;
@@ -171,9 +202,17 @@ static int run_job(const job_t *j) {
             if (fail[q++]) bad = 1;
             if (bad) state[i] |= 2;
         }
+        /* First-bad mode: an item that fails on its own ends the search there; only the items
+         * before it still need the group equation. */
+        size_t end = n;
+        if (!j->res) {
+            for (end = 0; end < n && !(state[end] & 2); end++) {
+            }
+            if (end < n) note_bad(j->first_bad, j->base + end);
+        }
         /* compact the decodable items to the front, negating the points */
         size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < end; i++) {
             if (state[i] & 2) continue;
             const uint8_t *sig = j->sig[i], *pk = j->pk[i];
             ledger_ge_neg(&w.pts[2 * m], &w.pts[2 * i]);
@@ -190,7 +229,12 @@ static int run_job(const job_t *j) {
         free(state); free(dst); free(enc); free(fail);
         w.m = m;
     }
-    settle(&w, 0, w.m, 0, j->res);
+    if (j->res) {
+        settle(&w, 0, w.m, 0, j->res);
+    } else {
+        size_t bad = leftmost_bad(&w, j, 0, w.m, 0);
+        if (bad < w.m) note_bad(j->first_bad, j->base + w.index[bad]);
+    }
     rc = w.err;
 out:
     free(w.index); free(w.pts); free(w.S); free(w.k); free(w.z); free(w.scal);
@@ -208,9 +252,10 @@ int ledger_cpu_count(void) {
     return c < 1 ? 1 : (int)c;
 }
 
-int ledger_ed25519_verify_batch_seeded(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
-                                       const size_t *message_lens, const uint8_t *const *signatures,
-                                       uint8_t *results, int nthreads, const uint8_t *coef) {
+/* results != NULL: a verdict each; otherwise *first_bad = the first bad position (n if none). */
+static int verify_batch(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                        const size_t *message_lens, const uint8_t *const *signatures, uint8_t *results,
+                        size_t *first_bad, int nthreads, const uint8_t *coef) {
     if (nthreads <= 0) nthreads = ledger_cpu_count();
     if (nthreads > 256) nthreads = 256;
     size_t max_threads = n / MIN_ITEMS_PER_THREAD;
@@ -223,7 +268,7 @@ int ledger_ed25519_verify_batch_seeded(size_t n, const uint8_t *const *public_ke
     for (int t = 0; t < nthreads; t++) {
         size_t cnt = per + ((size_t)t < extra);
         jobs[t] = (job_t){cnt, public_keys + pos, messages + pos, message_lens + pos, signatures + pos,
-                          results + pos, coef + 16 * pos};
+                          results ? results + pos : NULL, coef + 16 * pos, pos, first_bad};
         pos += cnt;
     }
     (void)ledger_ge_base_table(); /* build it once before the threads race for it */
@@ -244,6 +289,19 @@ int ledger_ed25519_verify_batch_seeded(size_t n, const uint8_t *const *public_ke
         if (r) rc = r;
     }
     return rc;
+}
+
+int ledger_ed25519_verify_batch_seeded(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                                       const size_t *message_lens, const uint8_t *const *signatures,
+                                       uint8_t *results, int nthreads, const uint8_t *coef) {
+    return verify_batch(n, public_keys, messages, message_lens, signatures, results, NULL, nthreads, coef);
+}
+
+int ledger_ed25519_first_bad_seeded(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                                    const size_t *message_lens, const uint8_t *const *signatures, size_t *first_bad,
+                                    int nthreads, const uint8_t *coef) {
+    *first_bad = n;
+    return verify_batch(n, public_keys, messages, message_lens, signatures, NULL, first_bad, nthreads, coef);
 }
 
 static int fill_random(uint8_t *buf, size_t len) {
@@ -271,6 +329,24 @@ int ledger_ed25519_verify_batch(size_t n, const uint8_t *const *public_keys, con
     }
     int rc = ledger_ed25519_verify_batch_seeded(n, public_keys, messages, message_lens, signatures, results, nthreads,
                                                 coef);
+    memset(coef, 0, 16 * n);
+    free(coef);
+    return rc;
+}
+
+int ledger_ed25519_first_bad(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                             const size_t *message_lens, const uint8_t *const *signatures, size_t *first_bad,
+                             int nthreads) {
+    *first_bad = n;
+    if (n == 0) return 0;
+    uint8_t *coef = malloc(16 * n);
+    if (!coef) return -1;
+    if (fill_random(coef, 16 * n) != 0) {
+        free(coef);
+        return -2;
+    }
+    int rc = ledger_ed25519_first_bad_seeded(n, public_keys, messages, message_lens, signatures, first_bad, nthreads,
+                                             coef);
     memset(coef, 0, 16 * n);
     free(coef);
     return rc;

@@ -41,11 +41,29 @@ static cache_entry cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock[CACHE_STRIPES];
 static uint64_t cache_seed[2];
 static int cache_on = 1;
+static int cache_fork_safe = 1; /* 0 if the fork handlers could not be registered: cache stays off */
 static unsigned long cache_hits, cache_misses;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
+/* fork() copies only the calling thread: a stripe another thread holds at that moment would stay
+ * locked forever in the child. So the stripes are all taken (in order, as no other path takes
+ * two) around fork(), which also leaves no entry half-written in the child's copy. */
+static void cache_before_fork(void) {
+    for (int i = 0; i < CACHE_STRIPES; i++) pthread_mutex_lock(&cache_lock[i]);
+}
+
+static void cache_after_fork(void) {
+    for (int i = CACHE_STRIPES; i-- > 0;) pthread_mutex_unlock(&cache_lock[i]);
+}
+
 static void cache_init(void) {
     for (int i = 0; i < CACHE_STRIPES; i++) pthread_mutex_init(&cache_lock[i], NULL);
+    /* Registered before any stripe can be taken (pthread_once holds back every user until this
+     * returns). Should registration fail (out of memory), the cache is switched off instead. */
+    if (pthread_atfork(cache_before_fork, cache_after_fork, cache_after_fork) != 0) {
+        cache_fork_safe = 0;
+        __atomic_store_n(&cache_on, 0, __ATOMIC_RELAXED);
+    }
     if (getrandom(cache_seed, sizeof cache_seed, GRND_NONBLOCK) != (ssize_t)sizeof cache_seed) {
         cache_seed[0] = (uint64_t)(uintptr_t)&cache_seed ^ 0x9e3779b97f4a7c15ULL;
         cache_seed[1] = (uint64_t)(uintptr_t)&cache ^ 0xc2b2ae3d27d4eb4fULL;
@@ -66,7 +84,7 @@ static size_t cache_slot(const uint8_t pk[32]) {
 
 void ledger_keycache_enable(int on) {
     pthread_once(&cache_once, cache_init);
-    __atomic_store_n(&cache_on, on != 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cache_on, on != 0 && cache_fork_safe, __ATOMIC_RELAXED);
 }
 
 void ledger_keycache_clear(void) {

@@ -29,6 +29,7 @@ static void root_streaming(const uint32_t lk[8], const uint32_t nk[8], const uin
  * one-block compressions for ledger_blake3_many. */
 static int root_levels(const uint32_t lk[8], const uint32_t nk[8], const uint8_t *leaves, size_t leaf_size,
                        size_t count, uint32_t out[8]) {
+    if (count > SIZE_MAX / sizeof(uint32_t[8])) return -1;   /* the caller falls back to streaming */
     uint32_t (*level)[8] = malloc(count * sizeof *level);
     if (level == NULL) return -1;
     ledger_blake3_many(lk, leaves, leaf_size, leaf_size, count, level);
