@@ -3,9 +3,9 @@
 
 const ledger_fe ledger_fe_d = {{0x34dca135978a3ULL, 0x1a8283b156ebdULL, 0x5e7a26001c029ULL,
                                 0x739c663a03cbbULL, 0x52036cee2b6ffULL}};
-const ledger_fe ledger_fe_d2 = {{0x69b9426b2f159ULL, 0x35050762add7aULL, 0x3cf44c0038052ULL,
+const ledger_fe ledger_fe_2d = {{0x69b9426b2f159ULL, 0x35050762add7aULL, 0x3cf44c0038052ULL,
                                  0x6738cc7407977ULL, 0x2406d9dc56dffULL}};
-const ledger_fe ledger_fe_sqrtm1 = {{0x61b274a0ea0b0ULL, 0xd5a5fc8f189dULL, 0x7ef5e9cbd0c60ULL,
+const ledger_fe ledger_fe_sqrt_minus_one = {{0x61b274a0ea0b0ULL, 0xd5a5fc8f189dULL, 0x7ef5e9cbd0c60ULL,
                                      0x78595a6804c9eULL, 0x2b8324804fc1dULL}};
 
 static uint64_t load_le64(const uint8_t *p) {
@@ -106,7 +106,7 @@ void ledger_fe_invert(ledger_fe *out, const ledger_fe *z) {
     ledger_fe_mul(out, &t, &z11);         /* 2^255 - 21 = p - 2 */
 }
 
-void ledger_fe_pow22523(ledger_fe *out, const ledger_fe *z) {
+void ledger_fe_pow_p58(ledger_fe *out, const ledger_fe *z) {
     ledger_fe t250, z11, t;
     pow_2_250_1(&t250, &z11, z);
     sqn(&t, &t250, 2);                    /* 2^252 - 4 */
@@ -135,7 +135,7 @@ static void sqn2(ledger_fe *h1, const ledger_fe *f1, ledger_fe *h2, const ledger
     *h2 = b;
 }
 
-void ledger_fe_pow22523_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, const ledger_fe *z2) {
+void ledger_fe_pow_p58_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, const ledger_fe *z2) {
     ledger_fe a2, a9, a11, a5, a10, a20, a40, a50, a100, a200, a250, at;
     ledger_fe b2, b9, b11, b5, b10, b20, b40, b50, b100, b200, b250, bt;
     sq2(&a2, z1, &b2, z2);
@@ -163,7 +163,7 @@ void ledger_fe_pow22523_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, co
 }
 
 /* ---- four independent exponentiations at once ----
- * Portable: two ledger_fe_pow22523_x2 calls. On x86-64 CPUs with AVX2 (detected at run time), a
+ * Portable: two ledger_fe_pow_p58_x2 calls. On x86-64 CPUs with AVX2 (detected at run time), a
  * 4-lane vector version: each 256-bit register holds the same limb of four field elements, in
  * radix 2^25.5 (ten limbs of 26, 25, 26, ... bits), so products are 32x32 -> 64-bit
  * (vpmuludq) and a lane never overflows (sums stay below 2^62). */
@@ -173,7 +173,7 @@ static int simd_enabled = -1; /* -1: not decided yet */
 #include "fe25519_avx2.h"
 
 #if LEDGER_AVX2_CODE
-static AVX2_FN void pow22523_avx2(ledger_fe out[4], const ledger_fe in[4]) {
+static AVX2_FN void pow_p58_avx2(ledger_fe out[4], const ledger_fe in[4]) {
     fe4 z, z2, z9, z11, t5, t10, t20, t40, t50, t100, t200, t250, t;
     fe4_load(&z, in);
     fe4_sq(&z2, &z);
@@ -220,15 +220,15 @@ int ledger_fe_simd(int enable) {
     return cur;
 }
 
-void ledger_fe_pow22523_x4(ledger_fe out[4], const ledger_fe in[4]) {
+void ledger_fe_pow_p58_x4(ledger_fe out[4], const ledger_fe in[4]) {
 #if defined(__x86_64__) && defined(__GNUC__)
     int use = __atomic_load_n(&simd_enabled, __ATOMIC_RELAXED);
     if (use < 0) use = ledger_fe_simd(-1);
     if (use) {
-        pow22523_avx2(out, in);
+        pow_p58_avx2(out, in);
         return;
     }
 #endif
-    ledger_fe_pow22523_x2(&out[0], &in[0], &out[1], &in[1]);
-    ledger_fe_pow22523_x2(&out[2], &in[2], &out[3], &in[3]);
+    ledger_fe_pow_p58_x2(&out[0], &in[0], &out[1], &in[1]);
+    ledger_fe_pow_p58_x2(&out[2], &in[2], &out[3], &in[3]);
 }

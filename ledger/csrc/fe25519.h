@@ -22,8 +22,8 @@ typedef unsigned __int128 ledger_u128;
 #define LEDGER_FE_MASK51 ((uint64_t)0x7ffffffffffffULL)
 
 extern const ledger_fe ledger_fe_d;      /* d = -121665/121666 */
-extern const ledger_fe ledger_fe_d2;     /* 2d */
-extern const ledger_fe ledger_fe_sqrtm1; /* sqrt(-1) = 2^((p-1)/4) */
+extern const ledger_fe ledger_fe_2d;     /* 2d */
+extern const ledger_fe ledger_fe_sqrt_minus_one; /* sqrt(-1) = 2^((p-1)/4) */
 
 static inline void ledger_fe_0(ledger_fe *h) { memset(h, 0, sizeof *h); }
 static inline void ledger_fe_1(ledger_fe *h) { memset(h, 0, sizeof *h); h->v[0] = 1; }
@@ -123,11 +123,11 @@ int ledger_fe_iszero(const ledger_fe *f);
 int ledger_fe_isnegative(const ledger_fe *f); /* low bit of the canonical encoding */
 int ledger_fe_equal(const ledger_fe *f, const ledger_fe *g);
 void ledger_fe_invert(ledger_fe *out, const ledger_fe *z);    /* z^(p-2) */
-void ledger_fe_pow22523(ledger_fe *out, const ledger_fe *z);  /* z^((p-5)/8) = z^(2^252-3) */
+void ledger_fe_pow_p58(ledger_fe *out, const ledger_fe *z);  /* z^((p-5)/8) = z^(2^252-3) */
 /* Two unrelated z^((p-5)/8) side by side (faster than two calls). */
-void ledger_fe_pow22523_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, const ledger_fe *z2);
+void ledger_fe_pow_p58_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, const ledger_fe *z2);
 /* Four at once: an AVX2 path when the CPU has it (chosen at run time), else the portable code. */
-void ledger_fe_pow22523_x4(ledger_fe out[4], const ledger_fe in[4]);
+void ledger_fe_pow_p58_x4(ledger_fe out[4], const ledger_fe in[4]);
 /* SIMD switch: enable = 1/0 turns the AVX2 path on/off (on only if the CPU has AVX2), -1 asks.
  * Returns whether it is on. Off gives exactly the portable code (for tests and comparisons). */
 int ledger_fe_simd(int enable);
