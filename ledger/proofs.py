@@ -1,5 +1,7 @@
 """Transaction inclusion proofs up to a signed block header, verifiable without a store.
 
+Specification: docs/FORMAT.md §3 and §6; audit paths as in RFC 9162 §2.1.3.
+
 A proof carries the signed transaction, its index, the Merkle audit path and the signed header.
 Verifying it checks: both decode canonically; the transaction names the header's chain; the
 path leads from the transaction id to the header's transaction root; the proposer's signature

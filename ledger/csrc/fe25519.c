@@ -1,6 +1,6 @@
 /* Field arithmetic mod 2^255 - 19 (see fe25519.h): encoding and decoding (RFC 8032 §5.1.2-5.1.3),
  * and exponentiations by addition chains: z^(p-2) for inversion (Fermat; the chain of 254 squarings
- * and 11 multiplications in Bernstein, "Curve25519", PKC 2006, §5) and z^((p-5)/8) for the square
+ * and 11 multiplications in Bernstein, "Curve25519", PKC 2006) and z^((p-5)/8) for the square
  * root of RFC 8032 §5.1.3, which shares that chain up to z^(2^250 - 1). */
 #include "fe25519.h"
 

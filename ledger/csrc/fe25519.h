@@ -1,6 +1,6 @@
 /* Field arithmetic mod p = 2^255 - 19, the field of edwards25519 (RFC 8032 §5.1, RFC 7748 §4.1),
  * portable: five 64-bit limbs in radix 2^51 (the representation of D. J. Bernstein, "Curve25519:
- * new Diffie-Hellman speed records", PKC 2006, §4, with 51-bit instead of 25.5-bit limbs), products
+ * new Diffie-Hellman speed records", PKC 2006, with 51-bit instead of 25.5-bit limbs), products
  * by the schoolbook method in unsigned __int128. The hot operations are static inline here so
  * that the point formulas in other files inline them; the slow, rarely called ones live in
  * fe25519.c. An AVX2 version of the exponentiation, four elements at a time (fe25519_avx2.h), is

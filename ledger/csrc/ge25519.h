@@ -1,8 +1,9 @@
 /* Points of edwards25519, the twisted Edwards curve a x^2 + y^2 = 1 + d x^2 y^2 with a = -1 and
  * d = -121665/121666 (RFC 8032 §5.1), in the extended coordinates of H. Hisil, K. K.-H. Wong,
- * G. Carter, E. Dawson, "Twisted Edwards Curves Revisited" (ASIACRYPT 2008), §3:
+ * G. Carter, E. Dawson, "Twisted Edwards Curves Revisited" (ASIACRYPT 2008), section 3:
  * (X : Y : Z : T) with x = X/Z, y = Y/Z, x y = T/Z. The formulas below are that paper's a = -1
- * addition (§3.2, with k = 2d) and doubling (§3.3), arranged in our own forms:
+ * addition with k = 2d ("add-2008-hwcd-3" in the Explicit-Formulas Database) and doubling
+ * ("dbl-2008-hwcd"), arranged in our own forms:
  *   ledger_ge_p3     (X : Y : Z : T), extended;
  *   ledger_ge_p2     (X : Y : Z), projective: all a doubling reads;
  *   ledger_ge_efgh   the four factors e, f, g, h that both formulas end with, the point being
@@ -10,8 +11,8 @@
  *                    (three products for p2, four for p3);
  *   ledger_ge_cached an addend prepared for many additions: Y - X, Y + X, 2 Z and k T;
  *   ledger_ge_affine the same for an affine addend (Z = 1), which then needs no Z at all.
- * With a = -1 a square and d not a square the addition law is complete (HWCD §3.1): no special
- * cases, including doubling and the neutral element.
+ * With a = -1 a square and d not a square the addition law is complete (HWCD, section 3): no
+ * special cases, including doubling and the neutral element.
  * Hot formulas are static inline here; decoding and the rest live in ge25519.c. */
 #ifndef LEDGER_GE25519_H
 #define LEDGER_GE25519_H
@@ -59,7 +60,8 @@ static inline void ledger_ge_p3_to_cached(ledger_ge_cached *r, const ledger_ge_p
     ledger_fe_mul(&r->kt, &p->T, &ledger_fe_2d);
 }
 
-/* Doubling (HWCD §3.3). For a = -1 and A = X^2, B = Y^2, C = 2 Z^2 the paper's result is
+/* Doubling (HWCD, dedicated doubling). For a = -1 and A = X^2, B = Y^2, C = 2 Z^2 the paper's
+ * result is
  *   X3 = 2XY (C - (B - A)),  Y3 = (B - A)(B + A),  Z3 = (B - A)(C - (B - A)),  T3 = 2XY (B + A),
  * so e = 2XY, computed as (X + Y)^2 - (A + B); g = B - A; f = C - g; h = A + B. */
 static inline void ledger_ge_dbl(ledger_ge_efgh *r, const ledger_ge_p2 *p) {
@@ -82,7 +84,7 @@ static inline void ledger_ge_dbl_p3(ledger_ge_efgh *r, const ledger_ge_p3 *p) {
     ledger_ge_dbl(r, &q);
 }
 
-/* Addition (HWCD §3.2, a = -1, k = 2d): A = (Y1 - X1)(Y2 - X2), B = (Y1 + X1)(Y2 + X2),
+/* Addition (HWCD, a = -1, k = 2d): A = (Y1 - X1)(Y2 - X2), B = (Y1 + X1)(Y2 + X2),
  * C = T1 k T2, D = 2 Z1 Z2; e = B - A, f = D - C, g = D + C, h = B + A. The addend's 2 Z2 and
  * k T2 are prepared once (ledger_ge_cached). */
 static inline void ledger_ge_add(ledger_ge_efgh *r, const ledger_ge_p3 *p, const ledger_ge_cached *q) {

@@ -1,4 +1,5 @@
-/* Multi-scalar multiplication, variable time. */
+/* Multi-scalar multiplication, variable time; methods and the papers they come from (the
+ * specification of each) in msm.h. */
 #include "msm.h"
 
 #include <stdlib.h>
