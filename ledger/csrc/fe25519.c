@@ -26,28 +26,33 @@ void ledger_fe_frombytes(ledger_fe *h, const uint8_t s[32]) {
     h->v[4] = (w3 >> 12) & LEDGER_FE_MASK51;
 }
 
+/* t - m over five 51-bit limbs, the borrows carried upwards; returns what leaves limb 4: 0 when
+ * t >= m (for t < 2^255), -1 when t < m. Arithmetic right shifts (gcc and clang) floor. */
+static int64_t limbs_minus(uint64_t out[5], const ledger_fe *t, const int64_t m[5]) {
+    int64_t carry = 0;
+    for (int i = 0; i < 5; i++) {
+        const int64_t x = (int64_t)t->v[i] - m[i] + carry;
+        carry = x >> 51;
+        out[i] = (uint64_t)x & LEDGER_FE_MASK51;
+    }
+    return carry;
+}
+
+/* The canonical encoding is the representative in [0, p), 255 bits little-endian. Two carry passes
+ * leave limbs 1-4 below 2^51 and limb 0 below 2^51 + 19, so the value t is below 2^255 + 19 < 2p:
+ * the representative is t - p when that is not negative, else t itself. */
 void ledger_fe_tobytes(uint8_t s[32], const ledger_fe *f) {
+    static const int64_t zero[5] = {0, 0, 0, 0, 0};
+    static const int64_t p[5] = {(1LL << 51) - 19, (1LL << 51) - 1, (1LL << 51) - 1, (1LL << 51) - 1,
+                                 (1LL << 51) - 1};
     ledger_fe t = *f;
+    uint64_t as_is[5], minus_p[5];
     ledger_fe_carry(&t);
-    ledger_fe_carry(&t); /* now each limb < 2^51 and the value < 2^255 + small: below 2p */
-    /* q = 1 iff t >= p: add 19 and see whether bit 255 is reached. */
-    uint64_t q = (t.v[0] + 19) >> 51;
-    q = (t.v[1] + q) >> 51;
-    q = (t.v[2] + q) >> 51;
-    q = (t.v[3] + q) >> 51;
-    q = (t.v[4] + q) >> 51;
-    t.v[0] += 19 * q;
-    uint64_t c;
-    c = t.v[0] >> 51; t.v[0] &= LEDGER_FE_MASK51; t.v[1] += c;
-    c = t.v[1] >> 51; t.v[1] &= LEDGER_FE_MASK51; t.v[2] += c;
-    c = t.v[2] >> 51; t.v[2] &= LEDGER_FE_MASK51; t.v[3] += c;
-    c = t.v[3] >> 51; t.v[3] &= LEDGER_FE_MASK51; t.v[4] += c;
-    t.v[4] &= LEDGER_FE_MASK51; /* drops the 2^255 that the +19 produced when t >= p */
-    uint64_t w[4];
-    w[0] = t.v[0] | (t.v[1] << 51);
-    w[1] = (t.v[1] >> 13) | (t.v[2] << 38);
-    w[2] = (t.v[2] >> 26) | (t.v[3] << 25);
-    w[3] = (t.v[3] >> 39) | (t.v[4] << 12);
+    ledger_fe_carry(&t);
+    limbs_minus(as_is, &t, zero); /* only normalises limb 0; used when t < p < 2^255 */
+    const uint64_t *v = limbs_minus(minus_p, &t, p) == 0 ? minus_p : as_is;
+    const uint64_t w[4] = {v[0] | (v[1] << 51), (v[1] >> 13) | (v[2] << 38), (v[2] >> 26) | (v[3] << 25),
+                           (v[3] >> 39) | (v[4] << 12)};
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 8; j++) s[8 * i + j] = (uint8_t)(w[i] >> (8 * j));
 }

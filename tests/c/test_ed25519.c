@@ -1,5 +1,5 @@
 /* Standalone C checks of the Ed25519 pieces (run plain and under ASan/UBSan by tools/sanitize.sh):
- * SHA-512 known answers, scalar identities, field squaring = multiplication, both scalar
+ * SHA-512 known answers, scalar identities, field squaring = multiplication, field encoding = plain reduction, both scalar
  * recodings against their definitions, Straus = Pippenger = naive sums, the 1024 sign.input
  * vectors through single and batch verification with corruptions and 1-2 threads.
  * Usage: test_ed25519 [path/to/ed25519_sign_input_kat.txt] */
@@ -267,6 +267,51 @@ static void test_field_square(void) {
     }
 }
 
+/* The canonical encoding against a plain reduction: the limbs summed into a 320-bit integer, p
+ * subtracted while it fits, compared byte for byte; limbs up to the contract's 2^54 and the edge
+ * values around p and 2^255. */
+static void reference_reduce(uint8_t out[32], const ledger_fe *f) {
+    uint64_t v[5] = {0}, p[5] = {~0ULL - 18, ~0ULL, ~0ULL, 0x7fffffffffffffffULL, 0};
+    for (int i = 4; i >= 0; i--) { /* v = v * 2^51 + limb */
+        for (int k = 4; k > 0; k--) v[k] = (v[k] << 51) | (v[k - 1] >> 13);
+        v[0] <<= 51;
+        uint64_t sum = v[0] + f->v[i], carry = sum < v[0];
+        v[0] = sum;
+        for (int k = 1; k < 5 && carry; k++) carry = ++v[k] == 0;
+    }
+    for (;;) {
+        uint64_t d[5], borrow = 0;
+        for (int k = 0; k < 5; k++) {
+            uint64_t x = v[k] - p[k];
+            uint64_t b1 = v[k] < p[k];
+            d[k] = x - borrow;
+            borrow = b1 | (x < borrow);
+        }
+        if (borrow) break;
+        memcpy(v, d, sizeof v);
+    }
+    for (int i = 0; i < 32; i++) out[i] = (uint8_t)(v[i / 8] >> (8 * (i % 8)));
+}
+
+static void test_field_encoding(void) {
+    const uint64_t m = (1ULL << 51) - 1;
+    const ledger_fe edges[] = {
+        {{m - 18, m, m, m, m}}, {{m - 19, m, m, m, m}}, {{m - 17, m, m, m, m}}, {{m, m, m, m, m}},
+        {{m + 1, m, m, m, m}}, {{m + 19, m, m, m, m}}, {{0, 0, 0, 0, 0}}, {{m + 1, 0, 0, 0, 0}},
+        {{(1ULL << 54) - 1, (1ULL << 54) - 1, (1ULL << 54) - 1, (1ULL << 54) - 1, (1ULL << 54) - 1}},
+        {{2 * m - 37, 2 * m, 2 * m, 2 * m, 2 * m}}, {{0, 0, 0, 0, m + 1}},
+    };
+    for (int i = 0; i < 200000; i++) {
+        ledger_fe f;
+        if (i < (int)(sizeof edges / sizeof edges[0])) f = edges[i];
+        else for (int k = 0; k < 5; k++) f.v[k] = rnd() >> (10 + (i + 3 * k) % 16);
+        uint8_t got[32], want[32];
+        ledger_fe_tobytes(got, &f);
+        reference_reduce(want, &f);
+        CHECK(!memcmp(got, want, 32), "fe_tobytes case %d", i);
+    }
+}
+
 /* value = value * 2^shift + digit over 320 bits (two's complement), shift <= 16 */
 static void big_shift_add(uint64_t value[5], int shift, int64_t digit) {
     for (int k = 4; k > 0; k--) value[k] = (value[k] << shift) | (shift ? value[k - 1] >> (64 - shift) : 0);
@@ -343,6 +388,7 @@ int main(int argc, char **argv) {
     test_sha512();
     test_scalars();
     test_field_square();
+    test_field_encoding();
     test_recodings();
     test_half_size();
     test_msm();
