@@ -213,10 +213,12 @@ static void chunk_reset(ledger_blake3_hasher *self) {
     self->held_len = 0;
 }
 
+/* level_cv is left unset: a level is read only once its bit of chunks_done says it was written. */
 static void hasher_init_words(ledger_blake3_hasher *self, const uint32_t key[8], uint32_t mode_flags) {
-    memset(self, 0, sizeof *self);
     memcpy(self->key_words, key, 32);
     self->mode_flags = mode_flags;
+    self->chunks_done = 0;
+    memset(self->held_block, 0, sizeof self->held_block);
     chunk_reset(self);
 }
 
