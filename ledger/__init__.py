@@ -1,5 +1,8 @@
 """ledger: a high-throughput embeddable ledger engine with a native core.
 
+Specification: docs/FORMAT.md (format version 1); each module names the external standard it
+follows, if any.
+
     from ledger import Ledger, Keypair, make_genesis
     with Ledger.create("db", make_genesis("city records", time_ms, [validator.public_key])) as book:
         builder = book.builder(validator)

@@ -1,4 +1,5 @@
 # BLAKE3 bindings (ledger/csrc/blake3.c, ledger/csrc/merkle.c); included from _core.pyx.
+# Specification: the BLAKE3 specification and RFC 9162's tree shape, as those C files name them.
 # Names private to this file start with _b3_ because every .pxi shares one module namespace.
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer

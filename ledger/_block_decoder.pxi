@@ -1,5 +1,5 @@
 # Bindings of csrc/block_decoder.c: strict block decoding and hashing without the GIL.
-# The Python twin is ledger.codec.decode_block_python.
+# The Python twin is ledger.codec.decode_block_python. Specification: docs/FORMAT.md §1, §5, §6, §10.
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free

@@ -1,4 +1,6 @@
-"""Type stubs for ledger._core. Each concern keeps its own section under a comment heading."""
+"""Type stubs for ledger._core. Each concern keeps its own section under a comment heading.
+
+Specification: none (type stubs of ledger._core)."""
 from __future__ import annotations
 
 from collections.abc import Iterable

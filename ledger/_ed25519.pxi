@@ -1,5 +1,6 @@
 # Ed25519 (ZIP-215) verification, bound to ledger/csrc/ed25519_verify.c and ed25519_batch.c.
 # Included by _core.pyx. The Python twin is ledger/ed25519_ref.py; the public API is ledger/crypto.py.
+# Specification: RFC 8032 §5.1.7 under the rules of ZIP 215 (see ledger/csrc/ed25519_verify.h).
 from libc.stdint cimport uint8_t
 from libc.stdlib cimport malloc, free
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE

@@ -1,5 +1,7 @@
 """Ledger: the embedding API. It wires the pieces in one direction:
 bytes -> codec (decode) -> validate (verify, apply) -> storage (commit).
+
+Specification: none beyond docs/FORMAT.md.
 """
 from __future__ import annotations
 

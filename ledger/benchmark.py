@@ -1,6 +1,8 @@
 """Throughput measurements, each against a baseline measured in the same run (machines are shared
 and noisy, so only ratios taken side by side mean anything). Used by `ledger bench` and bench/.
 
+Specification: none (measurement code; the formats measured are those of docs/FORMAT.md).
+
 Workloads (each a zero-argument callable made by a `*_workload` function, so pytest-benchmark and
 `ledger bench` time exactly the same code):
   baseline_verify     one thread, PyNaCl (libsodium) verifying signatures one by one

@@ -1,5 +1,7 @@
 """Assembling and signing transactions and blocks.
 
+Specification: docs/FORMAT.md §5-§6; signatures are Ed25519 (RFC 8032 §5.1.6) made by PyNaCl.
+
 A BlockBuilder holds the chain, the tip it builds on and a reader of the state there; each added
 transaction is checked against the state left by the ones before it, so `build()` only ever
 produces a block that `validate.check_block` accepts.

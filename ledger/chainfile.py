@@ -1,5 +1,7 @@
 """The chain file: magic, version, genesis, then length-prefixed blocks, readable as a stream.
 
+Specification: docs/FORMAT.md §9.
+
   magic    8 bytes  b"\\x89LEDGER\\n"   (the high byte and newline catch text-mode mangling)
   version  u16 BE   1
   genesis  u32 BE length, then the canonical genesis

@@ -1,5 +1,8 @@
 """Canonical msgpack encoding of genesis, transactions and blocks, and its strict decoder.
 
+Specification: docs/FORMAT.md §1, §4-§6 and §10, over the msgpack format
+(github.com/msgpack/msgpack, spec.md).
+
 Every object is a msgpack array with a fixed schema (docs/FORMAT.md). Decoding is strict: the
 bytes must be exactly what `encode` produces for the decoded value, so wrong types, non-minimal
 integer or length encodings, missing or extra fields and trailing bytes are all rejected, and

@@ -1,5 +1,8 @@
 """Ed25519 signature verification under the ZIP-215 rules, in our native core.
 
+Specification: Ed25519 verification, RFC 8032 §5.1.7, with the rules of ZIP 215
+(https://zips.z.cash/zip-0215).
+
 The rules (ZIP 215):
 
 * ``S`` must be below the group order ``L`` as an integer; it is never reduced.

@@ -1,6 +1,8 @@
 """Pure-Python Ed25519 verification under the ZIP-215 rules: the slow, obviously correct twin of
 the native verifier in ``ledger._core`` (ledger/csrc/ed25519_*.c).
 
+Specification: RFC 8032 §5.1 (§5.1.3 decoding, §5.1.7 verification) with the rules of ZIP 215.
+
 The rules (ZIP 215, https://zips.z.cash/zip-0215):
 
 * ``S`` (the last 32 bytes of the signature) must be below the group order ``L`` as an integer;

@@ -1,5 +1,7 @@
 """Errors a user can act on: a stable code, where it happened (block height, transaction index), one sentence.
 
+Specification: none beyond docs/FORMAT.md.
+
 The codes are part of the interface: scripts match on them, so a code never changes meaning.
 """
 from __future__ import annotations

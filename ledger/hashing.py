@@ -1,5 +1,8 @@
 """Domain-separated BLAKE3-256 for every kind of hashed object.
 
+Specification: docs/FORMAT.md §2; BLAKE3 keyed_hash and derive_key modes (O'Connor, Aumasson, Neves,
+Wilcox-O'Hearn, 2020).
+
 Each kind of object is hashed with BLAKE3 in keyed mode under its own key, and each key is
 derived (BLAKE3 derive_key mode) from a distinct context string. A Merkle node is 64 bytes of
 input, so under a fixed key it costs exactly one compression. Keys are computed once at import

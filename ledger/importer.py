@@ -1,5 +1,7 @@
 """Importing a stream of blocks: the last stage of ledger.pipeline.
 
+Specification: none beyond docs/FORMAT.md (§8 for the rules applied).
+
 Blocks arrive decoded and with their signatures verified. Here the state rules run in block order
 over the committed state plus the changes of blocks not yet committed, valid blocks gather into
 groups, and each group is committed (one durable LMDB write transaction) by a committer thread

@@ -1,5 +1,8 @@
 """Ed25519 keys: generation, signing, and strict hex / DER / PEM encodings.
 
+Specification: RFC 8032 §5.1.5-§5.1.6 (keys, signing; done by PyNaCl) and the RFC 8410 encodings
+below.
+
 Signing goes through PyNaCl. The encodings are those of RFC 8410:
 
 * a private key is a PKCS#8 ``PrivateKeyInfo`` (v1) or ``OneAsymmetricKey`` (v2, RFC 5958)

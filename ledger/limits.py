@@ -1,4 +1,6 @@
-"""Every limit of the format, named once. The decoder enforces them; docs/FORMAT.md lists them."""
+"""Every limit of the format, named once. The decoder enforces them; docs/FORMAT.md lists them.
+
+Specification: docs/FORMAT.md §10."""
 
 FORMAT_VERSION = 1
 

@@ -1,5 +1,8 @@
 """Merkle trees of the RFC 9162 shape, with inclusion and consistency proofs.
 
+Specification: RFC 9162 §2.1 (tree hash, inclusion and consistency proofs) with the hashes of
+docs/FORMAT.md §3.
+
 Shape (RFC 9162 §2.1.1): the hash of a list of ``n`` leaves is
 
 * ``empty()`` for ``n == 0``,

@@ -1,6 +1,8 @@
 """A streaming pipeline for import and validation: read and decode block N+2 while the signatures
 of N+1 are verified while N is applied and committed.
 
+Specification: none beyond docs/FORMAT.md.
+
     source thread:   (height, bytes) -> native decode (ids, hashes, signature records; no GIL)
     verifier thread: gathers the records of several blocks into one batch of about
                      SIGNATURES_PER_BATCH and verifies it on every core (no GIL), a verdict each

@@ -1,6 +1,8 @@
 """The one place the ledger checks Ed25519 signatures: whole batches in, a verdict per item out
 (or, for block validation, verdicts up to the first bad signature only).
 
+Specification: Ed25519 (RFC 8032 §5.1.7) under the rules of ZIP 215, through ledger.crypto.
+
 Verdicts come from our native ZIP-215 verifier (ledger.crypto; rules in its docstring and in
 README.md): one batch per call, split across threads, bisected on failure so every signature gets
 the verdict single verification would give. Rejecting small-order sender keys is a ledger rule,

@@ -1,6 +1,8 @@
 """State rules: balances, nonces, mints and records, applied to a block's transactions in order,
 and the state commitment chained over each block's sorted changes.
 
+Specification: docs/FORMAT.md §7-§8.
+
 Applying reads the state before the block through a `StateReader` (the LMDB store, or memory)
 and returns the block's changes without writing anything: the caller commits them, all or
 nothing. The first transaction that breaks a rule stops the block with its index.

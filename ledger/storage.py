@@ -1,6 +1,8 @@
 """The LMDB store. This module owns every LMDB detail: sub-database names, key layout, map
 growth and durability. Nothing else opens an LMDB transaction.
 
+Specification: none beyond docs/FORMAT.md (the LMDB layout below is internal).
+
 Layout (integers big-endian so LMDB's byte order is numeric order):
   meta            b"genesis" -> genesis bytes, b"chain_id" -> 32 bytes, b"tip" -> tip record,
                   b"tx_count" -> u64, b"format" -> u32

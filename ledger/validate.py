@@ -1,5 +1,7 @@
 """Block validation: header rules, then every transaction in order, then the state commitment.
 
+Specification: docs/FORMAT.md §6 and §8.
+
 Data flows one way: decoded block -> header checks -> one signature batch (header and all
 transactions) -> per-transaction rules in order -> state changes -> commitment check. Nothing is
 written here: the caller commits the returned changes, all or nothing.

@@ -1,6 +1,8 @@
 """A deterministic synthetic workload: a genesis and signed blocks of transfers, mints and records,
 for demos, tests and benchmarks. The same arguments always give the same bytes.
 
+Specification: none beyond docs/FORMAT.md.
+
 Every block goes through BlockBuilder, so the generator obeys exactly the rules validation
 enforces; it never produces an invalid block.
 """

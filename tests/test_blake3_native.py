@@ -228,3 +228,18 @@ def test_merkle_random(count, size, seed):
     blob = ref.blake3(seed).digest(count * size)
     leaves = [blob[i * size : (i + 1) * size] for i in range(count)]
     assert _core.merkle_root_blake3(LEAF_KEY, NODE_KEY, blob, size) == twin_root(leaves)
+
+
+@pytest.mark.parametrize("piece", [1, 63, 64, 65, 1000, 1023, 1024, 1025, 4097])
+def test_incremental_many_chunk_counts(piece):
+    """Every chunk count 1..40 (every pattern of waiting subtrees up to 2^5), fed in equal pieces
+    that fall on and off block and chunk boundaries."""
+    data = pattern(40 * 1024 + 17)
+    key = bytes(range(7, 39))
+    for chunks in range(1, 41):
+        n = chunks * 1024 - (0 if chunks % 3 else 5)
+        for h, r in ((_core.Blake3Hasher(), ref.blake3()), (_core.Blake3Hasher(key), ref.blake3(key=key))):
+            for a in range(0, n, piece):
+                h.update(data[a : min(n, a + piece)])
+                r.update(data[a : min(n, a + piece)])
+            assert h.digest(100) == r.digest(100), (chunks, piece)

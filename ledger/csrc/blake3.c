@@ -1,4 +1,5 @@
-/* Portable C11 BLAKE3, written from the specification. See blake3.h for the interface. */
+/* Portable C11 BLAKE3, written from the BLAKE3 specification (O'Connor, Aumasson, Neves,
+ * Wilcox-O'Hearn, 2020; draft-aumasson-blake3). See blake3.h for the interface. */
 #include "blake3.h"
 
 #include <string.h>
@@ -130,50 +131,38 @@ void ledger_blake3_words_to_bytes(const uint32_t words[8], uint8_t out[32]) {
     for (int i = 0; i < 8; i++) store32_le(out + 4 * i, words[i]);
 }
 
-/* A node whose last compression has not been done yet. Its root-ness is unknown until the
- * caller decides, so it is kept as the compression's inputs rather than as a result. */
+/* The tree (specification, "Tree Structure"): chunk i is leaf i, and every parent's left subtree
+ * holds the largest power-of-two number of chunks that leaves at least one chunk on its right.
+ * So after n chunks, none of them the last, the finished part of the tree is one complete subtree
+ * of 2^h chunks for each set bit h of n, the highest bit leftmost. The hasher keeps that
+ * subtree's chaining value in level_cv[h], and n itself in chunks_done; adding a chunk is a
+ * binary increment of n whose carries are parent compressions. */
+
+/* The root's chaining value, message, length and flags: everything its compression needs but the
+ * ROOT flag and the output block counter (0 for the first 64 output bytes, then 1, 2, ...). */
 typedef struct {
-    uint32_t cv[8];
-    uint32_t msg[16];
-    uint64_t counter;
-    uint32_t block_len;
+    uint32_t chain[8];
+    uint32_t words[16];
+    uint32_t len;
     uint32_t flags;
-} pending_node;
+} root_input;
 
-static inline void pending_cv(const pending_node *n, uint32_t out[8]) {
-    compress_cv(n->cv, n->msg, n->counter, n->block_len, n->flags, out);
-}
-
-/* Root output: the counter now numbers 64-byte output blocks, so any prefix of a longer output
- * equals the shorter output. */
-static void pending_root_bytes(const pending_node *n, uint8_t *out, size_t out_len) {
-    uint64_t block = 0;
-    uint32_t flags = n->flags | LEDGER_BLAKE3_ROOT;
+static void root_output(const root_input *root, uint8_t *out, size_t out_len) {
+    const uint32_t flags = root->flags | LEDGER_BLAKE3_ROOT;
     if (out_len == LEDGER_BLAKE3_OUT_LEN) {
-        uint32_t w[8];
-        compress_cv(n->cv, n->msg, 0, n->block_len, flags, w);
-        ledger_blake3_words_to_bytes(w, out);
+        uint32_t digest[8];
+        compress_cv(root->chain, root->words, 0, root->len, flags, digest);
+        ledger_blake3_words_to_bytes(digest, out);
         return;
     }
-    while (out_len > 0) {
-        uint8_t buf[64];
-        compress_xof(n->cv, n->msg, block, n->block_len, flags, buf);
-        size_t take = out_len < 64 ? out_len : 64;
-        memcpy(out, buf, take);
+    for (uint64_t output_block = 0; out_len > 0; output_block++) {
+        uint8_t bytes[64];
+        size_t take = out_len < sizeof bytes ? out_len : sizeof bytes;
+        compress_xof(root->chain, root->words, output_block, root->len, flags, bytes);
+        memcpy(out, bytes, take);
         out += take;
         out_len -= take;
-        block++;
     }
-}
-
-static inline void parent_pending(const uint32_t key[8], uint32_t mode_flags, const uint32_t left[8],
-                                  const uint32_t right[8], pending_node *n) {
-    memcpy(n->cv, key, 32);
-    memcpy(n->msg, left, 32);
-    memcpy(n->msg + 8, right, 32);
-    n->counter = 0;
-    n->block_len = LEDGER_BLAKE3_BLOCK_LEN;
-    n->flags = mode_flags | LEDGER_BLAKE3_PARENT;
 }
 
 static inline void parent_cv(const uint32_t key[8], uint32_t mode_flags, const uint32_t left[8],
@@ -186,29 +175,51 @@ static inline void parent_cv(const uint32_t key[8], uint32_t mode_flags, const u
 
 /* Only for a chunk known not to be the last of the input (so never root): the update path
  * hashes whole chunks straight from the caller's buffer without copying. */
-static void full_chunk_cv(const uint32_t key[8], uint32_t mode_flags, const uint8_t *in, uint64_t counter,
-                          uint32_t out[8]) {
-    uint32_t cv[8], m[16];
-    memcpy(cv, key, 32);
+static void whole_chunk_cv(const ledger_blake3_hasher *self, const uint8_t *in, uint32_t out[8]) {
+    uint32_t chain[8], m[16];
+    memcpy(chain, self->key_words, 32);
     for (int b = 0; b < 16; b++) {
-        uint32_t flags = mode_flags;
+        uint32_t flags = self->mode_flags;
         if (b == 0) flags |= LEDGER_BLAKE3_CHUNK_START;
         if (b == 15) flags |= LEDGER_BLAKE3_CHUNK_END;
-        load_block(in + 64 * b, m);
-        compress_cv(cv, m, counter, LEDGER_BLAKE3_BLOCK_LEN, flags, cv);
+        load_block(in + LEDGER_BLAKE3_BLOCK_LEN * b, m);
+        compress_cv(chain, m, self->chunks_done, LEDGER_BLAKE3_BLOCK_LEN, flags, chain);
     }
-    memcpy(out, cv, 32);
+    memcpy(out, chain, 32);
 }
 
+/* A finished chunk that more input follows: binary increment of chunks_done. Each set low bit
+ * is a complete subtree of the same size as the carry, so the two merge into one of the next
+ * size; the first clear bit takes the carry. */
+static void tree_add_chunk(ledger_blake3_hasher *self, const uint32_t chunk_cv[8]) {
+    uint32_t carry[8];
+    int level = 0;
+    memcpy(carry, chunk_cv, 32);
+    for (uint64_t n = self->chunks_done; n & 1; n >>= 1, level++)
+        parent_cv(self->key_words, self->mode_flags, self->level_cv[level], carry, carry);
+    memcpy(self->level_cv[level], carry, 32);
+    self->chunks_done++;
+}
+
+/* Flags of the held block, which is block (chunk_fill - held_len) / 64 of its chunk. */
+static inline uint32_t held_block_flags(const ledger_blake3_hasher *self) {
+    uint32_t first = self->chunk_fill == self->held_len ? LEDGER_BLAKE3_CHUNK_START : 0;
+    return self->mode_flags | first;
+}
+
+static void chunk_reset(ledger_blake3_hasher *self) {
+    memcpy(self->chunk_chain, self->key_words, 32);
+    self->chunk_fill = 0;
+    self->held_len = 0;
+}
+
+/* level_cv is left unset: a level is read only once its bit of chunks_done says it was written. */
 static void hasher_init_words(ledger_blake3_hasher *self, const uint32_t key[8], uint32_t mode_flags) {
-    memcpy(self->key, key, 32);
-    memcpy(self->chunk_cv, key, 32);
-    self->chunk_counter = 0;
-    memset(self->block, 0, sizeof self->block);
-    self->block_len = 0;
-    self->blocks_done = 0;
-    self->flags = (uint8_t)mode_flags;
-    self->stack_len = 0;
+    memcpy(self->key_words, key, 32);
+    self->mode_flags = mode_flags;
+    self->chunks_done = 0;
+    memset(self->held_block, 0, sizeof self->held_block);
+    chunk_reset(self);
 }
 
 void ledger_blake3_hasher_init(ledger_blake3_hasher *self) { hasher_init_words(self, IV, 0); }
@@ -225,105 +236,90 @@ void ledger_blake3_hasher_init_derive_key(ledger_blake3_hasher *self, const void
     hasher_init_words(self, context_key, LEDGER_BLAKE3_DERIVE_KEY_MATERIAL);
 }
 
-/* A finished non-root chunk joins the tree. total_chunks counts it; each trailing zero bit of
- * that count is a completed pair of equal subtrees, which is merged now because more input is
- * known to follow, so none of them can be the root. This keeps one stack entry per set bit. */
-static void push_chunk_cv(ledger_blake3_hasher *self, const uint32_t chunk_cv[8], uint64_t total_chunks) {
-    uint32_t cv[8];
-    memcpy(cv, chunk_cv, 32);
-    while ((total_chunks & 1) == 0) {
-        self->stack_len--;
-        parent_cv(self->key, self->flags, self->stack[self->stack_len], cv, cv);
-        total_chunks >>= 1;
-    }
-    memcpy(self->stack[self->stack_len], cv, 32);
-    self->stack_len++;
+/* The held block is compressed only once more input has arrived, since until then it may be the
+ * input's last block, which finalize compresses with other flags. Here it is not the chunk's last
+ * block either (the chunk has room left). */
+static void compress_held_block(ledger_blake3_hasher *self) {
+    uint32_t m[16];
+    load_block(self->held_block, m);
+    compress_cv(self->chunk_chain, m, self->chunks_done, LEDGER_BLAKE3_BLOCK_LEN, held_block_flags(self),
+                self->chunk_chain);
+    self->held_len = 0;
 }
 
-static void chunk_pending(const ledger_blake3_hasher *self, pending_node *n) {
-    memcpy(n->cv, self->chunk_cv, 32);
-    load_partial_block(self->block, self->block_len, n->msg);
-    n->counter = self->chunk_counter;
-    n->block_len = self->block_len;
-    n->flags = self->flags | LEDGER_BLAKE3_CHUNK_END | (self->blocks_done == 0 ? LEDGER_BLAKE3_CHUNK_START : 0);
-}
-
-static void next_chunk(ledger_blake3_hasher *self) {
-    memcpy(self->chunk_cv, self->key, 32);
-    self->chunk_counter++;
-    self->block_len = 0;
-    self->blocks_done = 0;
+/* The chunk is full and more input follows: its held block is block 15 and ends it. */
+static void chunk_close(ledger_blake3_hasher *self) {
+    uint32_t m[16], cv[8];
+    load_block(self->held_block, m);
+    compress_cv(self->chunk_chain, m, self->chunks_done, LEDGER_BLAKE3_BLOCK_LEN,
+                held_block_flags(self) | LEDGER_BLAKE3_CHUNK_END, cv);
+    tree_add_chunk(self, cv);
+    chunk_reset(self);
 }
 
 void ledger_blake3_hasher_update(ledger_blake3_hasher *self, const void *input, size_t input_len) {
     const uint8_t *in = (const uint8_t *)input;
-    uint32_t m[16];
-    /* Every step below compresses a block only when at least one more input byte exists,
-     * because the input's very last block must wait for finalize to learn it is the root. */
     while (input_len > 0) {
-        size_t chunk_bytes = (size_t)self->blocks_done * LEDGER_BLAKE3_BLOCK_LEN + self->block_len;
-        if (chunk_bytes == LEDGER_BLAKE3_CHUNK_LEN) {
-            pending_node n;
+        if (self->chunk_fill == LEDGER_BLAKE3_CHUNK_LEN) chunk_close(self);
+        if (self->chunk_fill == 0 && input_len > LEDGER_BLAKE3_CHUNK_LEN) {
             uint32_t cv[8];
-            chunk_pending(self, &n);
-            pending_cv(&n, cv);
-            push_chunk_cv(self, cv, self->chunk_counter + 1);
-            next_chunk(self);
-            continue;
-        }
-        if (chunk_bytes == 0 && input_len > LEDGER_BLAKE3_CHUNK_LEN) {
-            uint32_t cv[8];
-            full_chunk_cv(self->key, self->flags, in, self->chunk_counter, cv);
-            push_chunk_cv(self, cv, self->chunk_counter + 1);
-            next_chunk(self);
+            whole_chunk_cv(self, in, cv);
+            tree_add_chunk(self, cv);
             in += LEDGER_BLAKE3_CHUNK_LEN;
             input_len -= LEDGER_BLAKE3_CHUNK_LEN;
             continue;
         }
-        if (self->block_len == LEDGER_BLAKE3_BLOCK_LEN) {
-            uint32_t flags = self->flags | (self->blocks_done == 0 ? LEDGER_BLAKE3_CHUNK_START : 0);
-            load_block(self->block, m);
-            compress_cv(self->chunk_cv, m, self->chunk_counter, LEDGER_BLAKE3_BLOCK_LEN, flags, self->chunk_cv);
-            self->blocks_done++;
-            self->block_len = 0;
-            continue;
+        if (self->held_len == LEDGER_BLAKE3_BLOCK_LEN) compress_held_block(self);
+        /* At a block boundary, blocks with input after them and room after them in the chunk
+         * are compressed straight from the caller's buffer. */
+        while (self->held_len == 0 && input_len > LEDGER_BLAKE3_BLOCK_LEN &&
+               self->chunk_fill + LEDGER_BLAKE3_BLOCK_LEN < LEDGER_BLAKE3_CHUNK_LEN) {
+            uint32_t m[16];
+            uint32_t flags = self->mode_flags | (self->chunk_fill == 0 ? LEDGER_BLAKE3_CHUNK_START : 0);
+            load_block(in, m);
+            compress_cv(self->chunk_chain, m, self->chunks_done, LEDGER_BLAKE3_BLOCK_LEN, flags, self->chunk_chain);
+            self->chunk_fill += LEDGER_BLAKE3_BLOCK_LEN;
+            in += LEDGER_BLAKE3_BLOCK_LEN;
+            input_len -= LEDGER_BLAKE3_BLOCK_LEN;
         }
-        if (self->block_len == 0) {
-            /* Blocks 0..14 of a chunk can never carry CHUNK_END, so with input left over they
-             * are compressed straight from the caller's buffer. */
-            while (input_len > LEDGER_BLAKE3_BLOCK_LEN && self->blocks_done < 15) {
-                uint32_t flags = self->flags | (self->blocks_done == 0 ? LEDGER_BLAKE3_CHUNK_START : 0);
-                load_block(in, m);
-                compress_cv(self->chunk_cv, m, self->chunk_counter, LEDGER_BLAKE3_BLOCK_LEN, flags, self->chunk_cv);
-                self->blocks_done++;
-                in += LEDGER_BLAKE3_BLOCK_LEN;
-                input_len -= LEDGER_BLAKE3_BLOCK_LEN;
-            }
-        }
-        size_t take = LEDGER_BLAKE3_BLOCK_LEN - self->block_len;
+        size_t take = LEDGER_BLAKE3_BLOCK_LEN - self->held_len;
         if (take > input_len) take = input_len;
-        memcpy(self->block + self->block_len, in, take);
-        self->block_len = (uint8_t)(self->block_len + take);
+        memcpy(self->held_block + self->held_len, in, take);
+        self->held_len = (uint8_t)(self->held_len + take);
+        self->chunk_fill = (uint16_t)(self->chunk_fill + take);
         in += take;
         input_len -= take;
     }
 }
 
-/* The root as a pending node: the current chunk folded right-to-left into the stack, leaving the
- * final (root) compression undone. */
-static void hasher_root(const ledger_blake3_hasher *self, pending_node *root) {
-    chunk_pending(self, root);
-    for (size_t i = self->stack_len; i > 0; i--) {
-        uint32_t right[8];
-        pending_cv(root, right);
-        parent_pending(self->key, self->flags, self->stack[i - 1], right, root);
+/* The chunk being filled is the input's last leaf (empty only when the whole input is). Its CV
+ * joins the subtrees of the set bits of chunks_done from the lowest level up, the nearest on
+ * its left first; the parent with the highest subtree, or the lone chunk, is the root. */
+static void hasher_root_input(const ledger_blake3_hasher *self, root_input *root) {
+    memcpy(root->chain, self->chunk_chain, 32);
+    load_partial_block(self->held_block, self->held_len, root->words);
+    root->len = self->held_len;
+    root->flags = held_block_flags(self) | LEDGER_BLAKE3_CHUNK_END;
+    uint64_t levels = self->chunks_done;
+    if (levels == 0) return;
+    uint32_t right[8];
+    compress_cv(root->chain, root->words, self->chunks_done, root->len, root->flags, right);
+    for (int level = 0; levels != 0; level++, levels >>= 1) {
+        if ((levels & 1) == 0) continue;
+        memcpy(root->chain, self->key_words, 32);
+        memcpy(root->words, self->level_cv[level], 32);
+        memcpy(root->words + 8, right, 32);
+        root->len = LEDGER_BLAKE3_BLOCK_LEN;
+        root->flags = self->mode_flags | LEDGER_BLAKE3_PARENT;
+        if (levels == 1) return;
+        compress_cv(root->chain, root->words, 0, root->len, root->flags, right);
     }
 }
 
 void ledger_blake3_hasher_finalize(const ledger_blake3_hasher *self, uint8_t *out, size_t out_len) {
-    pending_node root;
-    hasher_root(self, &root);
-    pending_root_bytes(&root, out, out_len);
+    root_input root;
+    hasher_root_input(self, &root);
+    root_output(&root, out, out_len);
 }
 
 void ledger_blake3_hash_words(const uint32_t key_words[8], uint32_t mode_flags, const void *input, size_t input_len,
@@ -340,11 +336,11 @@ void ledger_blake3_hash_words(const uint32_t key_words[8], uint32_t mode_flags, 
         return;
     }
     ledger_blake3_hasher h;
-    pending_node root;
+    root_input root;
     hasher_init_words(&h, key_words, mode_flags);
     ledger_blake3_hasher_update(&h, input, input_len);
-    hasher_root(&h, &root);
-    compress_cv(root.cv, root.msg, 0, root.block_len, root.flags | LEDGER_BLAKE3_ROOT, out);
+    hasher_root_input(&h, &root);
+    compress_cv(root.chain, root.words, 0, root.len, root.flags | LEDGER_BLAKE3_ROOT, out);
 }
 
 /* One-shot: a single-block input with a 32-byte output skips the hasher entirely. */

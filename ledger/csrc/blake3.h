@@ -1,6 +1,8 @@
 /* Portable C11 BLAKE3 (hash, keyed_hash, derive_key; extendable output).
  *
- * Written from the BLAKE3 specification ("BLAKE3: one function, fast everywhere").
+ * Implements the BLAKE3 specification: J. O'Connor, J.-P. Aumasson, S. Neves, Z. Wilcox-O'Hearn,
+ * "BLAKE3: one function, fast everywhere" (2020), also draft-aumasson-blake3 (IETF, 2024). The
+ * incremental hasher is our own layout of the specification's tree (see the struct below).
  * Inputs of at most one block (64 bytes) take a path that costs exactly one compression and
  * touches no hasher state, because Merkle nodes (two 32-byte digests under a fixed key) are the
  * hottest input in the ledger.
@@ -19,8 +21,8 @@ extern "C" {
 #define LEDGER_BLAKE3_OUT_LEN 32
 #define LEDGER_BLAKE3_BLOCK_LEN 64
 #define LEDGER_BLAKE3_CHUNK_LEN 1024
-/* Inputs are below 2^64 bytes, so below 2^54 chunks; the stack holds one CV per set bit of the
- * completed-chunk count, hence 54 entries always suffice. */
+/* Inputs are below 2^64 bytes, so below 2^54 chunks: a count of finished chunks has at most 54
+ * binary digits, one subtree level each. */
 #define LEDGER_BLAKE3_MAX_DEPTH 54
 
 /* Domain flags from the specification; exposed because merkle.c drives the compression
@@ -35,16 +37,20 @@ enum {
     LEDGER_BLAKE3_DERIVE_KEY_MATERIAL = 1u << 6,
 };
 
+/* Incremental state. chunks_done counts the chunks finished so far (each known not to be the
+ * input's last); it is also the counter of the chunk being filled, and its binary digits say
+ * which complete subtrees are waiting: bit h set means level_cv[h] holds the chaining value of
+ * 2^h chunks. The newest block of the current chunk stays in held_block, uncompressed, until more
+ * input shows whether it ends the input. */
 typedef struct {
-    uint32_t key[8];         /* CV every chunk and parent starts from */
-    uint32_t chunk_cv[8];    /* running CV of the chunk being filled */
-    uint64_t chunk_counter;  /* index of the chunk being filled */
-    uint8_t block[LEDGER_BLAKE3_BLOCK_LEN];
-    uint8_t block_len;       /* bytes buffered in block */
-    uint8_t blocks_done;     /* blocks of the current chunk already compressed */
-    uint8_t flags;           /* mode flags (keyed / derive-key), not the per-block ones */
-    uint8_t stack_len;
-    uint32_t stack[LEDGER_BLAKE3_MAX_DEPTH][8];
+    uint32_t key_words[8];      /* CV every chunk and parent starts from */
+    uint32_t mode_flags;        /* KEYED_HASH / DERIVE_KEY_*, or 0: not the per-block flags */
+    uint64_t chunks_done;
+    uint32_t chunk_chain[8];    /* CV after the compressed blocks of the current chunk */
+    uint16_t chunk_fill;        /* bytes of the current chunk taken in, held_block included */
+    uint8_t held_len;           /* bytes in held_block, 0..64 */
+    uint8_t held_block[LEDGER_BLAKE3_BLOCK_LEN];
+    uint32_t level_cv[LEDGER_BLAKE3_MAX_DEPTH][8];
 } ledger_blake3_hasher;
 
 /* Incremental interface. finalize does not modify the hasher: more input may follow, and a

@@ -1,4 +1,6 @@
-/* Eight BLAKE3 compressions per AVX2 instruction stream; see blake3_many.h. */
+/* Eight BLAKE3 compressions per AVX2 instruction stream; see blake3_many.h. Implements the
+ * compression function of the BLAKE3 specification (O'Connor, Aumasson, Neves, Wilcox-O'Hearn,
+ * 2020), one input per 32-bit lane. */
 #include "blake3_many.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
-/* Many independent one-block BLAKE3 keyed hashes at once: every Merkle leaf of at most 64 bytes
+/* Many independent one-block BLAKE3 keyed hashes at once (BLAKE3 specification, O'Connor et al.
+ * 2020; the single-chunk, single-block case): every Merkle leaf of at most 64 bytes
  * and every Merkle node is exactly one compression under a fixed key, so a level of the tree is
  * a batch of identical, independent compressions. An AVX2 kernel does eight at a time (one per
  * 32-bit lane), chosen at run time by CPU detection; the portable path (blake3.c) always stays and

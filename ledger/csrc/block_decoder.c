@@ -1,4 +1,5 @@
-/* Strict single-pass decoder of the canonical block encoding; see block_decoder.h.
+/* Strict single-pass decoder of the canonical block encoding (docs/FORMAT.md §1, §5, §6, §10; no
+ * other specification); see block_decoder.h.
  * Each reader function mirrors the method of the same name in ledger.codec._Reader. */
 #include "block_decoder.h"
 

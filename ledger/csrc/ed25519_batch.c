@@ -1,4 +1,5 @@
-/* Ed25519 batch verification: random linear combination, bisection, pthreads, getrandom(). */
+/* Ed25519 batch verification: random linear combination, bisection, pthreads, getrandom().
+ * Specification: see ed25519_batch.h. */
 #include "ed25519_batch.h"
 
 #include <errno.h>

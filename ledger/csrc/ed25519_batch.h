@@ -1,4 +1,6 @@
-/* Ed25519 batch verification under the ZIP-215 rules.
+/* Ed25519 batch verification under the ZIP-215 rules (ZIP 215; RFC 8032 §5.1.7), by the random
+ * linear combination of D. J. Bernstein, N. Duif, T. Lange, P. Schwabe, B.-Y. Yang, "High-speed
+ * high-security signatures" (CHES 2011; batch verification), with the cofactored equation.
  *
  * Each item is first checked on its own for what is deterministic (S < L, A and R decode); the
  * rest are checked together: with random 128-bit z_i from the operating system's CSPRNG,

@@ -1,4 +1,4 @@
-/* Ed25519 single verification, ZIP-215 rules (see ed25519_verify.h). */
+/* Ed25519 single verification, RFC 8032 §5.1.7 under the ZIP-215 rules (see ed25519_verify.h). */
 #include "ed25519_verify.h"
 
 #include "msm.h"

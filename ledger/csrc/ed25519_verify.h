@@ -1,4 +1,5 @@
-/* Ed25519 single-signature verification under the ZIP-215 rules:
+/* Ed25519 single-signature verification (RFC 8032 §5.1.7) under the ZIP-215 rules
+ * (https://zips.z.cash/zip-0215):
  *   S < L as an integer (never reduced); A and R decoded leniently (non-canonical y and x = -0
  *   accepted; only bytes off the curve rejected); k = SHA-512(R || A || M) mod L over the bytes as
  *   received; accept iff [8]([S]B - R - [k]A) is the neutral element. */

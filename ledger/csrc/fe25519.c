@@ -1,11 +1,14 @@
-/* Field arithmetic mod 2^255 - 19: encoding, decoding and exponentiations. */
+/* Field arithmetic mod 2^255 - 19 (see fe25519.h): encoding and decoding (RFC 8032 §5.1.2-5.1.3),
+ * and exponentiations by addition chains: z^(p-2) for inversion (Fermat; the chain of 254 squarings
+ * and 11 multiplications in Bernstein, "Curve25519", PKC 2006) and z^((p-5)/8) for the square
+ * root of RFC 8032 §5.1.3, which shares that chain up to z^(2^250 - 1). */
 #include "fe25519.h"
 
 const ledger_fe ledger_fe_d = {{0x34dca135978a3ULL, 0x1a8283b156ebdULL, 0x5e7a26001c029ULL,
                                 0x739c663a03cbbULL, 0x52036cee2b6ffULL}};
-const ledger_fe ledger_fe_d2 = {{0x69b9426b2f159ULL, 0x35050762add7aULL, 0x3cf44c0038052ULL,
+const ledger_fe ledger_fe_2d = {{0x69b9426b2f159ULL, 0x35050762add7aULL, 0x3cf44c0038052ULL,
                                  0x6738cc7407977ULL, 0x2406d9dc56dffULL}};
-const ledger_fe ledger_fe_sqrtm1 = {{0x61b274a0ea0b0ULL, 0xd5a5fc8f189dULL, 0x7ef5e9cbd0c60ULL,
+const ledger_fe ledger_fe_sqrt_minus_one = {{0x61b274a0ea0b0ULL, 0xd5a5fc8f189dULL, 0x7ef5e9cbd0c60ULL,
                                      0x78595a6804c9eULL, 0x2b8324804fc1dULL}};
 
 static uint64_t load_le64(const uint8_t *p) {
@@ -23,28 +26,33 @@ void ledger_fe_frombytes(ledger_fe *h, const uint8_t s[32]) {
     h->v[4] = (w3 >> 12) & LEDGER_FE_MASK51;
 }
 
+/* t - m over five 51-bit limbs, the borrows carried upwards; returns what leaves limb 4: 0 when
+ * t >= m (for t < 2^255), -1 when t < m. Arithmetic right shifts (gcc and clang) floor. */
+static int64_t limbs_minus(uint64_t out[5], const ledger_fe *t, const int64_t m[5]) {
+    int64_t carry = 0;
+    for (int i = 0; i < 5; i++) {
+        const int64_t x = (int64_t)t->v[i] - m[i] + carry;
+        carry = x >> 51;
+        out[i] = (uint64_t)x & LEDGER_FE_MASK51;
+    }
+    return carry;
+}
+
+/* The canonical encoding is the representative in [0, p), 255 bits little-endian. Two carry passes
+ * leave limbs 1-4 below 2^51 and limb 0 below 2^51 + 19, so the value t is below 2^255 + 19 < 2p:
+ * the representative is t - p when that is not negative, else t itself. */
 void ledger_fe_tobytes(uint8_t s[32], const ledger_fe *f) {
+    static const int64_t zero[5] = {0, 0, 0, 0, 0};
+    static const int64_t p[5] = {(1LL << 51) - 19, (1LL << 51) - 1, (1LL << 51) - 1, (1LL << 51) - 1,
+                                 (1LL << 51) - 1};
     ledger_fe t = *f;
+    uint64_t as_is[5], minus_p[5];
     ledger_fe_carry(&t);
-    ledger_fe_carry(&t); /* now each limb < 2^51 and the value < 2^255 + small: below 2p */
-    /* q = 1 iff t >= p: add 19 and see whether bit 255 is reached. */
-    uint64_t q = (t.v[0] + 19) >> 51;
-    q = (t.v[1] + q) >> 51;
-    q = (t.v[2] + q) >> 51;
-    q = (t.v[3] + q) >> 51;
-    q = (t.v[4] + q) >> 51;
-    t.v[0] += 19 * q;
-    uint64_t c;
-    c = t.v[0] >> 51; t.v[0] &= LEDGER_FE_MASK51; t.v[1] += c;
-    c = t.v[1] >> 51; t.v[1] &= LEDGER_FE_MASK51; t.v[2] += c;
-    c = t.v[2] >> 51; t.v[2] &= LEDGER_FE_MASK51; t.v[3] += c;
-    c = t.v[3] >> 51; t.v[3] &= LEDGER_FE_MASK51; t.v[4] += c;
-    t.v[4] &= LEDGER_FE_MASK51; /* drops the 2^255 that the +19 produced when t >= p */
-    uint64_t w[4];
-    w[0] = t.v[0] | (t.v[1] << 51);
-    w[1] = (t.v[1] >> 13) | (t.v[2] << 38);
-    w[2] = (t.v[2] >> 26) | (t.v[3] << 25);
-    w[3] = (t.v[3] >> 39) | (t.v[4] << 12);
+    ledger_fe_carry(&t);
+    limbs_minus(as_is, &t, zero); /* only normalises limb 0; used when t < p < 2^255 */
+    const uint64_t *v = limbs_minus(minus_p, &t, p) == 0 ? minus_p : as_is;
+    const uint64_t w[4] = {v[0] | (v[1] << 51), (v[1] >> 13) | (v[2] << 38), (v[2] >> 26) | (v[3] << 25),
+                           (v[3] >> 39) | (v[4] << 12)};
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 8; j++) s[8 * i + j] = (uint8_t)(w[i] >> (8 * j));
 }
@@ -106,7 +114,7 @@ void ledger_fe_invert(ledger_fe *out, const ledger_fe *z) {
     ledger_fe_mul(out, &t, &z11);         /* 2^255 - 21 = p - 2 */
 }
 
-void ledger_fe_pow22523(ledger_fe *out, const ledger_fe *z) {
+void ledger_fe_pow_p58(ledger_fe *out, const ledger_fe *z) {
     ledger_fe t250, z11, t;
     pow_2_250_1(&t250, &z11, z);
     sqn(&t, &t250, 2);                    /* 2^252 - 4 */
@@ -135,7 +143,7 @@ static void sqn2(ledger_fe *h1, const ledger_fe *f1, ledger_fe *h2, const ledger
     *h2 = b;
 }
 
-void ledger_fe_pow22523_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, const ledger_fe *z2) {
+void ledger_fe_pow_p58_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, const ledger_fe *z2) {
     ledger_fe a2, a9, a11, a5, a10, a20, a40, a50, a100, a200, a250, at;
     ledger_fe b2, b9, b11, b5, b10, b20, b40, b50, b100, b200, b250, bt;
     sq2(&a2, z1, &b2, z2);
@@ -163,7 +171,7 @@ void ledger_fe_pow22523_x2(ledger_fe *o1, const ledger_fe *z1, ledger_fe *o2, co
 }
 
 /* ---- four independent exponentiations at once ----
- * Portable: two ledger_fe_pow22523_x2 calls. On x86-64 CPUs with AVX2 (detected at run time), a
+ * Portable: two ledger_fe_pow_p58_x2 calls. On x86-64 CPUs with AVX2 (detected at run time), a
  * 4-lane vector version: each 256-bit register holds the same limb of four field elements, in
  * radix 2^25.5 (ten limbs of 26, 25, 26, ... bits), so products are 32x32 -> 64-bit
  * (vpmuludq) and a lane never overflows (sums stay below 2^62). */
@@ -173,7 +181,7 @@ static int simd_enabled = -1; /* -1: not decided yet */
 #include "fe25519_avx2.h"
 
 #if LEDGER_AVX2_CODE
-static AVX2_FN void pow22523_avx2(ledger_fe out[4], const ledger_fe in[4]) {
+static AVX2_FN void pow_p58_avx2(ledger_fe out[4], const ledger_fe in[4]) {
     fe4 z, z2, z9, z11, t5, t10, t20, t40, t50, t100, t200, t250, t;
     fe4_load(&z, in);
     fe4_sq(&z2, &z);
@@ -220,15 +228,15 @@ int ledger_fe_simd(int enable) {
     return cur;
 }
 
-void ledger_fe_pow22523_x4(ledger_fe out[4], const ledger_fe in[4]) {
+void ledger_fe_pow_p58_x4(ledger_fe out[4], const ledger_fe in[4]) {
 #if defined(__x86_64__) && defined(__GNUC__)
     int use = __atomic_load_n(&simd_enabled, __ATOMIC_RELAXED);
     if (use < 0) use = ledger_fe_simd(-1);
     if (use) {
-        pow22523_avx2(out, in);
+        pow_p58_avx2(out, in);
         return;
     }
 #endif
-    ledger_fe_pow22523_x2(&out[0], &in[0], &out[1], &in[1]);
-    ledger_fe_pow22523_x2(&out[2], &in[2], &out[3], &in[3]);
+    ledger_fe_pow_p58_x2(&out[0], &in[0], &out[1], &in[1]);
+    ledger_fe_pow_p58_x2(&out[2], &in[2], &out[3], &in[3]);
 }

@@ -1,7 +1,8 @@
-/* Field arithmetic mod 2^255 - 19, four elements at once with AVX2 (x86-64 only, used only when
- * the CPU has AVX2, see ledger_fe_simd). Each 256-bit register holds the same limb of four field
- * elements ("lanes"), in radix 2^25.5: ten limbs of 26, 25, 26, ... bits, so that products are
- * 32 x 32 -> 64-bit (vpmuludq) and sums of ten products stay below 2^64.
+/* Field arithmetic mod 2^255 - 19 (RFC 8032 §5.1), four elements at once with AVX2 (x86-64 only,
+ * used only when the CPU has AVX2, see ledger_fe_simd). Each 256-bit register holds the same limb
+ * of four field elements ("lanes"), in the radix 2^25.5 of Bernstein, "Curve25519" (PKC 2006):
+ * ten limbs of 26, 25, 26, ... bits, so that products are 32 x 32 -> 64-bit (vpmuludq) and sums
+ * of ten products stay below 2^64.
  *
  * Limb bounds: fe4_mul / fe4_sq accept limbs below 2^27 (one unreduced add or 2p-biased subtract
  * of carried values) and return carried limbs (below 2^26 / 2^25, limb 1 slightly more). */

@@ -1,4 +1,5 @@
-/* edwards25519 points: ZIP-215 decoding, encoding, identity test, cofactor multiplication. */
+/* edwards25519 points (see ge25519.h): decoding (RFC 8032 §5.1.3 with the ZIP-215 relaxations),
+ * encoding (RFC 8032 §5.1.2), identity test, cofactor multiplication, tables of multiples. */
 #include "ge25519.h"
 
 #include <pthread.h>
@@ -12,74 +13,86 @@ const ledger_ge_p3 ledger_ge_basepoint = {
     {{0x68ab3a5b7dda3ULL, 0xeea2a5eadbbULL, 0x2af8df483c27eULL, 0x332b375274732ULL, 0x67875f0fd78b7ULL}},
 };
 
-/* x^2 = u / v with u = y^2 - 1, v = d y^2 + 1 (v is never 0: -1/d is not a square);
- * the candidate root is x = u v^3 (u v^7)^((p-5)/8). Split in two so two decodings can share the
- * exponentiation (ledger_fe_pow22523_x2). */
-static void decode_start(ledger_ge_p3 *h, ledger_fe *u, ledger_fe *v, ledger_fe *v3, ledger_fe *base, const uint8_t s[32]) {
-    ledger_fe_frombytes(&h->Y, s); /* y mod p, possibly non-canonical input */
+/* Decoding, RFC 8032 §5.1.3, in two halves so that two or four decodings can share the
+ * exponentiation (ledger_fe_pow_p58_x2 / _x4).
+ * Step 1 (ZIP-215 form): y is the low 255 bits taken mod p, so y >= p is accepted; x_0 = bit 255.
+ * Step 2: x^2 = u / v with u = y^2 - 1 and v = d y^2 + 1 (never 0: -1/d is not a square), and the
+ * candidate root is x = u v^3 (u v^7)^((p-5)/8); decode_begin stops at u v^7, the exponent's base. */
+typedef struct {
+    ledger_fe u, v;
+    ledger_fe uv3; /* u v^3 */
+    ledger_fe uv7; /* u v^7 */
+} decode_work;
+
+static void decode_begin(ledger_ge_p3 *h, decode_work *w, const uint8_t s[32]) {
+    ledger_fe y2, v2, v4;
+    ledger_fe_frombytes(&h->Y, s);
     ledger_fe_1(&h->Z);
-    ledger_fe_sq(u, &h->Y);
-    ledger_fe_mul(v, u, &ledger_fe_d);
-    ledger_fe_sub(u, u, &h->Z);
-    ledger_fe_add(v, v, &h->Z);
-    ledger_fe_sq(v3, v);
-    ledger_fe_mul(v3, v3, v);
-    ledger_fe_sq(base, v3);
-    ledger_fe_mul(base, base, v);
-    ledger_fe_mul(base, base, u); /* u v^7 */
+    ledger_fe_sq(&y2, &h->Y);
+    ledger_fe_sub(&w->u, &y2, &h->Z);
+    ledger_fe_mul(&w->v, &y2, &ledger_fe_d);
+    ledger_fe_add(&w->v, &w->v, &h->Z);
+    ledger_fe_sq(&v2, &w->v);
+    ledger_fe_sq(&v4, &v2);
+    ledger_fe_mul(&w->uv3, &v2, &w->v);
+    ledger_fe_mul(&w->uv3, &w->uv3, &w->u);
+    ledger_fe_mul(&w->uv7, &w->uv3, &v4);
 }
 
-static int decode_finish(ledger_ge_p3 *h, const ledger_fe *u, const ledger_fe *v, const ledger_fe *v3,
-                         const ledger_fe *pw, const uint8_t s[32]) {
-    ledger_fe x, vxx, check, t;
-    int sign = s[31] >> 7;
-    ledger_fe_mul(&x, pw, v3);
-    ledger_fe_mul(&x, &x, u);
-    ledger_fe_sq(&vxx, &x);
-    ledger_fe_mul(&vxx, &vxx, v);
-    ledger_fe_sub(&check, &vxx, u);
-    if (!ledger_fe_iszero(&check)) {
-        ledger_fe_add(&check, &vxx, u);
-        if (!ledger_fe_iszero(&check)) return -1; /* u/v is not a square: not on the curve */
-        ledger_fe_mul(&x, &x, &ledger_fe_sqrtm1);
+/* Step 3: with power = (u v^7)^((p-5)/8), x = u v^3 power. If v x^2 = u, x is a root; if
+ * v x^2 = -u, x sqrt(-1) is; otherwise u/v is not a square and the bytes name no point.
+ * Step 4: pick the root whose low bit is x_0. RFC 8032 rejects x = 0 with x_0 = 1; ZIP-215
+ * accepts it as x = 0 (negating 0 changes nothing). Then T = x y, Z = 1. */
+static int decode_end(ledger_ge_p3 *h, const decode_work *w, const ledger_fe *power, const uint8_t s[32]) {
+    ledger_fe x, x2, vx2, sum;
+    ledger_fe_mul(&x, &w->uv3, power);
+    ledger_fe_sq(&x2, &x);
+    ledger_fe_mul(&vx2, &x2, &w->v);
+    if (!ledger_fe_equal(&vx2, &w->u)) {
+        ledger_fe_add(&sum, &vx2, &w->u);
+        if (!ledger_fe_iszero(&sum)) return -1;
+        ledger_fe_mul(&x, &x, &ledger_fe_sqrt_minus_one);
     }
-    /* ZIP-215: x = 0 with the sign bit set is accepted (and means x = 0). */
-    if (ledger_fe_isnegative(&x) != sign) {
-        ledger_fe_neg(&t, &x);
-        x = t;
-    }
+    if (ledger_fe_isnegative(&x) != (s[31] >> 7)) ledger_fe_neg(&x, &x);
     h->X = x;
     ledger_fe_mul(&h->T, &h->X, &h->Y);
     return 0;
 }
 
 int ledger_ge_frombytes_zip215(ledger_ge_p3 *h, const uint8_t s[32]) {
-    ledger_fe u, v, v3, base, pw;
-    decode_start(h, &u, &v, &v3, &base, s);
-    ledger_fe_pow22523(&pw, &base);
-    return decode_finish(h, &u, &v, &v3, &pw, s);
+    decode_work w;
+    ledger_fe power;
+    decode_begin(h, &w, s);
+    ledger_fe_pow_p58(&power, &w.uv7);
+    return decode_end(h, &w, &power, s);
 }
 
 int ledger_ge_frombytes_zip215_x4(ledger_ge_p3 h[4], const uint8_t *const s[4]) {
-    ledger_fe u[4], v[4], v3[4], base[4], pw[4];
-    for (int i = 0; i < 4; i++) decode_start(&h[i], &u[i], &v[i], &v3[i], &base[i], s[i]);
-    ledger_fe_pow22523_x4(pw, base);
-    int mask = 0;
+    decode_work w[4];
+    ledger_fe base[4], power[4];
+    for (int i = 0; i < 4; i++) {
+        decode_begin(&h[i], &w[i], s[i]);
+        base[i] = w[i].uv7;
+    }
+    ledger_fe_pow_p58_x4(power, base);
+    int failed = 0;
     for (int i = 0; i < 4; i++)
-        if (decode_finish(&h[i], &u[i], &v[i], &v3[i], &pw[i], s[i]) != 0) mask |= 1 << i;
-    return mask;
+        if (decode_end(&h[i], &w[i], &power[i], s[i]) != 0) failed |= 1 << i;
+    return failed;
 }
 
 int ledger_ge_frombytes_zip215_x2(ledger_ge_p3 *h1, const uint8_t s1[32], ledger_ge_p3 *h2, const uint8_t s2[32]) {
-    ledger_fe u1, v1, v31, base1, pw1, u2, v2, v32, base2, pw2;
-    decode_start(h1, &u1, &v1, &v31, &base1, s1);
-    decode_start(h2, &u2, &v2, &v32, &base2, s2);
-    ledger_fe_pow22523_x2(&pw1, &base1, &pw2, &base2);
-    int r1 = decode_finish(h1, &u1, &v1, &v31, &pw1, s1);
-    int r2 = decode_finish(h2, &u2, &v2, &v32, &pw2, s2);
-    return (r1 == 0 ? 0 : 1) | (r2 == 0 ? 0 : 2);
+    decode_work w1, w2;
+    ledger_fe power1, power2;
+    decode_begin(h1, &w1, s1);
+    decode_begin(h2, &w2, s2);
+    ledger_fe_pow_p58_x2(&power1, &w1.uv7, &power2, &w2.uv7);
+    int failed = decode_end(h1, &w1, &power1, s1) != 0 ? 1 : 0;
+    if (decode_end(h2, &w2, &power2, s2) != 0) failed |= 2;
+    return failed;
 }
 
+/* Encoding, RFC 8032 §5.1.2: the 255 bits of y = Y/Z, and the low bit of x = X/Z on top. */
 void ledger_ge_p3_tobytes(uint8_t s[32], const ledger_ge_p3 *h) {
     ledger_fe zi, x, y;
     ledger_fe_invert(&zi, &h->Z);
@@ -98,49 +111,50 @@ int ledger_ge_is_identity(const ledger_ge_p3 *p) {
 }
 
 void ledger_ge_mul8(ledger_ge_p2 *r, const ledger_ge_p3 *p) {
-    ledger_ge_p1p1 t;
-    ledger_ge_p3_dbl(&t, p);
-    ledger_ge_p1p1_to_p2(r, &t);
-    ledger_ge_p2_dbl(&t, r);
-    ledger_ge_p1p1_to_p2(r, &t);
-    ledger_ge_p2_dbl(&t, r);
-    ledger_ge_p1p1_to_p2(r, &t);
+    ledger_ge_efgh t;
+    ledger_ge_dbl_p3(&t, p);
+    for (int i = 0; i < 2; i++) {
+        ledger_ge_efgh_to_p2(r, &t);
+        ledger_ge_dbl(&t, r);
+    }
+    ledger_ge_efgh_to_p2(r, &t);
 }
 
-static void affine_to_precomp(ledger_ge_precomp *r, const ledger_fe *x, const ledger_fe *y) {
+static void affine_from_xy(ledger_ge_affine *r, const ledger_fe *x, const ledger_fe *y) {
     ledger_fe xy;
-    ledger_fe_add(&r->ypx, y, x);
-    ledger_fe_carry(&r->ypx);
-    ledger_fe_sub(&r->ymx, y, x);
+    ledger_fe_sub(&r->y_minus_x, y, x);
+    ledger_fe_add(&r->y_plus_x, y, x);
+    ledger_fe_carry(&r->y_plus_x);
     ledger_fe_mul(&xy, x, y);
-    ledger_fe_mul(&r->xy2d, &xy, &ledger_fe_d2);
+    ledger_fe_mul(&r->kt, &xy, &ledger_fe_2d);
 }
 
-void ledger_ge_p3_to_precomp(ledger_ge_precomp *r, const ledger_ge_p3 *p) {
-    ledger_fe zi, x, y;
-    ledger_fe_invert(&zi, &p->Z);
-    ledger_fe_mul(&x, &p->X, &zi);
-    ledger_fe_mul(&y, &p->Y, &zi);
-    affine_to_precomp(r, &x, &y);
+void ledger_ge_normalize_to_affine(ledger_ge_affine *r, const ledger_ge_p3 *p) {
+    ledger_fe z_inverse, x, y;
+    ledger_fe_invert(&z_inverse, &p->Z);
+    ledger_fe_mul(&x, &p->X, &z_inverse);
+    ledger_fe_mul(&y, &p->Y, &z_inverse);
+    affine_from_xy(r, &x, &y);
 }
 
-void ledger_ge_batch_to_precomp(ledger_ge_precomp *r, const ledger_ge_p3 *p, size_t n, ledger_fe *acc) {
+/* Montgomery's trick: prefix[i] = Z_0 ... Z_i, one inversion of the full product, then walking
+ * back 1/Z_i = prefix[i-1] / (Z_0 ... Z_i) and 1/(Z_0 ... Z_(i-1)) = Z_i / (Z_0 ... Z_i). */
+void ledger_ge_batch_to_affine(ledger_ge_affine *r, const ledger_ge_p3 *p, size_t n, ledger_fe *prefix) {
     if (n == 0) return;
-    /* acc[i] = Z_0 * ... * Z_i */
-    acc[0] = p[0].Z;
-    for (size_t i = 1; i < n; i++) ledger_fe_mul(&acc[i], &acc[i - 1], &p[i].Z);
-    ledger_fe inv, zi, x, y;
-    ledger_fe_invert(&inv, &acc[n - 1]);
+    prefix[0] = p[0].Z;
+    for (size_t i = 1; i < n; i++) ledger_fe_mul(&prefix[i], &prefix[i - 1], &p[i].Z);
+    ledger_fe inverse_of_prefix, z_inverse, x, y;
+    ledger_fe_invert(&inverse_of_prefix, &prefix[n - 1]);
     for (size_t i = n; i-- > 0;) {
         if (i > 0) {
-            ledger_fe_mul(&zi, &inv, &acc[i - 1]);
-            ledger_fe_mul(&inv, &inv, &p[i].Z);
+            ledger_fe_mul(&z_inverse, &inverse_of_prefix, &prefix[i - 1]);
+            ledger_fe_mul(&inverse_of_prefix, &inverse_of_prefix, &p[i].Z);
         } else {
-            zi = inv;
+            z_inverse = inverse_of_prefix;
         }
-        ledger_fe_mul(&x, &p[i].X, &zi);
-        ledger_fe_mul(&y, &p[i].Y, &zi);
-        affine_to_precomp(&r[i], &x, &y);
+        ledger_fe_mul(&x, &p[i].X, &z_inverse);
+        ledger_fe_mul(&y, &p[i].Y, &z_inverse);
+        affine_from_xy(&r[i], &x, &y);
     }
 }
 
@@ -152,61 +166,61 @@ int ledger_ge_is_small_order_bytes(const uint8_t s[32]) {
     return ledger_ge_p2_is_identity(&q);
 }
 
+/* out[i] = (2i + 1) p: p, then repeated additions of 2p. */
 void ledger_ge_odd_multiples(ledger_ge_cached *out, const ledger_ge_p3 *p, int n) {
-    ledger_ge_p1p1 t;
-    ledger_ge_p3 p2, q;
+    ledger_ge_efgh t;
+    ledger_ge_p3 twice, multiple = *p;
+    ledger_ge_cached twice_cached;
     ledger_ge_p3_to_cached(&out[0], p);
-    ledger_ge_p3_dbl(&t, p);
-    ledger_ge_p1p1_to_p3(&p2, &t);
-    q = *p;
+    ledger_ge_dbl_p3(&t, p);
+    ledger_ge_efgh_to_p3(&twice, &t);
+    ledger_ge_p3_to_cached(&twice_cached, &twice);
     for (int i = 1; i < n; i++) {
-        ledger_ge_cached c2;
-        ledger_ge_p3_to_cached(&c2, &p2);
-        ledger_ge_add(&t, &q, &c2);
-        ledger_ge_p1p1_to_p3(&q, &t);
-        ledger_ge_p3_to_cached(&out[i], &q);
+        ledger_ge_add(&t, &multiple, &twice_cached);
+        ledger_ge_efgh_to_p3(&multiple, &t);
+        ledger_ge_p3_to_cached(&out[i], &multiple);
     }
 }
 
-static ledger_ge_precomp base_table[LEDGER_BASE_TABLE_SIZE];
-static ledger_ge_precomp base_table_hi[LEDGER_BASE_TABLE_SIZE];
+static ledger_ge_affine base_table[LEDGER_BASE_TABLE_SIZE];
+static ledger_ge_affine base_table_hi[LEDGER_BASE_TABLE_SIZE];
 static pthread_once_t base_table_once = PTHREAD_ONCE_INIT;
 
-static ledger_ge_p3 pts[LEDGER_BASE_TABLE_SIZE];      /* scratch for the one-time build */
-static ledger_fe scratch[LEDGER_BASE_TABLE_SIZE];
+static ledger_ge_p3 table_points[LEDGER_BASE_TABLE_SIZE]; /* scratch for the one-time build */
+static ledger_fe table_scratch[LEDGER_BASE_TABLE_SIZE];
 
-static void build_table(ledger_ge_precomp *table, const ledger_ge_p3 *base) {
-    ledger_ge_p1p1 t;
-    ledger_ge_p3 b2;
-    ledger_ge_cached c2;
-    pts[0] = *base;
-    ledger_ge_p3_dbl(&t, &pts[0]);
-    ledger_ge_p1p1_to_p3(&b2, &t);
-    ledger_ge_p3_to_cached(&c2, &b2);
+static void build_table(ledger_ge_affine *table, const ledger_ge_p3 *base) {
+    ledger_ge_efgh t;
+    ledger_ge_p3 twice;
+    ledger_ge_cached twice_cached;
+    table_points[0] = *base;
+    ledger_ge_dbl_p3(&t, base);
+    ledger_ge_efgh_to_p3(&twice, &t);
+    ledger_ge_p3_to_cached(&twice_cached, &twice);
     for (int i = 1; i < LEDGER_BASE_TABLE_SIZE; i++) {
-        ledger_ge_add(&t, &pts[i - 1], &c2);
-        ledger_ge_p1p1_to_p3(&pts[i], &t);
+        ledger_ge_add(&t, &table_points[i - 1], &twice_cached);
+        ledger_ge_efgh_to_p3(&table_points[i], &t);
     }
-    ledger_ge_batch_to_precomp(table, pts, LEDGER_BASE_TABLE_SIZE, scratch);
+    ledger_ge_batch_to_affine(table, table_points, LEDGER_BASE_TABLE_SIZE, table_scratch);
 }
 
-static void build_base_table(void) {
-    ledger_ge_p3 hi = ledger_ge_basepoint;
-    ledger_ge_p1p1 t;
+static void build_base_tables(void) {
+    ledger_ge_p3 high = ledger_ge_basepoint;
+    ledger_ge_efgh t;
     build_table(base_table, &ledger_ge_basepoint);
     for (int i = 0; i < 127; i++) {
-        ledger_ge_p3_dbl(&t, &hi);
-        ledger_ge_p1p1_to_p3(&hi, &t);
+        ledger_ge_dbl_p3(&t, &high);
+        ledger_ge_efgh_to_p3(&high, &t);
     }
-    build_table(base_table_hi, &hi);
+    build_table(base_table_hi, &high);
 }
 
-const ledger_ge_precomp *ledger_ge_base_table(void) {
-    pthread_once(&base_table_once, build_base_table);
+const ledger_ge_affine *ledger_ge_base_table(void) {
+    pthread_once(&base_table_once, build_base_tables);
     return base_table;
 }
 
-const ledger_ge_precomp *ledger_ge_base_table_hi(void) {
-    pthread_once(&base_table_once, build_base_table);
+const ledger_ge_affine *ledger_ge_base_table_hi(void) {
+    pthread_once(&base_table_once, build_base_tables);
     return base_table_hi;
 }

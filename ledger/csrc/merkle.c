@@ -1,4 +1,4 @@
-/* BLAKE3 Merkle roots (RFC 9162 shape) and batched keyed hashing. */
+/* BLAKE3 Merkle roots (RFC 9162 §2.1.1 shape, docs/FORMAT.md §3) and batched keyed hashing. */
 #include "merkle.h"
 
 #include <pthread.h>

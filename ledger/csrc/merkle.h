@@ -1,4 +1,5 @@
-/* BLAKE3 Merkle roots in the RFC 9162 tree shape, and batched keyed hashing. */
+/* BLAKE3 Merkle roots in the RFC 9162 (§2.1.1) tree shape with the leaf and node hashes of
+ * docs/FORMAT.md §3, and batched keyed hashing. */
 #ifndef LEDGER_MERKLE_H
 #define LEDGER_MERKLE_H
 

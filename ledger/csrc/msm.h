@@ -1,4 +1,8 @@
-/* Variable-time multi-scalar multiplication on edwards25519 (public inputs only).
+/* Variable-time multi-scalar multiplication on edwards25519 (public inputs only). Methods:
+ * Straus's simultaneous method with interleaved w-NAFs (Hankerson, Menezes, Vanstone, "Guide to
+ * Elliptic Curve Cryptography", 2004, §3.3.3) and Pippenger's bucket method (N. Pippenger, "On the
+ * evaluation of powers and related problems", FOCS 1976), written from those descriptions; the
+ * specification of the group is RFC 8032 §5.1.
  *   - ledger_ge_double_scalarmult_vartime: [a]A + [b]B for single verification (interleaved
  *     w-NAF: width 5 for A, width 8 with a fixed affine table for the base point B).
  *   - ledger_msm_straus: sum [s_i]P_i + [b]B, interleaved w-NAF, for small batches.

@@ -1,5 +1,7 @@
-/* Scalars mod L: Barrett reduction (Menezes, van Oorschot, Vanstone, HAC 14.42) with b = 2^64,
- * k = 4, mu = floor(2^512 / L); recodings for windowed multiplication. */
+/* Scalars mod L (RFC 8032 §5.1): Barrett reduction (Menezes, van Oorschot, Vanstone, "Handbook of
+ * Applied Cryptography", Algorithm 14.42) with b = 2^64, k = 4, mu = floor(2^512 / L); w-NAF and
+ * signed radix-2^c recodings from their definitions (Hankerson, Menezes, Vanstone, "Guide to
+ * Elliptic Curve Cryptography", Algorithm 3.35); the half-size decomposition of Pornin 2020. */
 #include "sc25519.h"
 
 #include <string.h>
@@ -120,53 +122,101 @@ void ledger_sc_add(ledger_sc *r, const ledger_sc *a, const ledger_sc *b) {
     memcpy(r->v, s, 4 * sizeof(uint64_t));
 }
 
-/* bits [pos, pos + n) of a, n <= 16; bits at 256 and above read as 0 */
-static inline unsigned get_bits(const ledger_sc *a, int pos, int n) {
-    if (pos >= 256) return 0;
-    int limb = pos >> 6, off = pos & 63;
-    uint64_t w = a->v[limb] >> off;
-    if (off + n > 64 && limb + 1 < 4) w |= a->v[limb + 1] << (64 - off);
-    return (unsigned)(w & ((1u << n) - 1));
+/* ---- Recodings for windowed multiplication ----
+ * Both are repeated division with a centred remainder. For a modulus 2^w, "k mods 2^w" is the
+ * residue of k in [-2^(w-1), 2^(w-1)); subtracting it leaves k divisible by 2^w.
+ *   w-NAF (D. Hankerson, A. Menezes, S. Vanstone, "Guide to Elliptic Curve Cryptography",
+ *   Springer 2004, Algorithm 3.35): while k >= 1: if k is odd, k_i = k mods 2^w and k = k - k_i,
+ *   else k_i = 0; then k = k / 2 and i = i + 1. Here a run of even k (zero digits) is skipped at
+ *   once by shifting out all trailing zero bits.
+ *   Signed radix 2^c: k_0 = a, d_i = k_i mods 2^c, k_(i+1) = (k_i - d_i) / 2^c, so
+ *   a = sum d_i 2^(c i); what is left after ceil(256 / c) digits (0 or 1) is the last digit.
+ * The w-NAF's working value has a fifth limb: subtracting a negative digit from k < 2^256 may
+ * carry into bit 256. */
+
+/* k mods 2^w from k's low bits: shifting by half a modulus moves [-2^(w-1), 2^(w-1)) onto
+ * [0, 2^w), where the plain residue is taken. */
+static inline int64_t centred_residue(uint64_t low_bits, int w) {
+    const uint64_t half = 1ULL << (w - 1), mask = (1ULL << w) - 1;
+    return (int64_t)((low_bits + half) & mask) - (int64_t)half;
+}
+
+/* k = k - digit, where digit = k mods 2^w, |digit| < 2^15. A positive digit equals k's low bits,
+ * so nothing borrows; a negative one adds 2^w - (k mod 2^w), which may carry upwards. */
+static inline void subtract_digit(uint64_t k[5], int64_t digit) {
+    if (digit >= 0) {
+        k[0] -= (uint64_t)digit;
+        return;
+    }
+    uint64_t carry = (uint64_t)(-digit);
+    for (int i = 0; i < 5 && carry; i++) {
+        k[i] += carry;
+        carry = k[i] < carry;
+    }
+}
+
+/* k = k / 2^shift, 0 <= shift < 320 */
+static inline void shift_down(uint64_t k[5], int shift) {
+    for (; shift >= 64; shift -= 64) {
+        for (int i = 0; i < 4; i++) k[i] = k[i + 1];
+        k[4] = 0;
+    }
+    if (shift == 0) return;
+    for (int i = 0; i < 4; i++) k[i] = (k[i] >> shift) | (k[i + 1] << (64 - shift));
+    k[4] >>= shift;
+}
+
+/* Number of trailing zero bits of k, or -1 when k = 0. */
+static inline int trailing_zero_bits(const uint64_t k[5]) {
+    for (int i = 0; i < 5; i++)
+        if (k[i]) return 64 * i + __builtin_ctzll(k[i]);
+    return -1;
 }
 
 int ledger_sc_wnaf16(int16_t naf[257], const ledger_sc *a, int w) {
+    uint64_t k[5] = {a->v[0], a->v[1], a->v[2], a->v[3], 0};
+    int position = 0, length = 0, zeros;
     memset(naf, 0, 257 * sizeof(int16_t));
-    int pos = 0, top = 0;
-    unsigned carry = 0;
-    const unsigned width = 1u << w, half = width >> 1;
-    while (pos < 257) {
-        unsigned window = carry + get_bits(a, pos, w);
-        if ((window & 1) == 0) { pos++; continue; }
-        if (window < half) {
-            naf[pos] = (int16_t)window;
-            carry = 0;
-        } else {
-            naf[pos] = (int16_t)((int)window - (int)width);
-            carry = 1;
-        }
-        top = pos + 1;
-        pos += w;
+    while ((zeros = trailing_zero_bits(k)) >= 0) {
+        shift_down(k, zeros);
+        position += zeros;
+        const int64_t digit = centred_residue(k[0], w);
+        naf[position] = (int16_t)digit;
+        length = position + 1;
+        subtract_digit(k, digit);
     }
-    return top;
+    return length;
 }
 
 int ledger_sc_wnaf(int8_t naf[257], const ledger_sc *a, int w) {
     /* Digits are odd and below 2^(w-1) in magnitude, so for w <= 8 they fit an int8_t. */
     int16_t wide[257];
-    int top = ledger_sc_wnaf16(wide, a, w);
+    int length = ledger_sc_wnaf16(wide, a, w);
     for (int i = 0; i < 257; i++) naf[i] = (int8_t)wide[i];
-    return top;
+    return length;
+}
+
+/* Signed digits: k_i's low c bits are the window of a at bit c i plus the 0 or 1 that
+ * (k_(i-1) - d_(i-1)) / 2^c carried out of the window below, and only they decide d_i; the rest
+ * of k_i is never formed. */
+static inline int64_t window_of(const ledger_sc *a, int position, int width) {
+    if (position >= 256) return 0;
+    const int limb = position >> 6, offset = position & 63;
+    uint64_t bits = a->v[limb] >> offset;
+    if (offset + width > 64 && limb < 3) bits |= a->v[limb + 1] << (64 - offset);
+    return (int64_t)(bits & ((1ULL << width) - 1));
 }
 
 void ledger_sc_signed_digits(int16_t *digits, const ledger_sc *a, int c) {
-    int n = ledger_sc_ndigits(c);
-    int carry = 0;
-    const int width = 1 << c, half = width >> 1;
-    for (int i = 0; i < n; i++) {
-        int d = (int)get_bits(a, i * c, c) + carry;
-        carry = (d + half) >> c; /* 1 iff d >= half */
-        digits[i] = (int16_t)(d - (carry << c));
+    const int last = ledger_sc_ndigits(c) - 1;
+    int64_t carried = 0;
+    for (int i = 0; i < last; i++) {
+        const int64_t low = window_of(a, c * i, c) + carried; /* k_i mod 2^c, or 2^c itself */
+        const int64_t digit = centred_residue((uint64_t)low, c);
+        digits[i] = (int16_t)digit;
+        carried = (low - digit) >> c;
     }
+    digits[last] = (int16_t)(window_of(a, c * last, c) + carried);
 }
 
 /* ---- half-size decomposition of a scalar (for single verification) ----

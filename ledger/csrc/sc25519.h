@@ -1,4 +1,5 @@
-/* Scalars modulo the group order L = 2^252 + 27742317777372353535851937790883648493.
+/* Scalars modulo the group order L = 2^252 + 27742317777372353535851937790883648493 of
+ * edwards25519 (RFC 8032 §5.1); methods and sources in sc25519.c.
  * Representation: 32 little-endian bytes, or four little-endian 64-bit limbs. */
 #ifndef LEDGER_SC25519_H
 #define LEDGER_SC25519_H

@@ -1,4 +1,4 @@
-/* SHA-512 (FIPS 180-4). One concern: hashing for Ed25519's challenge k = H(R || A || M). */
+/* SHA-512 (FIPS 180-4, as sha512.c cites by section). One concern: hashing for Ed25519's challenge k = H(R || A || M). */
 #ifndef LEDGER_SHA512_H
 #define LEDGER_SHA512_H
 

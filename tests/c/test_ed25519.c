@@ -1,5 +1,6 @@
 /* Standalone C checks of the Ed25519 pieces (run plain and under ASan/UBSan by tools/sanitize.sh):
- * SHA-512 known answers, scalar identities, Straus = Pippenger = naive sums, the 1024 sign.input
+ * SHA-512 known answers, scalar identities, field squaring = multiplication, field encoding = plain reduction, both scalar
+ * recodings against their definitions, Straus = Pippenger = naive sums, the 1024 sign.input
  * vectors through single and batch verification with corruptions and 1-2 threads.
  * Usage: test_ed25519 [path/to/ed25519_sign_input_kat.txt] */
 #include <stdio.h>
@@ -254,9 +255,141 @@ static void test_kat(const char *path) {
     for (size_t i = 0; i < n; i++) free(msg[i]);
 }
 
+/* Squaring is its own formula: it must give the limbs of f * f exactly, for every input the limb
+ * contract allows (limbs below 2^54), including all-maximal limbs. */
+static void test_field_square(void) {
+    for (int i = 0; i < 200000; i++) {
+        ledger_fe f, square, product;
+        for (int k = 0; k < 5; k++) f.v[k] = i == 0 ? (1ULL << 54) - 1 : rnd() >> (10 + (i + k) % 14);
+        ledger_fe_sq(&square, &f);
+        ledger_fe_mul(&product, &f, &f);
+        CHECK(!memcmp(&square, &product, sizeof square), "fe_sq = fe_mul(f, f), case %d", i);
+    }
+}
+
+/* The canonical encoding against a plain reduction: the limbs summed into a 320-bit integer, p
+ * subtracted while it fits, compared byte for byte; limbs up to the contract's 2^54 and the edge
+ * values around p and 2^255. */
+static void reference_reduce(uint8_t out[32], const ledger_fe *f) {
+    uint64_t v[5] = {0}, p[5] = {~0ULL - 18, ~0ULL, ~0ULL, 0x7fffffffffffffffULL, 0};
+    for (int i = 4; i >= 0; i--) { /* v = v * 2^51 + limb */
+        for (int k = 4; k > 0; k--) v[k] = (v[k] << 51) | (v[k - 1] >> 13);
+        v[0] <<= 51;
+        uint64_t sum = v[0] + f->v[i], carry = sum < v[0];
+        v[0] = sum;
+        for (int k = 1; k < 5 && carry; k++) carry = ++v[k] == 0;
+    }
+    for (;;) {
+        uint64_t d[5], borrow = 0;
+        for (int k = 0; k < 5; k++) {
+            uint64_t x = v[k] - p[k];
+            uint64_t b1 = v[k] < p[k];
+            d[k] = x - borrow;
+            borrow = b1 | (x < borrow);
+        }
+        if (borrow) break;
+        memcpy(v, d, sizeof v);
+    }
+    for (int i = 0; i < 32; i++) out[i] = (uint8_t)(v[i / 8] >> (8 * (i % 8)));
+}
+
+static void test_field_encoding(void) {
+    const uint64_t m = (1ULL << 51) - 1;
+    const ledger_fe edges[] = {
+        {{m - 18, m, m, m, m}}, {{m - 19, m, m, m, m}}, {{m - 17, m, m, m, m}}, {{m, m, m, m, m}},
+        {{m + 1, m, m, m, m}}, {{m + 19, m, m, m, m}}, {{0, 0, 0, 0, 0}}, {{m + 1, 0, 0, 0, 0}},
+        {{(1ULL << 54) - 1, (1ULL << 54) - 1, (1ULL << 54) - 1, (1ULL << 54) - 1, (1ULL << 54) - 1}},
+        {{2 * m - 37, 2 * m, 2 * m, 2 * m, 2 * m}}, {{0, 0, 0, 0, m + 1}},
+    };
+    for (int i = 0; i < 200000; i++) {
+        ledger_fe f;
+        if (i < (int)(sizeof edges / sizeof edges[0])) f = edges[i];
+        else for (int k = 0; k < 5; k++) f.v[k] = rnd() >> (10 + (i + 3 * k) % 16);
+        uint8_t got[32], want[32];
+        ledger_fe_tobytes(got, &f);
+        reference_reduce(want, &f);
+        CHECK(!memcmp(got, want, 32), "fe_tobytes case %d", i);
+    }
+}
+
+/* value = value * 2^shift + digit over 320 bits (two's complement), shift <= 16 */
+static void big_shift_add(uint64_t value[5], int shift, int64_t digit) {
+    for (int k = 4; k > 0; k--) value[k] = (value[k] << shift) | (shift ? value[k - 1] >> (64 - shift) : 0);
+    value[0] <<= shift;
+    uint64_t extend = digit < 0 ? ~0ULL : 0, carry = 0;
+    for (int k = 0; k < 5; k++) {
+        uint64_t add = k == 0 ? (uint64_t)digit : extend;
+        uint64_t sum = value[k] + add;
+        uint64_t c1 = sum < add;
+        value[k] = sum + carry;
+        carry = c1 | (value[k] < sum);
+    }
+}
+
+static int same_256(const uint64_t value[5], const ledger_sc *a) {
+    return value[4] == 0 && !memcmp(value, a->v, 32);
+}
+
+/* Both recodings against their definitions, on the whole 256 bits: the digits recombine to a,
+ * each digit is in range, w-NAF digits are odd with at least w - 1 zeros between non-zero ones,
+ * and the returned length is one past the top non-zero digit. */
+static void check_recodings(const ledger_sc *a) {
+    for (int w = 2; w <= 15; w++) {
+        int16_t naf[257];
+        int8_t naf8[257];
+        int top = ledger_sc_wnaf16(naf, a, w), last = -1000, expect_top = 0;
+        uint64_t value[5] = {0};
+        for (int i = 256; i >= 0; i--) big_shift_add(value, 1, naf[i]);
+        CHECK(same_256(value, a), "wnaf16 w=%d recombines", w);
+        for (int i = 0; i < 257; i++) {
+            if (!naf[i]) continue;
+            CHECK((naf[i] & 1) && naf[i] < (1 << (w - 1)) && naf[i] > -(1 << (w - 1)), "wnaf16 w=%d digit %d", w, i);
+            CHECK(i - last >= w, "wnaf16 w=%d spacing at %d", w, i);
+            last = i;
+            expect_top = i + 1;
+        }
+        CHECK(top == expect_top, "wnaf16 w=%d top %d != %d", w, top, expect_top);
+        if (w <= 8) {
+            CHECK(ledger_sc_wnaf(naf8, a, w) == top, "wnaf w=%d top", w);
+            for (int i = 0; i < 257; i++) CHECK(naf8[i] == naf[i], "wnaf w=%d = wnaf16 at %d", w, i);
+        }
+    }
+    for (int c = 2; c <= 15; c++) {
+        int16_t digits[300];
+        int n = ledger_sc_ndigits(c);
+        uint64_t value[5] = {0};
+        ledger_sc_signed_digits(digits, a, c);
+        for (int i = n - 1; i >= 0; i--) {
+            big_shift_add(value, c, digits[i]);
+            int high = i == n - 1 ? (1 << (c - 1)) : (1 << (c - 1)) - 1;
+            CHECK(digits[i] >= -(1 << (c - 1)) && digits[i] <= high, "signed digits c=%d digit %d = %d", c, i, digits[i]);
+        }
+        CHECK(same_256(value, a), "signed digits c=%d recombine", c);
+    }
+}
+
+static void test_recodings(void) {
+    static const ledger_sc fixed[] = {
+        {{0, 0, 0, 0}}, {{1, 0, 0, 0}}, {{~0ULL, ~0ULL, ~0ULL, ~0ULL}}, {{0, 0, 0, 1ULL << 63}},
+        {{0x5812631a5cf5d3ecULL, 0x14def9dea2f79cd6ULL, 0, 0x1000000000000000ULL}}, /* L - 1 */
+        {{0xaaaaaaaaaaaaaaaaULL, 0x5555555555555555ULL, 0xaaaaaaaaaaaaaaaaULL, 0x5555555555555555ULL}},
+        {{0x7fffffffffffffffULL, 0x8000000000000000ULL, 0xffffULL, 0xffff000000000000ULL}},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) check_recodings(&fixed[i]);
+    for (int i = 0; i < 300; i++) {
+        ledger_sc a;
+        if (i % 2) random_scalar(&a);
+        else for (int k = 0; k < 4; k++) a.v[k] = rnd();
+        check_recodings(&a);
+    }
+}
+
 int main(int argc, char **argv) {
     test_sha512();
     test_scalars();
+    test_field_square();
+    test_field_encoding();
+    test_recodings();
     test_half_size();
     test_msm();
     test_decode_x4();
