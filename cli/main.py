@@ -28,6 +28,7 @@ import click
 import lmdb
 
 from ledger import Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_proof
+from ledger.assume_valid import parse_block_hash
 from ledger.chainfile import ChainReader
 from ledger.codec import decode_genesis, encode_genesis
 from ledger import limits
@@ -378,23 +379,50 @@ def _count_blocks(chain_file: str, offset: int) -> int | None:
     return count
 
 
+def _block_hash_option(_context, _parameter, value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        return parse_block_hash(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @cli.command(name="import")
 @click.argument("chain_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @db_option
+@click.option("--assume-valid", "assume_valid", metavar="BLOCK_HASH", default=None, callback=_block_hash_option,
+              help="Trust the signatures of this block and of every block before it: they are not verified "
+                   "(every other rule is). Applies only if the hash is on the file's chain; otherwise, or "
+                   "for a pipe, every signature is verified. Off by default.")
 @wait_option
 @json_option
-def import_(chain_file: str, db: str, wait: bool, as_json: bool) -> None:
+def import_(chain_file: str, db: str, assume_valid: bytes | None, wait: bool, as_json: bool) -> None:
     """Validate and store every block of CHAIN_FILE.
 
     Creates the store from the file's genesis when it is new. Resumable: blocks already stored
     are skipped when identical. The first invalid block stops the import with one line (code,
     height, transaction index, reason) and exit status 1; every block before it stays stored.
+
+    With --assume-valid BLOCK_HASH (as Bitcoin Core's -assumevalid), what is trusted is exactly
+    this: that the signatures (the proposers' and the transactions') of that block and its
+    ancestors hold. Links, Merkle roots, encodings, nonces, balances, issuers, record limits,
+    small-order keys and state commitments are still checked, and the state is still computed.
+    A first pass reads the file's headers to find the block; if it is not on the file's chain,
+    or the file is a pipe, every signature is verified and one line says so. Below the assumed
+    block, an invalid block leaves the store at the last checkpoint before it (every 64 blocks
+    or 2,000 transactions) rather than at the block before it.
     """
     started = time.perf_counter()
     with click.open_file(chain_file, "rb") as stream:
         reader = ChainReader(stream)
         book = Ledger.open_or_create(db, reader.genesis, wait=_waiting if wait else False, writer=True)
         with book:
+            assumed = None
+            if assume_valid is not None:
+                lookup = book.assume_valid_lookup(stream, assume_valid)
+                assumed = lookup.assumed
+                click.echo(lookup.note, err=True)
             # The bar counts blocks stored (or skipped as already stored), never bytes read: the
             # reader runs ahead of the commits, so the file position overstates what is done.
             bar = None
@@ -413,7 +441,7 @@ def import_(chain_file: str, db: str, wait: bool, as_json: bool) -> None:
                     done = p.height
 
             try:
-                result = book.import_blocks(reader.blocks(), progress)
+                result = book.import_blocks(reader.blocks(), progress, assume_valid=assumed)
             finally:
                 if bar is not None:
                     bar.render_finish()
@@ -421,7 +449,8 @@ def import_(chain_file: str, db: str, wait: bool, as_json: bool) -> None:
     elapsed = time.perf_counter() - started
     if as_json:
         _emit({"imported_blocks": result.imported_blocks, "imported_transactions": result.imported_transactions,
-               "skipped_blocks": result.skipped_blocks, "seconds": round(elapsed, 3), **info})
+               "skipped_blocks": result.skipped_blocks, "assumed_valid_height": result.assumed_valid_height,
+               "seconds": round(elapsed, 3), **info})
         return
     rate = result.imported_transactions / max(elapsed, 1e-9)
     click.echo(f"imported {result.imported_blocks} blocks ({result.imported_transactions:,} tx, {rate:,.0f} tx/s), "
@@ -877,7 +906,8 @@ EXAMPLES = {
                 "ledger genesis --out template.json      # a template: replace the placeholder key"],
     "init": ["ledger init --db db --genesis genesis.json"],
     "gen": ["ledger gen --out demo.ledger --blocks 100 --txs-per-block 1000 --seed 1"],
-    "import": ["ledger import demo.ledger --db db"],
+    "import": ["ledger import demo.ledger --db db",
+               "ledger import demo.ledger --db db --assume-valid $(ledger info --db trusted --json | jq -r .tip_hash)"],
     "export": ["ledger export --db db --out copy.ledger"],
     "validate": ["ledger validate --db db --from 1 --to 50"],
     "info": ["ledger info --db db --json"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ledger import merkle
+from ledger.assume_valid import AssumedValid, AssumeValidLookup, locate
 from ledger.builder import BlockBuilder
 from ledger.chainfile import ChainReader, ChainWriter
 from ledger.codec import (
@@ -210,19 +211,35 @@ class Ledger:
         return decoded
 
     def import_blocks(self, blocks: Iterable[tuple[int, bytes]], progress: ProgressCallback | None = None,
-                      threads: int | None = None) -> ImportProgress:
+                      threads: int | None = None, assume_valid: AssumedValid | None = None) -> ImportProgress:
         """Import (height, bytes) pairs in order. Blocks already stored are skipped when identical and
         are an error when different. Decoding, signature verification (batched across blocks, on
         `threads` threads; None = every core), state rules and durable group commits overlap
         (ledger.pipeline, ledger.importer). At the first invalid block the blocks before it are
         committed and the error is raised: the same error one `append` per block would give.
-        `progress` is called after each durable commit."""
+        `progress` is called after each durable commit. `assume_valid` (from `assume_valid_lookup`):
+        signatures of blocks up to its height are not verified (see import_chain)."""
         with self._write_mutex, self._store.writing():
-            return Importer(self._store, self.chain, progress).run(blocks, threads)
+            return Importer(self._store, self.chain, progress, assume_valid).run(blocks, threads)
+
+    def assume_valid_lookup(self, stream, block_hash: bytes) -> AssumeValidLookup:
+        """The first pass of `--assume-valid` over a chain file `stream` positioned at its first
+        block (as ChainReader leaves it): where `block_hash` is on the chain the file holds, or a
+        one-line note why every signature will be verified (not found, or a pipe)."""
+        return locate(stream, _bytes_argument(block_hash, "assume_valid"), self.chain_id)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
-                     threads: int | None = None) -> ImportProgress:
-        """Import a chain file (or a pipe) into this store; resumable (see import_blocks)."""
+                     threads: int | None = None, assume_valid: bytes | None = None,
+                     note=None) -> ImportProgress:
+        """Import a chain file (or a pipe) into this store; resumable (see import_blocks).
+
+        `assume_valid` (Bitcoin Core's -assumevalid; off by default): the hash of a block you
+        trust. If the file's chain holds it, the signatures of that block and of every block
+        before it are not verified; every other rule (encoding, links, Merkle roots, state rules,
+        commitments, small-order keys) is still checked and the state is still computed. If the
+        hash is not on the file's chain, or the input is a pipe, every signature is verified.
+        `note` (a function of one str), if given, is told which happened, in one line. The
+        result's `assumed_valid_height` is the last height stored without signature checks."""
         try:
             stream = open(path, "rb")
         except OSError as error:
@@ -231,7 +248,13 @@ class Ledger:
             reader = ChainReader(stream)
             if reader.genesis != self.genesis_bytes:
                 raise LedgerError(WRONG_GENESIS, "the chain file starts from another genesis than this store", 0)
-            return self.import_blocks(reader.blocks(), progress, threads)
+            assumed = None
+            if assume_valid is not None:
+                lookup = self.assume_valid_lookup(stream, assume_valid)
+                assumed = lookup.assumed
+                if note is not None:
+                    note(lookup.note)
+            return self.import_blocks(reader.blocks(), progress, threads, assumed)
 
     def export_chain(self, path: str | os.PathLike) -> int:
         """Write the whole chain as a chain file; returns the number of blocks written. The file

@@ -15,7 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ledger.errors import CONFLICTING_BLOCK, LedgerError
+from ledger.assume_valid import AssumedValid
+from ledger.errors import BAD_CHAIN_FILE, CONFLICTING_BLOCK, LedgerError
 from ledger.pipeline import Pipeline
 from ledger.state import LayeredState
 from ledger.storage import MapFull, PendingBlock, Store
@@ -38,14 +39,18 @@ class ImportProgress:
     imported_blocks: int
     imported_transactions: int
     skipped_blocks: int
+    assumed_valid_height: int = 0   # imported blocks up to this height were stored unverified (assume-valid)
 
 
 ProgressCallback = Callable[[ImportProgress], None]
 
 
 class Importer:
-    def __init__(self, store: Store, chain: Chain, progress: ProgressCallback | None):
+    def __init__(self, store: Store, chain: Chain, progress: ProgressCallback | None,
+                 assume_valid: AssumedValid | None = None):
         self.store = store
+        self.assume_valid = assume_valid
+        self.confirmed_height = 0   # the last assume-valid checkpoint whose hash matched
         self.chain = chain
         self.progress = progress
         self.snapshot = store.snapshot()
@@ -61,8 +66,10 @@ class Importer:
         self.last_height = self.tip.height   # the last height stored, by this import or before it
 
     def run(self, blocks: Iterable[tuple[int, bytes]], threads: int | None) -> ImportProgress:
+        assumed_through = 0 if self.assume_valid is None else self.assume_valid.height
         try:
-            with Pipeline(blocks, verify_from=self.stored_height + 1, threads=threads) as stream:
+            with Pipeline(blocks, verify_from=self.stored_height + 1, threads=threads,
+                          assume_valid_through=assumed_through) as stream:
                 for item in stream:
                     if item.error is not None:
                         raise item.error
@@ -78,21 +85,56 @@ class Importer:
                     self.state.apply(changes)
                     self.group.append(PendingBlock(tip.height, tip.hash, item.data, changes, tip))
                     self.group_transactions += len(changes.txids)
-                    if len(self.group) >= COMMIT_GROUP_BLOCKS_MAX or \
-                            self.group_transactions >= self.group_transactions_max:
+                    due = len(self.group) >= COMMIT_GROUP_BLOCKS_MAX or \
+                        self.group_transactions >= self.group_transactions_max
+                    if tip.height <= assumed_through:
+                        due = self._confirm_assumed(tip.height, tip.hash) and (due or tip.height == assumed_through)
+                    if due:
                         self._hand_over()
+            if self.group and self.group[-1].height <= assumed_through and self.confirmed_height < assumed_through:
+                raise LedgerError(BAD_CHAIN_FILE, "the chain file changed during the import: it ends before the "
+                                  "assumed-valid block", self.group[-1].height + 1)
             self._hand_over()
             self._settle()
         except LedgerError:
             # Whatever stopped the import (an invalid block, a truncated file, a conflict), the
-            # valid blocks before it are kept.
+            # valid blocks before it are kept (those stored unverified only up to a matched checkpoint).
+            self._drop_unconfirmed()
             self._hand_over()
             self._settle()
             raise
         finally:
             self.committer.shutdown(wait=True)
             self.snapshot.close()
-        return ImportProgress(self.last_height, self.imported_blocks, self.imported_transactions, self.skipped)
+        return ImportProgress(self.last_height, self.imported_blocks, self.imported_transactions, self.skipped,
+                              self._assumed_valid_height())
+
+    def _assumed_valid_height(self) -> int:
+        if self.assume_valid is None or self.assume_valid.height <= self.stored_height or self.imported_blocks == 0:
+            return 0
+        return min(self.assume_valid.height, self.last_height)
+
+    def _confirm_assumed(self, height: int, block_hash: bytes) -> bool:
+        """At a checkpoint of the assume-valid first pass: the block must be the one read there
+        (else the file changed between the passes). True where a group of unverified blocks may end."""
+        expected = self.assume_valid.hash_at(height)
+        if expected is None:
+            return False
+        if expected != block_hash:
+            raise LedgerError(BAD_CHAIN_FILE, "the chain file changed during the import: this block is not the one "
+                              "the assume-valid pass read", height)
+        self.confirmed_height = height
+        return True
+
+    def _drop_unconfirmed(self) -> None:
+        """Never commit blocks stored without signature checks that no matched checkpoint covers."""
+        if self.assume_valid is None:
+            return
+        keep = [block for block in self.group
+                if block.height <= self.confirmed_height or block.height > self.assume_valid.height]
+        if len(keep) != len(self.group):
+            self.group = keep
+            self.group_transactions = sum(len(block.changes.txids) for block in keep)
 
     def _skip(self, height: int, data: bytes) -> None:
         if self.snapshot.block_bytes(height) != data:
