@@ -17,10 +17,53 @@ def _rates(config) -> dict[str, tuple[float, dict]]:
     return rates
 
 
+def _goal(write, name: str, ratio: float, target: float, figure: str) -> None:
+    write(f"  [{'met' if ratio >= target else 'NOT met'}] {name} >= {target}: {ratio:.2f} ({figure})")
+
+
+def _scale_summary(write, rates: dict) -> None:
+    """bench/test_scale.py: each figure over the ceiling (or its twin) of the same run, as a goal."""
+    sizes = sorted({name.split("[")[1].rstrip("]") for name in rates if name.startswith("test_scale_")
+                    and "[" in name and "coalesce" not in name}, key=lambda size: int(size.rstrip("k")))
+    if not sizes and not any(name.startswith("test_scale_verify_coalesce") for name in rates):
+        return
+    write("")
+    write("scale (issue 8 goals; every ratio against a figure of this same run):")
+    for size in sizes:
+        ceiling = rates.get(f"test_scale_ceiling[{size}]", (None,))[0]
+        imported = rates.get(f"test_scale_import[{size}]", (None,))[0]
+        assumed = rates.get(f"test_scale_import_assume_valid[{size}]", (None,))[0]
+        validated = rates.get(f"test_scale_validate[{size}]", (None,))[0]
+        if ceiling:
+            write(f"  {size} transactions: signature ceiling {ceiling:,.0f} tx/s (verify_records over the chain's "
+                  f"own records, every thread)")
+        if ceiling and imported:
+            target = 0.8 if size == "1000k" else None
+            line = f"import {imported:,.0f} / ceiling {ceiling:,.0f} tx/s"
+            if target:
+                _goal(write, f"import/ceiling at {size}", imported / ceiling, target, line)
+            else:
+                write(f"  import/ceiling at {size}: {imported / ceiling:.2f} ({line})")
+        if ceiling and validated:
+            _goal(write, f"validate/ceiling at {size}", validated / ceiling, 0.9,
+                  f"validate {validated:,.0f} / ceiling {ceiling:,.0f} tx/s")
+        if imported and assumed:
+            _goal(write, f"--assume-valid import / verified import at {size}", assumed / imported, 2.0,
+                  f"{assumed:,.0f} / {imported:,.0f} tx/s")
+    coalesced = rates.get("test_scale_verify_coalesce[coalesced]", (None,))[0]
+    plain = rates.get("test_scale_verify_coalesce[uncoalesced]", (None,))[0]
+    if coalesced and plain:
+        _goal(write, "batch verification of a 1,000-sender chain, coalesced / not", coalesced / plain, 1.3,
+              f"{coalesced:,.0f} / {plain:,.0f} signatures/s")
+    else:
+        write("  coalesced batch verification: not measured (no coalesce switch in this build)")
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rates = _rates(config)
     if not rates:
         return
+    _scale_summary(terminalreporter.write_line, rates)
     report = Report()
     for name, (rate, info) in rates.items():
         report.rates[name] = rate
