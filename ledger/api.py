@@ -9,7 +9,7 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ledger import merkle
 from ledger.assume_valid import AssumedValid, AssumeValidLookup, locate
@@ -226,11 +226,14 @@ class Ledger:
         """The first pass of `--assume-valid` over a chain file `stream` positioned at its first
         block (as ChainReader leaves it): where `block_hash` is on the chain the file holds, or a
         one-line note why every signature will be verified (not found, or a pipe)."""
-        return locate(stream, _bytes_argument(block_hash, "assume_valid"), self.chain_id)
+        block_hash = _bytes_argument(block_hash, "assume_valid")
+        if len(block_hash) != 32:
+            raise ValueError(f"assume_valid is a 32-byte block hash, not {len(block_hash)} bytes")
+        return locate(stream, block_hash, self.chain_id)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
                      threads: int | None = None, assume_valid: bytes | None = None,
-                     note=None) -> ImportProgress:
+                     note: Callable[[str], None] | None = None) -> ImportProgress:
         """Import a chain file (or a pipe) into this store; resumable (see import_blocks).
 
         `assume_valid` (Bitcoin Core's -assumevalid; off by default): the hash of a block you

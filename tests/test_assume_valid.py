@@ -254,3 +254,14 @@ def test_cli_pipe_verifies_everything(world, tmp_path):
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     assert "cannot be read twice" in done.stderr and "bad-tx-signature" in done.stderr
+
+
+def test_api_refuses_a_hash_of_the_wrong_type_or_size(world, tmp_path):
+    workload, blocks = world
+    chain_file = _write(tmp_path / "chain.ledger", encode_genesis(workload.genesis), blocks)
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        with pytest.raises(TypeError):
+            book.import_chain(chain_file, assume_valid=_hash(blocks[0]).hex())
+        with pytest.raises(ValueError):
+            book.import_chain(chain_file, assume_valid=b"short")
+        assert book.height == 0
