@@ -85,12 +85,14 @@ def chain_records(path: Path, signatures_max: int = CEILING_SIGNATURES_MAX) -> t
     return b"".join(parts), blocks, transactions
 
 
-def ceiling_seconds(records: bytes, threads: int | None = None, batch: int = SIGNATURES_PER_BATCH) -> float:
+def ceiling_seconds(records: bytes, threads: int | None = None, batch: int = SIGNATURES_PER_BATCH,
+                    verify=None) -> float:
     """Seconds to verify every record in batches of the import pipeline's size, on every core."""
+    verify = verify or crypto.verify_records
     step = batch * SIGNATURE_RECORD_SIZE
     started = time.perf_counter()
     for offset in range(0, len(records), step):
-        verdicts = crypto.verify_records(records[offset:offset + step], SIGNATURE_RECORD_SIZE, threads)
+        verdicts = verify(records[offset:offset + step], SIGNATURE_RECORD_SIZE, threads)
         if not all(verdicts):
             raise AssertionError("the benchmark chain holds a bad signature")
     return time.perf_counter() - started
@@ -104,12 +106,36 @@ def ceiling_tx_per_s(records: bytes, blocks: int, transactions: int, threads: in
     return transactions / ((transactions + blocks) * per_signature_s)
 
 
-def coalesce_switch():
-    """The batch verifier's switch for coalescing terms by public key (issue 8 item 5), as
-    `set(enabled)`, or None where this build has none."""
+def coalesce_verifier(enabled: bool):
+    """verify_records with the batch verifier's coalescing of terms by public key (issue 8 item 5)
+    on or off, as a context manager yielding the function; None where this build has no switch
+    (neither a `coalesce` argument of verify_records nor a module-level switch)."""
+    import contextlib
+    import inspect
+
     from ledger import _core
+    if "coalesce" in inspect.signature(crypto.verify_records).parameters:
+        return contextlib.nullcontext(
+            lambda records, size, threads: crypto.verify_records(records, size, threads, coalesce=enabled))
     for owner, name in ((crypto, "coalesce"), (crypto, "set_coalesce"), (_core, "ed25519_coalesce")):
         switch = getattr(owner, name, None)
         if callable(switch):
-            return switch
+            return _switched(switch, enabled)
     return None
+
+
+def _switched(switch, enabled: bool):
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        try:
+            previous = switch()
+        except TypeError:
+            previous = True
+        switch(enabled)
+        try:
+            yield crypto.verify_records
+        finally:
+            switch(bool(previous))
+    return scope()

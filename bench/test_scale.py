@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from scale_tools import chain_records, ceiling_seconds, coalesce_switch
+from scale_tools import chain_records, ceiling_seconds, coalesce_verifier
 
 from ledger import Ledger
 from ledger.chainfile import ChainReader
@@ -133,8 +133,8 @@ def test_scale_validate(benchmark, chain):
 def test_scale_verify_coalesce(benchmark, scale_folder, coalesce):
     """One batch per import-sized slice of a chain with 1,000 senders, with and without the
     batch verifier's coalescing of terms by public key."""
-    switch = coalesce_switch()
-    if switch is None:
+    verifier = coalesce_verifier(coalesce)
+    if verifier is None:
         pytest.skip("this build's batch verifier has no coalesce switch (issue 8 item 5 not merged)")
     size = min(SIZES)
     if size not in _chains:
@@ -142,12 +142,5 @@ def test_scale_verify_coalesce(benchmark, scale_folder, coalesce):
     chain = _chains[size]
     _record(benchmark, "coalesce", chain, len(chain.records) // 128)
     benchmark.extra_info["coalesce"] = coalesce
-    try:
-        previous = switch()
-    except TypeError:
-        previous = True
-    switch(coalesce)
-    try:
-        benchmark.pedantic(ceiling_seconds, args=(chain.records,), rounds=3, iterations=1)
-    finally:
-        switch(bool(previous))
+    with verifier as verify:
+        benchmark.pedantic(ceiling_seconds, args=(chain.records,), kwargs={"verify": verify}, rounds=3, iterations=1)
