@@ -3,7 +3,9 @@
 Specification: none beyond docs/FORMAT.md (§8 for the rules applied).
 
 Blocks arrive decoded and with their signatures verified. Here the state rules run in block order
-over the committed state plus the changes of blocks not yet committed, valid blocks gather into
+over the committed state plus the changes of blocks not yet committed (in the native core, over a
+bounded cache of accounts: ledger.native_rules; with LEDGER_RULES=python, the readable twin over
+ledger.state.LayeredState), valid blocks gather into
 groups, and each group is committed (one durable LMDB write transaction) by a committer thread
 while the next group is being validated. At the first invalid block, the groups before it and the
 valid blocks of its own group are committed, then the error is raised: the store ends holding
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ledger.errors import CONFLICTING_BLOCK, LedgerError
+from ledger.native_rules import ACCOUNT_CACHE_ENTRIES, AccountCache, NativeRules, decode_block_compact, native_enabled
 from ledger.pipeline import Pipeline
 from ledger.state import LayeredState
 from ledger.storage import MapFull, PendingBlock, Store
@@ -44,17 +47,23 @@ ProgressCallback = Callable[[ImportProgress], None]
 
 
 class Importer:
-    def __init__(self, store: Store, chain: Chain, progress: ProgressCallback | None):
+    def __init__(self, store: Store, chain: Chain, progress: ProgressCallback | None,
+                 account_cache_entries: int | None = None):
         self.store = store
         self.chain = chain
         self.progress = progress
         self.snapshot = store.snapshot()
         self.tip = self.snapshot.tip()
         self.stored_height = self.tip.height
-        self.state = LayeredState(self.snapshot)
+        self.native = native_enabled()
+        if self.native:
+            self.rules = NativeRules(chain, AccountCache(account_cache_entries or ACCOUNT_CACHE_ENTRIES))
+        else:
+            self.state = LayeredState(self.snapshot)
         self.group: list[PendingBlock] = []
         self.group_transactions = 0
-        self.in_flight: tuple[Future, list[PendingBlock]] | None = None
+        # (commit, its blocks, their packed accounts or None, the cache's group, transactions)
+        self.in_flight: tuple[Future, list[PendingBlock], bytes | None, int, int] | None = None
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-commit")
         self.group_transactions_max = self._group_transactions_max()
         self.imported_blocks = self.imported_transactions = self.skipped = 0
@@ -62,7 +71,8 @@ class Importer:
 
     def run(self, blocks: Iterable[tuple[int, bytes]], threads: int | None) -> ImportProgress:
         try:
-            with Pipeline(blocks, verify_from=self.stored_height + 1, threads=threads) as stream:
+            decoder = decode_block_compact if self.native else None
+            with Pipeline(blocks, verify_from=self.stored_height + 1, threads=threads, decoder=decoder) as stream:
                 for item in stream:
                     if item.error is not None:
                         raise item.error
@@ -70,14 +80,18 @@ class Importer:
                         self._skip(item.height, item.data)
                         continue
                     try:
-                        changes, tip = check_block(self.chain, self.tip, self.state, item.block, item.verdicts,
-                                                    item.tx_root)
+                        if self.native:
+                            changes, tip = self.rules.check(self.tip, item.block, item.verdicts, item.tx_root,
+                                                            self.snapshot.read_accounts, self._has_transaction)
+                        else:
+                            changes, tip = check_block(self.chain, self.tip, self.state, item.block, item.verdicts,
+                                                        item.tx_root)
+                            self.state.apply(changes)
                     except LedgerError as error:
                         raise error.at(self.tip.height + 1) from None
                     self.tip = tip
-                    self.state.apply(changes)
                     self.group.append(PendingBlock(tip.height, tip.hash, item.data, changes, tip))
-                    self.group_transactions += len(changes.txids)
+                    self.group_transactions += item.block.header.tx_count
                     if len(self.group) >= COMMIT_GROUP_BLOCKS_MAX or \
                             self.group_transactions >= self.group_transactions_max:
                         self._hand_over()
@@ -102,14 +116,27 @@ class Importer:
         if self.progress is not None and self.skipped % COMMIT_GROUP_BLOCKS_MAX == 0:
             self.progress(ImportProgress(height, self.imported_blocks, self.imported_transactions, self.skipped))
 
+    def _has_transaction(self, txid: bytes) -> bool:
+        """Is the id stored, or in a block accepted but not yet durable? (Asked once, for a block
+        rejected for a stale nonce.)"""
+        pending = list(self.group) + (list(self.in_flight[1]) if self.in_flight is not None else [])
+        return self.snapshot.has_transaction(txid) or any(txid in block.changes.txids for block in pending)
+
     def _hand_over(self) -> None:
         """Wait for the previous group to be durable, then give this group to the committer."""
         self._settle()
         if not self.group:
             return
-        group, self.group, self.group_transactions = self.group, [], 0
-        self.in_flight = (self.committer.submit(self.store.commit, group, False), group)
-        self.state.push()
+        group, transactions = self.group, self.group_transactions
+        self.group, self.group_transactions = [], 0
+        if self.native:
+            cache_group = self.rules.cache.group
+            accounts = self.rules.cache.take_dirty()   # written back once per group, sorted
+        else:
+            cache_group, accounts = 0, None
+            self.state.push()
+        self.in_flight = (self.committer.submit(self.store.commit, group, False, accounts), group, accounts,
+                          cache_group, transactions)
         self.group_transactions_max = self._group_transactions_max()
 
     def _group_transactions_max(self) -> int:
@@ -120,7 +147,7 @@ class Importer:
         """Wait until the group in flight is durable; then read a snapshot that holds it."""
         if self.in_flight is None:
             return
-        future, group = self.in_flight
+        future, group, accounts, cache_group, transactions = self.in_flight
         self.in_flight = None
         try:
             try:
@@ -129,7 +156,7 @@ class Importer:
                 # The map must grow, and LMDB forbids that while this thread holds a snapshot.
                 self.snapshot.close()
                 self.store.grow_map()
-                self.store.commit(group)
+                self.store.commit(group, accounts=accounts)
         except BaseException:
             # The commit failed (a full disk, an I/O error): commit nothing after it, or the store
             # would skip the heights of this group.
@@ -138,9 +165,12 @@ class Importer:
         self.snapshot.close()
         self.store.release_pages()
         self.snapshot = self.store.snapshot()
-        self.state.rebase(self.snapshot, committed_layers=1)
+        if self.native:
+            self.rules.cache.evict(cache_group)   # entries of durable groups may go now
+        else:
+            self.state.rebase(self.snapshot, committed_layers=1)
         self.imported_blocks += len(group)
-        self.imported_transactions += sum(len(block.changes.txids) for block in group)
+        self.imported_transactions += transactions
         self.last_height = group[-1].height
         if self.progress is not None:
             self.progress(ImportProgress(self.last_height, self.imported_blocks, self.imported_transactions,

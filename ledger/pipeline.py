@@ -50,7 +50,10 @@ class Pipeline:
     """Iterate it to get Items in block order; close it (or use `with`) to stop early."""
 
     def __init__(self, source: Iterable[tuple[int, bytes]], verify_from: int = 1, threads: int | None = None,
-                 signatures_per_batch: int | None = None):
+                 signatures_per_batch: int | None = None, decoder=None):
+        """`decoder`: bytes -> (block, records, root); by default codec.decode_block_for_validation
+        (the native_rules.decode_block_compact keeps blocks compact for the native rules)."""
+        self._decoder = decoder or decode_block_for_validation
         self._verify_from = verify_from
         self._threads = threads
         self._signatures_per_batch = signatures_per_batch or SIGNATURES_PER_BATCH
@@ -90,7 +93,7 @@ class Pipeline:
                 item = Item(height, data)
                 if height >= self._verify_from:
                     try:
-                        item.block, item.records, item.tx_root = decode_block_for_validation(data)
+                        item.block, item.records, item.tx_root = self._decoder(data)
                     except LedgerError as error:
                         item.error = error.at(height)
                 if not self._put(self._decoded, item) or item.error is not None:
