@@ -24,15 +24,13 @@ from ledger.state import LayeredState
 from ledger.storage import MapFull, PendingBlock, Store
 from ledger.validate import Chain, check_block
 
-# A group of blocks shares one durable write transaction. A commit maps the file pages it touches
-# (about 64 KiB per random id insert, as the kernel maps neighbours on each fault), at most the
-# whole file; they are released after each commit (Store.release_pages). So while the file is
-# small, groups can be large (fewer fsyncs); once it is not, groups stay small to keep memory
-# flat. The committer thread hides the fsync behind the validation of the next group.
+# A group of blocks shares one durable write transaction (one fsync). The file pages a commit
+# maps are page cache (RssFile), which the kernel reclaims: they are not the process's private
+# memory (RssAnon), so they are not released after each commit (an unmap and remap of the whole
+# environment, which cost more than it saved), and groups need not shrink as the file grows.
+# The committer thread hides the fsync behind the validation of the next group.
 COMMIT_GROUP_BLOCKS_MAX = 64
-COMMIT_GROUP_TRANSACTIONS_MAX = 2_000
-COMMIT_GROUP_TRANSACTIONS_MAX_SMALL_FILE = 16_000
-SMALL_FILE_BYTES_MAX = 128 * 1024 * 1024
+COMMIT_GROUP_TRANSACTIONS_MAX = 16_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +63,6 @@ class Importer:
         # (commit, its blocks, their packed accounts or None, the cache's group, transactions)
         self.in_flight: tuple[Future, list[PendingBlock], bytes | None, int, int] | None = None
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-commit")
-        self.group_transactions_max = self._group_transactions_max()
         self.imported_blocks = self.imported_transactions = self.skipped = 0
         self.last_height = self.tip.height   # the last height stored, by this import or before it
 
@@ -93,7 +90,7 @@ class Importer:
                     self.group.append(PendingBlock(tip.height, tip.hash, item.data, changes, tip))
                     self.group_transactions += item.block.header.tx_count
                     if len(self.group) >= COMMIT_GROUP_BLOCKS_MAX or \
-                            self.group_transactions >= self.group_transactions_max:
+                            self.group_transactions >= COMMIT_GROUP_TRANSACTIONS_MAX:
                         self._hand_over()
             self._hand_over()
             self._settle()
@@ -137,11 +134,6 @@ class Importer:
             self.state.push()
         self.in_flight = (self.committer.submit(self.store.commit, group, False, accounts), group, accounts,
                           cache_group, transactions)
-        self.group_transactions_max = self._group_transactions_max()
-
-    def _group_transactions_max(self) -> int:
-        small = self.store.file_size() < SMALL_FILE_BYTES_MAX
-        return COMMIT_GROUP_TRANSACTIONS_MAX_SMALL_FILE if small else COMMIT_GROUP_TRANSACTIONS_MAX
 
     def _settle(self) -> None:
         """Wait until the group in flight is durable; then read a snapshot that holds it."""
@@ -163,7 +155,6 @@ class Importer:
             self.group = []
             raise
         self.snapshot.close()
-        self.store.release_pages()
         self.snapshot = self.store.snapshot()
         if self.native:
             self.rules.cache.evict(cache_group)   # entries of durable groups may go now
