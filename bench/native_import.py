@@ -1,4 +1,4 @@
-"""Import throughput of one chain file next to the signature ceiling of the same cores, measured in
+"""Import and validate throughput of one chain file next to the signature ceiling of the same cores, measured in
 the same run, and the import's peak private memory (RssAnon) beside its file-backed memory (RssFile).
 
     .venv/bin/ledger gen --out m.ledger --blocks 1000 --txs-per-block 1000 --accounts 10000 --seed 7
@@ -89,10 +89,14 @@ def main(path: str) -> None:
             started = time.perf_counter()
             count = book.import_chain(path).imported_transactions
             seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            book.validate()
+            validate_seconds = time.perf_counter() - started
         import_rate = count / seconds
         ceiling_rate = ceiling(path)
         print(f"{path} ({rules} rules): {count:,} transactions imported in {seconds:.1f} s: {import_rate:,.0f} tx/s; "
               f"signature ceiling {ceiling_rate:,.0f} sig/s; import/ceiling {import_rate / ceiling_rate:.2f}; "
+              f"validate {count / validate_seconds:,.0f} tx/s ({count / validate_seconds / ceiling_rate:.2f} of the ceiling); "
               f"peak RssAnon {peak.anon / 1024:.0f} MiB, RssFile {peak.file / 1024:.0f} MiB")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -201,3 +201,23 @@ def test_import_of_a_tampered_chain_fails_alike(small_chain, tmp_path, monkeypat
     native = _import(tmp_path / "native", tampered, genesis, "native", monkeypatch, cache_entries=5)
     assert twin[0] is not None and twin[1].height == 23
     assert native == twin
+
+
+@pytest.mark.parametrize("rules", ["native", "python"])
+def test_replay_of_a_transaction_not_yet_durable_is_a_duplicate(tmp_path, monkeypatch, rules):
+    """Block 2 repeats block 1's transaction, and both are imported in one call (one commit group):
+    the id is found among the blocks accepted but not yet committed."""
+    from test_rules import ALICE, BOB, GENESIS as RULES_GENESIS, craft, tx
+    with Ledger.create(tmp_path / "source", RULES_GENESIS) as source:
+        first = tx(ALICE, 1, Transfer(BOB.public_key, 1))
+        block1 = encode_block(craft(source, [first]))
+        source.append(block1)
+        block2 = encode_block(craft(source, [first]))
+    monkeypatch.setenv("LEDGER_RULES", rules)
+    with Ledger.create(tmp_path / "db", RULES_GENESIS) as book:
+        with pytest.raises(LedgerError) as caught:
+            book.import_blocks([(1, block1), (2, block2)], threads=1)
+        error = caught.value
+        assert (error.code, error.height, error.index) == ("duplicate-tx", 2, 0), str(error)
+        assert error.message == "the transaction id is already in the chain"
+        assert book.height == 1
