@@ -150,11 +150,16 @@ def test_a_rejected_block_leaves_the_cache_as_it_was():
 
 
 def test_eviction_keeps_uncommitted_entries_and_the_bound():
-    cache = AccountCache(4)
-    for i in range(20):
+    cache = AccountCache(8)
+    for i in range(8):
         cache.put(i.to_bytes(32, "big"), i, 0)
     cache.evict(0)
-    assert len(cache) == 4
+    assert len(cache) == 8           # within the bound: nothing goes
+    for i in range(8, 20):
+        cache.put(i.to_bytes(32, "big"), i, 0)
+    cache.evict(0)
+    assert len(cache) == 6           # over it: down to 3/4 of the bound
+    assert sum(cache.get(i.to_bytes(32, "big")) is not None for i in range(20)) == 6
 
 
 # ---------------------------------------------------------------- whole imports, both paths
