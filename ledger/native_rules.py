@@ -109,7 +109,9 @@ class NativeRules:
         check_header(chain, tip, _HeaderView(block), tx_root)
         header = block.header
         height = header.height
-        if verdicts is None:
+        if verdicts is None:   # not verified ahead (or left undecided after a bad signature of an earlier block)
+            if records is None:
+                records = decode_block_compact(block.data)[1]
             verdicts = signatures.verdicts_until_first_bad(records)
         if not verdicts[0]:
             raise LedgerError(BAD_BLOCK_SIGNATURE, "the proposer's signature over the header does not hold", height)

@@ -131,6 +131,18 @@ def test_native_rules_agree_with_the_twin(prior, plans, header_ok, right_commitm
     assert native == twin
 
 
+def test_verdicts_not_given_are_computed_from_the_block():
+    """The pipeline leaves verdicts undecided after a bad signature: check verifies them itself."""
+    state = MemoryState(GENESIS)
+    txs, _stored = _transactions([dict(sender=1, nonce=None, kind=0, to=3, amount=1, key=0, value=0,
+                                       foreign=False, copy=False, stored=False, verdict=True)], state)
+    data = _block(txs, bytes(32))
+    compact, _records, root = decode_block_compact(data)
+    with pytest.raises(LedgerError) as caught:   # the signatures here are not valid ones
+        NativeRules(CHAIN, AccountCache()).check(TIP, compact, None, root, None, state.has_transaction)
+    assert caught.value.code == "bad-block-signature"
+
+
 def test_a_rejected_block_leaves_the_cache_as_it_was():
     state = MemoryState(GENESIS)
     cache = AccountCache()
