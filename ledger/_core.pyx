@@ -8,3 +8,4 @@ Specification: none of its own; each C source in ledger/csrc/ names the one it i
 include "_blake3.pxi"
 include "_ed25519.pxi"
 include "_block_decoder.pxi"
+include "_block_rules.pxi"

@@ -24,6 +24,9 @@ from ledger.errors import (
 )
 from ledger.importer import ImportProgress, Importer, ProgressCallback
 from ledger.keys import Keypair
+from ledger.native_rules import (
+    ACCOUNT_CACHE_ENTRIES, AccountCache, NativeRules, decode_block_compact, native_enabled, unpack_accounts,
+)
 from ledger.pipeline import Pipeline
 from ledger.proofs import TxProof
 from ledger.state import Account, MemoryState, Tip, apply_transactions, genesis_accounts
@@ -86,6 +89,8 @@ class Ledger:
         self.genesis = genesis
         self.genesis_bytes = genesis_bytes
         self.chain = Chain.from_genesis(genesis)
+        # The bound of the import's cache of accounts (ledger.native_rules), in entries.
+        self.account_cache_entries = ACCOUNT_CACHE_ENTRIES
 
     # ------------------------------------------------------------ lifecycle
 
@@ -202,13 +207,24 @@ class Ledger:
         with self._write_mutex, self._store.writing():
             with self._store.snapshot() as snap:
                 tip = snap.tip()
-                try:
-                    decoded = decode_block(data)
-                except LedgerError as error:
-                    raise error.at(tip.height + 1) from None
-                changes, new_tip = check_block(self.chain, tip, snap, decoded)
-            self._store.commit([PendingBlock(new_tip.height, new_tip.hash, data, changes, new_tip)])
-        return decoded
+                if native_enabled():
+                    try:
+                        compact, records, root = decode_block_compact(data)
+                    except LedgerError as error:
+                        raise error.at(tip.height + 1) from None
+                    rules = NativeRules(self.chain, AccountCache())
+                    changes, new_tip = rules.check(tip, compact, None, root, snap.read_accounts,
+                                                   snap.has_transaction, records)
+                    accounts = changes.accounts_packed
+                else:
+                    try:
+                        decoded = decode_block(data)
+                    except LedgerError as error:
+                        raise error.at(tip.height + 1) from None
+                    changes, new_tip = check_block(self.chain, tip, snap, decoded)
+                    accounts = None
+            self._store.commit([PendingBlock(new_tip.height, new_tip.hash, data, changes, new_tip)], accounts=accounts)
+        return decoded if accounts is None else decode_block(data)
 
     def import_blocks(self, blocks: Iterable[tuple[int, bytes]], progress: ProgressCallback | None = None,
                       threads: int | None = None, assume_valid: AssumedValid | None = None) -> ImportProgress:
@@ -220,7 +236,8 @@ class Ledger:
         `progress` is called after each durable commit. `assume_valid` (from `assume_valid_lookup`):
         signatures of blocks up to its height are not verified (see import_chain)."""
         with self._write_mutex, self._store.writing():
-            return Importer(self._store, self.chain, progress, assume_valid).run(blocks, threads)
+            return Importer(self._store, self.chain, progress, assume_valid,
+                            self.account_cache_entries).run(blocks, threads)
 
     def assume_valid_lookup(self, stream, block_hash: bytes) -> AssumeValidLookup:
         """The first pass of `--assume-valid` over a chain file `stream` positioned at its first
@@ -286,20 +303,39 @@ class Ledger:
         end = stored_tip.height if end is None else min(end, stored_tip.height)
         if start < 1 or start > max(end, 1):
             raise LedgerError(NOT_FOUND, f"no stored blocks in the range {start}..{end}")
+        native = native_enabled()
         replay = _ReplayState(self.genesis)
+        if native:   # the replayed accounts live in a native cache, never evicted (no store behind it)
+            rules = NativeRules(self.chain, AccountCache())
+            for key, account in replay.accounts.items():
+                rules.cache.put(key, account.balance, account.nonce)
+            replay.accounts = {}
         tip = self.chain.genesis_tip()
         blocks = transactions = 0
         for first in range(1, end + 1, VALIDATE_SEGMENT_BLOCKS):
             last = min(end, first + VALIDATE_SEGMENT_BLOCKS - 1)
             with self._store.snapshot() as snap, self._store.snapshot() as source:
                 replay.snapshot = snap
-                with Pipeline(source.iter_blocks(first, last), verify_from=start, threads=threads) as stream:
+                with Pipeline(source.iter_blocks(first, last), verify_from=start, threads=threads,
+                              decoder=decode_block_compact if native else None) as stream:
                     for item in stream:
                         if item.error is not None:
                             raise item.error
                         height = item.height
                         replay.height = height
-                        if height < start:
+                        if height < start and native:
+                            try:
+                                block = decode_block_compact(item.data)[0]
+                            except LedgerError as error:
+                                raise error.at(height) from None
+                            rules.replay(block, height, replay.has_transaction)
+                            tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
+                        elif native:
+                            _changes, tip = rules.check(tip, item.block, item.verdicts, item.tx_root, None,
+                                                        replay.has_transaction)
+                            blocks += 1
+                            transactions += item.block.count
+                        elif height < start:
                             try:
                                 block = decode_block(item.data)
                             except LedgerError as error:
@@ -311,7 +347,8 @@ class Ledger:
                                                        item.tx_root)
                             blocks += 1
                             transactions += len(item.block.transactions)
-                        replay.apply(changes)
+                        if not native:
+                            replay.apply(changes)
             self._store.release_pages()
         if tip.height != end:
             raise LedgerError(NOT_FOUND, f"the store holds no block at height {tip.height + 1}", tip.height + 1)
@@ -320,6 +357,8 @@ class Ledger:
                 raise LedgerError(BAD_STATE_COMMITMENT, "the stored tip differs from the replayed chain", end)
             with self._store.snapshot() as snap:
                 if snap.tip() == stored_tip:   # a writer that appended meanwhile changed the accounts
+                    if native:
+                        replay.accounts = dict(unpack_accounts(rules.cache.packed()))
                     replay.check_accounts_match(snap)
         return ValidationReport(start, end, blocks, transactions)
 

@@ -50,9 +50,12 @@ class Pipeline:
     """Iterate it to get Items in block order; close it (or use `with`) to stop early."""
 
     def __init__(self, source: Iterable[tuple[int, bytes]], verify_from: int = 1, threads: int | None = None,
-                 signatures_per_batch: int | None = None, assume_valid_through: int = 0):
+                 signatures_per_batch: int | None = None, assume_valid_through: int = 0, decoder=None):
         """`assume_valid_through`: blocks at heights up to it are decoded and passed on with every
-        signature taken as valid, unverified (ledger.assume_valid; the caller checks the hash)."""
+        signature taken as valid, unverified (ledger.assume_valid; the caller checks the hash).
+        `decoder`: bytes -> (block, records, root); by default codec.decode_block_for_validation
+        (the native_rules.decode_block_compact keeps blocks compact for the native rules)."""
+        self._decoder = decoder or decode_block_for_validation
         self._verify_from = verify_from
         self._assume_valid_through = assume_valid_through
         self._threads = threads
@@ -93,7 +96,7 @@ class Pipeline:
                 item = Item(height, data)
                 if height >= self._verify_from:
                     try:
-                        item.block, item.records, item.tx_root = decode_block_for_validation(data)
+                        item.block, item.records, item.tx_root = self._decoder(data)
                     except LedgerError as error:
                         item.error = error.at(height)
                     else:

@@ -315,6 +315,11 @@ class Snapshot:
     def has_transaction(self, txid: bytes) -> bool:
         return self._get(b"transactions", txid) is not None
 
+    def read_accounts(self, keys: list[bytes]) -> list[tuple[bytes, int, int]]:
+        """(key, balance, nonce) of the stored accounts among `keys` (sorted): one cursor pass."""
+        found = self._txn.cursor(db=self._dbs[b"accounts"]).getmulti(keys)
+        return [(key, *_ACCOUNT.unpack(raw)) for key, raw in found]
+
     def account_count(self) -> int:
         return self._txn.stat(self._dbs[b"accounts"])["entries"]
 
@@ -653,8 +658,10 @@ class Store:
                 except lmdb.Error as error:
                     raise lmdb_fault(error, self.path) from None
 
-    def commit(self, blocks: Sequence[PendingBlock], grow_map: bool = True) -> None:
-        """Store a group of validated, consecutive blocks in one durable write transaction."""
+    def commit(self, blocks: Sequence[PendingBlock], grow_map: bool = True, accounts: bytes | None = None) -> None:
+        """Store a group of validated, consecutive blocks in one durable write transaction.
+        `accounts`: the group's final accounts, sorted and packed (key || balance || nonce, 48 bytes
+        each), when the caller has them (the native account cache); else taken from each block's changes."""
         if not blocks:
             return
         dbs = self._dbs
@@ -663,11 +670,14 @@ class Store:
         # loop, and sorted inserts keep the B-tree walk on pages just visited.
         locations = sorted((txid, _LOCATION.pack(block.height, index))
                            for block in blocks for index, txid in enumerate(block.changes.txids))
-        accounts: dict[bytes, bytes] = {}
-        for block in blocks:
-            for key, account in block.changes.accounts.items():
-                accounts[key] = _ACCOUNT.pack(account.balance, account.nonce)
-        account_items = sorted(accounts.items())
+        if accounts is not None:
+            account_items = [(accounts[i:i + 32], accounts[i + 32:i + 48]) for i in range(0, len(accounts), 48)]
+        else:
+            latest: dict[bytes, bytes] = {}
+            for block in blocks:
+                for key, account in block.changes.accounts.items():
+                    latest[key] = _ACCOUNT.pack(account.balance, account.nonce)
+            account_items = sorted(latest.items())
 
         def write(txn: lmdb.Transaction) -> None:
             tx_count = _U64.unpack(txn.get(b"tx_count", db=dbs[b"meta"]))[0]
