@@ -265,3 +265,29 @@ def test_api_refuses_a_hash_of_the_wrong_type_or_size(world, tmp_path):
         with pytest.raises(ValueError):
             book.import_chain(chain_file, assume_valid=b"short")
         assert book.height == 0
+
+
+def test_a_group_cut_short_writes_back_only_the_kept_blocks_accounts(world, tmp_path):
+    """Blocks 1-2 end at a matched checkpoint, block 3 is accepted unverified past it, block 4
+    breaks a rule: 1-2 are kept, 3 is dropped, and the accounts stored must be those after block 2
+    (the native account cache already holds block 3's changes; they must not be written)."""
+    from ledger.codec import decode_block
+    workload, blocks = world
+    other = Workload.make(SEED + 1, 5)
+    tampered = list(blocks)
+    tampered[3] = encode_block(next(b for b in other.blocks(4, TXS) if b.height == 4))   # another chain
+    assumed = AssumedValid(5, _hash(blocks[4]), {2: _hash(blocks[1]), 5: _hash(blocks[4])})
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        with pytest.raises(LedgerError) as caught:
+            book.import_blocks(enumerate(tampered[:5], start=1), assume_valid=assumed)
+        assert caught.value.height == 4
+        assert book.height == 2
+        keys = {key for key, _ in workload.genesis.balances}
+        for data in blocks[:3]:
+            for tx in decode_block(data).transactions:
+                keys.update({tx.sender, tx.body.to} if hasattr(tx.body, "to") else {tx.sender})
+        stored = {key: (book.account(key).balance, book.account(key).nonce) for key in keys}
+    with Ledger.create(tmp_path / "reference", workload.genesis) as reference:
+        reference.import_blocks(enumerate(blocks[:2], start=1))
+        expected = {key: (reference.account(key).balance, reference.account(key).nonce) for key in keys}
+    assert stored == expected
