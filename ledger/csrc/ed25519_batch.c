@@ -33,6 +33,18 @@ typedef struct {
 /* The coalescing switch (ledger_ed25519_batch_coalesce); read once per batch. */
 static int coalesce_on = 1;
 
+/* Combined checks made and points summed by them (the base point included), over all threads. */
+static unsigned long stat_checks, stat_points;
+
+void ledger_ed25519_batch_stats(unsigned long *checks, unsigned long *points, int reset) {
+    if (reset) {
+        __atomic_store_n(&stat_checks, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&stat_points, 0, __ATOMIC_RELAXED);
+    }
+    if (checks) *checks = __atomic_load_n(&stat_checks, __ATOMIC_RELAXED);
+    if (points) *points = __atomic_load_n(&stat_points, __ATOMIC_RELAXED);
+}
+
 int ledger_ed25519_batch_coalesce(int enable) {
     if (enable >= 0) __atomic_store_n(&coalesce_on, enable ? 1 : 0, __ATOMIC_RELAXED);
     return __atomic_load_n(&coalesce_on, __ATOMIC_RELAXED);
@@ -107,6 +119,8 @@ static int combined_check(work_t *w, size_t lo, size_t hi) {
             ledger_sc_add(&w->s[w->slot[g]], &w->s[w->slot[g]], &w->zk[i]);
         }
     }
+    __atomic_fetch_add(&stat_checks, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&stat_points, (unsigned long)cnt + 1, __ATOMIC_RELAXED);
     ledger_ge_p3 Q;
     ledger_ge_p2 q8;
     if (ledger_msm(&Q, &b, w->s, w->P, cnt) != 0) {

@@ -52,6 +52,10 @@ int ledger_ed25519_first_bad_seeded(size_t n, const uint8_t *const *public_keys,
  * default; for benchmarks), -1 only asks. Returns whether it is on. */
 int ledger_ed25519_batch_coalesce(int enable);
 
+/* Random-combination checks made, and points summed by them (the base point counted), by every
+ * batch of every thread since the last reset (reset != 0 zeroes both first). NULL: not wanted. */
+void ledger_ed25519_batch_stats(unsigned long *checks, unsigned long *points, int reset);
+
 /* Number of CPUs online (at least 1). */
 int ledger_cpu_count(void);
 
