@@ -26,9 +26,13 @@ typedef struct {
     uint8_t *res;        /* verdicts (NULL when only the first bad item is wanted) */
     const uint8_t *coef; /* 16 bytes per item */
     size_t base;         /* position of item 0 in the whole batch */
+    const size_t *pos;   /* positions of the items in the whole batch (NULL: base, base + 1, ...) */
     size_t *first_bad;   /* first-bad mode: the smallest bad position found so far (shared) */
     int coalesce;        /* one point per distinct key encoding (else one per item) */
 } job_t;
+
+/* Position of the job's item i in the whole batch. */
+static size_t job_pos(const job_t *j, size_t i) { return j->pos ? j->pos[i] : j->base + i; }
 
 /* The coalescing switch (ledger_ed25519_batch_coalesce); read once per batch. */
 static int coalesce_on = 1;
@@ -162,7 +166,7 @@ static void settle(work_t *w, size_t lo, size_t hi, int known_bad, uint8_t *res)
  * Ranges that start after a bad item another thread already found are abandoned. */
 static size_t leftmost_bad(work_t *w, const job_t *j, size_t lo, size_t hi, int known_bad) {
     if (lo >= hi) return hi;
-    if (__atomic_load_n(j->first_bad, __ATOMIC_RELAXED) < j->base + w->index[lo]) return hi;
+    if (__atomic_load_n(j->first_bad, __ATOMIC_RELAXED) < job_pos(j, w->index[lo])) return hi;
     if (hi - lo == 1 || (known_bad && hi - lo <= SINGLES_BELOW)) {
         for (size_t i = lo; i < hi; i++)
             if (!item_check(w, i)) return i;
@@ -195,6 +199,29 @@ static uint64_t key_hash(const uint8_t *pk) {
     return w[0] * hash_mult[0] + w[1] * hash_mult[1] + w[2] * hash_mult[2] + w[3] * hash_mult[3];
 }
 
+/* The group of key in an open-addressing table of cap (a power of two) slots, each 0 or a group
+ * + 1; a key not seen before opens group *d (gpk[*d] = key) and *fresh is set. */
+static uint32_t group_of(uint32_t *table, size_t cap, const uint8_t **gpk, size_t *d, const uint8_t *key,
+                         int *fresh) {
+    size_t h = (size_t)(key_hash(key) >> 32) & (cap - 1);
+    while (table[h] && memcmp(gpk[table[h] - 1], key, 32) != 0) h = (h + 1) & (cap - 1);
+    if (table[h]) {
+        *fresh = 0;
+        return table[h] - 1;
+    }
+    uint32_t g = (uint32_t)(*d)++;
+    table[h] = g + 1;
+    gpk[g] = key;
+    *fresh = 1;
+    return g;
+}
+
+static size_t table_size(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    return cap;
+}
+
 static int run_job(const job_t *j) {
     size_t n = j->n;
     work_t w;
@@ -222,8 +249,7 @@ static int run_job(const job_t *j) {
     size_t cap = 0;
     uint32_t *table = NULL; /* open addressing: group + 1, 0 = empty */
     if (j->coalesce) {
-        cap = 16;
-        while (cap < 2 * n) cap <<= 1;
+        cap = table_size(n);
         table = calloc(cap, sizeof *table);
     }
     int rc = 0;
@@ -243,21 +269,15 @@ static int run_job(const job_t *j) {
             state[i] = 2;
             continue;
         }
-        uint32_t g = (uint32_t)d;
+        uint32_t g;
         int fresh = 1;
         if (j->coalesce) {
-            size_t h = (size_t)(key_hash(j->pk[i]) >> 32) & (cap - 1);
-            while (table[h] && memcmp(gpk[table[h] - 1], j->pk[i], 32) != 0) h = (h + 1) & (cap - 1);
-            if (table[h]) {
-                g = table[h] - 1;
-                fresh = 0;
-            } else {
-                table[h] = (uint32_t)d + 1;
-            }
+            g = group_of(table, cap, gpk, &d, j->pk[i], &fresh);
+        } else {
+            g = (uint32_t)d++;
+            gpk[g] = j->pk[i];
         }
         if (fresh) {
-            d++;
-            gpk[g] = j->pk[i];
             gstate[g] = 0;
             if (ledger_keycache_get(j->pk[i], &w.negA[g], NULL)) {
                 gstate[g] = 1;
@@ -312,7 +332,7 @@ static int run_job(const job_t *j) {
     if (!j->res) {
         for (end = 0; end < n && !(state[end] & 2); end++) {
         }
-        if (end < n) note_bad(j->first_bad, j->base + end);
+        if (end < n) note_bad(j->first_bad, job_pos(j, end));
     }
     /* compact the decodable items to the front, negating R */
     size_t m = 0;
@@ -334,7 +354,7 @@ static int run_job(const job_t *j) {
         settle(&w, 0, w.m, 0, j->res);
     } else {
         size_t bad = leftmost_bad(&w, j, 0, w.m, 0);
-        if (bad < w.m) note_bad(j->first_bad, j->base + w.index[bad]);
+        if (bad < w.m) note_bad(j->first_bad, job_pos(j, w.index[bad]));
     }
     rc = w.err;
 out:
@@ -355,6 +375,90 @@ int ledger_cpu_count(void) {
     return c < 1 ? 1 : (int)c;
 }
 
+/* Coalesced batches on several threads: the items are dealt so that a key's items stay in one
+ * thread (else each thread's share would hold most keys again): ordered by key group, the items
+ * form one sequence cut into equal runs, one per thread, so a group is split only at a cut (at
+ * most nthreads - 1 extra points) and the shares stay equal. Each thread gets its items in
+ * position order (bisection and the first-bad search rely on that), gathered into arrays here. */
+typedef struct {
+    const uint8_t **pk, **msg, **sig;
+    size_t *mlen, *pos;
+    uint8_t *coef, *res;
+    size_t n;
+} deal_t;
+
+static void deal_free(deal_t *d) {
+    if (d->coef) memset(d->coef, 0, 16 * d->n); /* the coefficients stay secret */
+    free(d->pk); free(d->msg); free(d->sig); free(d->mlen); free(d->pos); free(d->coef); free(d->res);
+}
+
+/* 1 when the jobs are set up; 0 (nothing allocated) when memory ran out: the caller splits by
+ * position instead. */
+static int deal_by_key(deal_t *dl, size_t n, int nthreads, const uint8_t *const *pk, const uint8_t *const *msg,
+                       const size_t *mlen, const uint8_t *const *sig, uint8_t *results, size_t *first_bad,
+                       const uint8_t *coef, job_t *jobs) {
+    if (n > UINT32_MAX) return 0;
+    size_t cap = table_size(n), d = 0;
+    uint32_t *table = calloc(cap, sizeof *table);
+    uint32_t *gid = malloc(n * sizeof *gid);
+    size_t *start = malloc((n + 1) * sizeof *start); /* per group: count, then where its run starts */
+    const uint8_t **gpk = malloc(n * sizeof *gpk);
+    uint16_t *thr = malloc(n * sizeof *thr);
+    dl->pk = malloc(n * sizeof *dl->pk);
+    dl->msg = malloc(n * sizeof *dl->msg);
+    dl->sig = malloc(n * sizeof *dl->sig);
+    dl->mlen = malloc(n * sizeof *dl->mlen);
+    dl->pos = malloc(n * sizeof *dl->pos);
+    dl->coef = malloc(16 * n);
+    dl->res = results ? malloc(n) : NULL;
+    dl->n = n;
+    int ok = table && gid && start && gpk && thr && dl->pk && dl->msg && dl->sig && dl->mlen && dl->pos && dl->coef &&
+             (!results || dl->res);
+    if (ok) {
+        pthread_once(&hash_once, hash_init);
+        for (size_t i = 0; i < n; i++) {
+            int fresh;
+            gid[i] = group_of(table, cap, gpk, &d, pk[i], &fresh);
+            if (fresh) start[gid[i]] = 0;
+            start[gid[i]]++;
+        }
+        size_t acc = 0;
+        for (size_t g = 0; g < d; g++) {
+            size_t c = start[g];
+            start[g] = acc;
+            acc += c;
+        }
+        /* rank of item i in the sequence ordered by group; its thread is the run holding the rank */
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++) {
+            size_t rank = start[gid[i]]++;
+            thr[i] = (uint16_t)(rank * (size_t)nthreads / n);
+            count[thr[i]]++;
+        }
+        size_t off[256], at = 0;
+        for (int t = 0; t < nthreads; t++) {
+            off[t] = at;
+            jobs[t] = (job_t){count[t], dl->pk + at, dl->msg + at, dl->mlen + at, dl->sig + at,
+                              results ? dl->res + at : NULL, dl->coef + 16 * at, 0, dl->pos + at, first_bad, 1};
+            at += count[t];
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t k = off[thr[i]]++;
+            dl->pk[k] = pk[i];
+            dl->msg[k] = msg[i];
+            dl->mlen[k] = mlen[i];
+            dl->sig[k] = sig[i];
+            dl->pos[k] = i;
+            memcpy(dl->coef + 16 * k, coef + 16 * i, 16);
+        }
+    } else {
+        deal_free(dl);
+        memset(dl, 0, sizeof *dl);
+    }
+    free(table); free(gid); free(start); free(gpk); free(thr);
+    return ok;
+}
+
 /* results != NULL: a verdict each; otherwise *first_bad = the first bad position (n if none). */
 static int verify_batch(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
                         const size_t *message_lens, const uint8_t *const *signatures, uint8_t *results,
@@ -368,12 +472,16 @@ static int verify_batch(size_t n, const uint8_t *const *public_keys, const uint8
     job_t jobs[256];
     pthread_t tids[256];
     int started[256];
-    size_t per = n / (size_t)nthreads, extra = n % (size_t)nthreads, pos = 0;
-    for (int t = 0; t < nthreads; t++) {
-        size_t cnt = per + ((size_t)t < extra);
-        jobs[t] = (job_t){cnt, public_keys + pos, messages + pos, message_lens + pos, signatures + pos,
-                          results ? results + pos : NULL, coef + 16 * pos, pos, first_bad, coalesce};
-        pos += cnt;
+    deal_t deal = {0};
+    if (!(coalesce && nthreads > 1 && deal_by_key(&deal, n, nthreads, public_keys, messages, message_lens, signatures,
+                                                  results, first_bad, coef, jobs))) {
+        size_t per = n / (size_t)nthreads, extra = n % (size_t)nthreads, pos = 0;
+        for (int t = 0; t < nthreads; t++) {
+            size_t cnt = per + ((size_t)t < extra);
+            jobs[t] = (job_t){cnt, public_keys + pos, messages + pos, message_lens + pos, signatures + pos,
+                              results ? results + pos : NULL, coef + 16 * pos, pos, NULL, first_bad, coalesce};
+            pos += cnt;
+        }
     }
     (void)ledger_ge_base_table(); /* build it once before the threads race for it */
     int rc = 0;
@@ -391,6 +499,11 @@ static int verify_batch(size_t n, const uint8_t *const *public_keys, const uint8
             r = run_job(&jobs[t]); /* could not start a thread: do its share here */
         }
         if (r) rc = r;
+    }
+    if (deal.pos) {
+        if (results)
+            for (size_t i = 0; i < n; i++) results[deal.pos[i]] = deal.res[i];
+        deal_free(&deal);
     }
     return rc;
 }
