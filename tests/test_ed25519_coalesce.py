@@ -195,3 +195,33 @@ def test_shared_vectors_with_repeats(coalesce):
             assert crypto.first_bad(*args, threads) == (want.index(False) if False in want else None)
         ok = [c for c in cs if c[3]]
         assert all(crypto.verify_batch([c[0] for c in ok], [c[1] for c in ok], [c[2] for c in ok], threads=2))
+
+
+def test_switch_flipped_while_batches_run():
+    """Batches on other threads (GIL released) see the switch flipped under them: each batch reads
+    it once, and every verdict stays right."""
+    import threading
+    rng = random.Random(9)
+    pks, msgs, sigs = make_batch(rng, 300, 4, 12)
+    want = [crypto.verify(p, m, s) for p, m, s in zip(pks, msgs, sigs)]
+    errors: list[str] = []
+
+    def work():
+        for _ in range(6):
+            if crypto.verify_batch(pks, msgs, sigs, threads=2) != want:
+                errors.append("verdicts")
+
+    previous = crypto.coalesce_enabled()
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    try:
+        for w in workers:
+            w.start()
+        flip = False
+        while any(w.is_alive() for w in workers):  # flips as fast as the GIL lets it
+            crypto.set_coalesce(flip)
+            flip = not flip
+    finally:
+        for w in workers:
+            w.join()
+        crypto.set_coalesce(previous)
+    assert errors == []

@@ -7,8 +7,11 @@
  *     [8]( [sum z_i S_i] B - sum [z_i] R_i - sum [z_i k_i] A_i ) = 0.
  * When that fails, the range is bisected (ranges of a few items are checked one by one) until every
  * item has its own verdict, so the results equal the single-signature verdicts (up to the 2^-128
- * chance that a bad signature hides in a passing random combination). The items are split across
- * pthreads, each thread checking its own share with its own coefficients. Points are decoded four
+ * chance that a bad signature hides in a passing random combination). Terms of one public key
+ * are coalesced (see ledger_ed25519_batch_coalesce): in a range of items the points are -R_i with
+ * scalar z_i, and -A once per distinct key encoding with scalar sum z_i k_i mod L. The items are
+ * split across pthreads, each thread checking its own share with its own coefficients; with
+ * coalescing on, the shares are dealt by key so that a key's items meet in one thread. Points are decoded four
  * at a time (AVX2 when available) and public keys found in the key cache (ed25519_verify.h) are
  * not decoded again. The sum is formed by Straus's method up to 96 points, above by Pippenger's
  * bucket method (msm.c; tests/c/bench_msm.c measures the crossing). */
