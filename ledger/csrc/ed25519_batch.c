@@ -71,7 +71,7 @@ typedef struct {
     /* per key group: */
     ledger_ge_p3 *negA; /* -A */
     size_t d;           /* how many groups */
-    /* scratch of combined_check: at most 2 points per item of the range */
+    /* scratch of combined_check: room for n + d points */
     ledger_ge_p3 *P;
     ledger_sc *s;
     uint64_t *stamp;    /* per group: the check that last gave it a slot */
@@ -236,10 +236,6 @@ static int run_job(const job_t *j) {
     w.k = malloc(n * sizeof *w.k);
     w.z = malloc(n * sizeof *w.z);
     w.zk = malloc(n * sizeof *w.zk);
-    w.P = malloc(2 * n * sizeof *w.P);
-    w.s = malloc(2 * n * sizeof *w.s);
-    w.stamp = calloc(n, sizeof *w.stamp);
-    w.slot = malloc(n * sizeof *w.slot);
     const uint8_t **gpk = malloc(n * sizeof *gpk); /* per group: its key encoding */
     uint8_t *state = malloc(n);                    /* per item; bit 0: queued its group's A; bit 1: rejected */
     uint8_t *gstate = malloc(n);                   /* per group; bit 0: A from cache; bit 1: rejected */
@@ -253,8 +249,7 @@ static int run_job(const job_t *j) {
         table = calloc(cap, sizeof *table);
     }
     int rc = 0;
-    if (!w.index || !w.negR || !w.grp || !w.negA || !w.S || !w.k || !w.z || !w.zk || !w.P || !w.s || !w.stamp ||
-        !w.slot || !gpk || !state || !gstate || !dst || !enc || !fail || (j->coalesce && !table)) {
+    if (!w.index || !w.negR || !w.grp || !w.negA || !w.S || !w.k || !w.z || !w.zk || !gpk || !state || !gstate || !dst || !enc || !fail || (j->coalesce && !table)) {
         rc = -1;
         goto out;
     }
@@ -290,6 +285,15 @@ static int run_job(const job_t *j) {
         w.grp[i] = g;
         dst[q] = &w.negR[i];
         enc[q++] = j->sig[i];
+    }
+    /* scratch of the combined checks: a range sums at most its items' R and the d groups' A */
+    w.P = malloc((n + d) * sizeof *w.P);
+    w.s = malloc((n + d) * sizeof *w.s);
+    w.stamp = calloc(d ? d : 1, sizeof *w.stamp);
+    w.slot = malloc((d ? d : 1) * sizeof *w.slot);
+    if (!w.P || !w.s || !w.stamp || !w.slot) {
+        rc = -1;
+        goto out;
     }
     size_t t = 0;
     for (; t + 4 <= q; t += 4) {
