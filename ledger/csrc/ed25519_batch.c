@@ -249,7 +249,8 @@ static int run_job(const job_t *j) {
         table = calloc(cap, sizeof *table);
     }
     int rc = 0;
-    if (!w.index || !w.negR || !w.grp || !w.negA || !w.S || !w.k || !w.z || !w.zk || !gpk || !state || !gstate || !dst || !enc || !fail || (j->coalesce && !table)) {
+    if (!w.index || !w.negR || !w.grp || !w.negA || !w.S || !w.k || !w.z || !w.zk || !gpk || !state || !gstate ||
+        !dst || !enc || !fail || (j->coalesce && !table)) {
         rc = -1;
         goto out;
     }
