@@ -31,6 +31,8 @@ cdef extern from "ed25519_batch.h":
                                         const size_t *message_lens, const uint8_t **signatures, size_t *first_bad,
                                         int nthreads, const uint8_t *coefficients) nogil
     int ledger_cpu_count() nogil
+    int ledger_ed25519_batch_coalesce(int enable) nogil
+    void ledger_ed25519_batch_stats(unsigned long *checks, unsigned long *points, int reset) nogil
 
 cdef inline bytes _ed_bytes(object x):
     # Only bytes-like objects (the buffer protocol): bytes(32) would be 32 zero bytes, and
@@ -95,6 +97,22 @@ def ed25519_simd(int enable=-1):
 
 def ed25519_simd_available():
     return ledger_fe_simd_available() == 1
+
+
+def ed25519_batch_coalesce(int enable=-1):
+    """Batch verification coalesced by key (one point per distinct public-key encoding):
+    enable=1/0 turns it on/off for later batches (on by default), -1 asks. Returns whether it is
+    on. Verdicts are the same either way; off is for benchmarks."""
+    return ledger_ed25519_batch_coalesce(enable) == 1
+
+
+def ed25519_batch_stats(bint reset=False):
+    """(checks, points): random-combination checks made by batch verification and the points
+    they summed (base point included), all threads, since the last reset; reset=True zeroes both
+    first."""
+    cdef unsigned long checks = 0, points = 0
+    ledger_ed25519_batch_stats(&checks, &points, 1 if reset else 0)
+    return (checks, points)
 
 
 def ed25519_cpu_count():

@@ -37,7 +37,10 @@ nm -D "$SO" | grep -q __tsan_read || { echo "tsan: $SO is not instrumented" >&2;
 LIBTSAN=$($CC -print-file-name=libtsan.so)
 if [ $# -eq 0 ]; then
     set -- tests/test_native_threads.py tests/test_ed25519_first_bad.py tests/test_merkle_native.py \
-        tests/test_pipeline.py "tests/test_ed25519_vectors.py::test_batch_alone"
+        tests/test_pipeline.py "tests/test_ed25519_vectors.py::test_batch_alone" \
+        "tests/test_ed25519_coalesce.py::test_many_bad_among_repeated_keys" \
+        "tests/test_ed25519_coalesce.py::test_points_n_plus_d_plus_1" \
+        "tests/test_ed25519_coalesce.py::test_switch_flipped_while_batches_run"
 fi
 # TSan needs the low-entropy address layout it was built for: setarch -R turns off randomisation
 # (kernels with vm.mmap_rnd_bits > 28 otherwise abort with "unexpected memory mapping").

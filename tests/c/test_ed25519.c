@@ -252,6 +252,45 @@ static void test_kat(const char *path) {
             }
         }
     }
+    /* Repeated keys: batches drawn from the first few items (odd rounds: some corrupted above), so
+     * that keys, and bad items, repeat; coalescing by key on and off, per-item verdicts and the first bad. */
+    for (int round = 0; round < 6; round++) {
+        size_t pool = (size_t)(3 + round * 7), m = 64 + (size_t)round * 150;
+        const uint8_t *RP[MAXN], *RM[MAXN], *RS[MAXN];
+        size_t RL[MAXN], first = m;
+        int want[MAXN];
+        size_t cand[64], nc = 0; /* odd rounds: the first items, bad ones included; even: good ones only */
+        for (size_t k = 0; nc < pool; k++)
+            if ((round & 1) || !bad[k]) cand[nc++] = k;
+        for (size_t i = 0; i < m; i++) {
+            size_t k = cand[rnd() % pool];
+            RP[i] = P[k]; RM[i] = M[k]; RS[i] = S[k]; RL[i] = mlen[k];
+            want[i] = ledger_ed25519_verify(RP[i], RM[i], RL[i], RS[i]);
+            if (!want[i] && first == m) first = i;
+        }
+        for (int co = 0; co <= 1; co++) {
+            ledger_ed25519_batch_coalesce(co);
+            for (int th = 1; th <= 2; th++) {
+                unsigned long checks, points;
+                ledger_ed25519_batch_stats(NULL, NULL, 1);
+                CHECK(ledger_ed25519_verify_batch(m, RP, RM, RL, RS, res, th) == 0, "repeated keys rc");
+                for (size_t i = 0; i < m; i++)
+                    CHECK(res[i] == want[i], "repeated keys round %d coalesce %d threads %d item %zu", round, co,
+                          th, i);
+                ledger_ed25519_batch_stats(&checks, &points, 0);
+                /* one check per thread: n + d + 1 points coalesced (2 threads: a key split at most
+                 * once between them), 2n + 1 plain */
+                if (first == m)
+                    CHECK(checks == (unsigned long)th &&
+                              (co ? points <= m + pool + (size_t)(2 * th - 1) : points == 2 * m + (size_t)th),
+                          "points %lu for %zu items, %d threads", points, m, th);
+                size_t fb = 0;
+                CHECK(ledger_ed25519_first_bad(m, RP, RM, RL, RS, &fb, th) == 0, "repeated keys first-bad rc");
+                CHECK(fb == first, "repeated keys first bad %zu, want %zu", fb, first);
+            }
+        }
+    }
+    ledger_ed25519_batch_coalesce(1);
     for (size_t i = 0; i < n; i++) free(msg[i]);
 }
 
