@@ -16,7 +16,7 @@ tests_for() {
     case "$1" in
         codec) echo "tests/test_codec.py tests/test_block_decoder.py tests/test_boundaries.py tests/test_kat.py tests/test_roundtrip.py" ;;
         state) echo "tests/test_state.py tests/test_state_edges.py tests/test_rules.py tests/test_import_replay.py tests/test_boundaries.py tests/test_kat.py" ;;
-        validate) echo "tests/test_rules.py tests/test_import_replay.py tests/test_kat.py tests/test_pipeline.py" ;;
+        validate) echo "tests/test_rules.py tests/test_rule_sides.py tests/test_import_replay.py tests/test_kat.py tests/test_pipeline.py" ;;
         proofs) echo "tests -k proof" ;;
         merkle) echo "tests/test_merkle.py tests/test_merkle_native.py tests/test_kat.py" ;;
         *) echo "unknown module $1" >&2; exit 2 ;;
