@@ -22,7 +22,7 @@ import re
 
 from ledger import limits
 from ledger.codec import Genesis, make_genesis
-from ledger.errors import BAD_GENESIS, LedgerError
+from ledger.errors import BAD_GENESIS, LIMIT_EXCEEDED, LedgerError
 
 REQUIRED_FIELDS = ("name", "time_ms", "validators")
 OPTIONAL_FIELDS = ("version", "issuers", "balances")
@@ -37,6 +37,11 @@ _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 
 def _fail(message: str) -> LedgerError:
     return LedgerError(BAD_GENESIS, message)
+
+
+def _over_limit(message: str) -> LedgerError:
+    """A named limit of docs/FORMAT.md §10: the same code the genesis decoder gives."""
+    return LedgerError(LIMIT_EXCEEDED, message)
 
 
 def _reject_constant(name: str) -> None:
@@ -92,7 +97,7 @@ def _key_list(spec: dict, field: str, maximum: int) -> list[bytes]:
     if not isinstance(value, list):
         raise _fail(f'"{field}" must be an array of public keys (hex), not {_type_name(value)}')
     if len(value) > maximum:
-        raise _fail(f'"{field}" lists {len(value)} keys; a genesis has at most {maximum}')
+        raise _over_limit(f'"{field}" lists {len(value)} keys; a genesis has at most {maximum}')
     keys = [_key(item, f'"{field}[{index}]"') for index, item in enumerate(value)]
     seen: dict[bytes, int] = {}
     for index, key in enumerate(keys):
@@ -107,7 +112,7 @@ def _balances(spec: dict) -> dict[bytes, int]:
     if not isinstance(value, dict):
         raise _fail(f'"balances" must be an object of public key (hex) to amount, not {_type_name(value)}')
     if len(value) > limits.GENESIS_BALANCES_MAX:
-        raise _fail(f'"balances" has {len(value)} entries; a genesis has at most {limits.GENESIS_BALANCES_MAX}')
+        raise _over_limit(f'"balances" has {len(value)} entries; a genesis has at most {limits.GENESIS_BALANCES_MAX}')
     result: dict[bytes, int] = {}
     spelled: dict[bytes, str] = {}
     for text, amount in value.items():
@@ -155,7 +160,7 @@ def parse_genesis_json(data: bytes | str) -> Genesis:
     if not isinstance(name, str):
         raise _fail(f'"name" must be a string, not {_type_name(name)}')
     if len(name.encode("utf-8", "surrogatepass")) > limits.CHAIN_NAME_BYTES_MAX:
-        raise _fail(f'"name" is longer than {limits.CHAIN_NAME_BYTES_MAX} bytes of UTF-8')
+        raise _over_limit(f'"name" is longer than {limits.CHAIN_NAME_BYTES_MAX} bytes of UTF-8')
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:

@@ -105,6 +105,12 @@ def assert_one_line_error(stderr: str, code: str) -> str:
     return lines[0]
 
 
+def error_code(line: str) -> str:
+    """The code of an "error: CODE[ at height H[, tx I]]: reason" line."""
+    assert line.startswith("error: "), line
+    return line[len("error: "):].split(":")[0].split(" ")[0]
+
+
 # ---------------------------------------------------------------- fixtures
 
 
@@ -640,26 +646,28 @@ def test_verify_proof_untrusted_validator_exits_1(proof_file, blocks):
 
 
 # offset 42: inside the sender key (fixarray, bin8 chain id, bin8 header, 5 bytes into the sender)
-@pytest.mark.parametrize("field, tamper", [
-    ("audit_path", lambda p: p["audit_path"].__setitem__(0, flip_last_byte(p["audit_path"][0]))),
-    ("audit_path", lambda p: p["audit_path"].__setitem__(-1, flip_byte(p["audit_path"][-1], 0))),
-    ("audit_path", lambda p: p["audit_path"].pop()),
-    ("header", lambda p: p.__setitem__("header", flip_last_byte(p["header"]))),           # signature
-    ("header", lambda p: p.__setitem__("header", flip_byte(p["header"], 20))),            # chain id
-    ("transaction", lambda p: p.__setitem__("transaction", flip_byte(p["transaction"], 42))),
-    ("index", lambda p: p.__setitem__("index", p["index"] + 1)),
-    ("transaction", lambda p: p.__setitem__("transaction", p["transaction"] + "00")),     # trailing byte
-    ("header", lambda p: p.__setitem__("header", "zz" + p["header"][2:])),               # not hex
-    ("version", lambda p: p.__setitem__("version", 2)),
+@pytest.mark.parametrize("field, tamper, code", [
+    ("audit_path", lambda p: p["audit_path"].__setitem__(0, flip_last_byte(p["audit_path"][0])), "proof-invalid"),
+    ("audit_path", lambda p: p["audit_path"].__setitem__(-1, flip_byte(p["audit_path"][-1], 0)), "proof-invalid"),
+    ("audit_path", lambda p: p["audit_path"].pop(), "proof-invalid"),
+    ("header", lambda p: p.__setitem__("header", flip_last_byte(p["header"])), "proof-invalid"),   # signature
+    ("header", lambda p: p.__setitem__("header", flip_byte(p["header"], 20)), "proof-invalid"),    # chain id
+    ("transaction", lambda p: p.__setitem__("transaction", flip_byte(p["transaction"], 42)), "proof-invalid"),
+    ("index", lambda p: p.__setitem__("index", p["index"] + 1), "proof-invalid"),
+    ("transaction", lambda p: p.__setitem__("transaction", p["transaction"] + "00"), "bad-encoding"),  # trailing
+    ("header", lambda p: p.__setitem__("header", "zz" + p["header"][2:]), "bad-encoding"),           # not hex
+    ("version", lambda p: p.__setitem__("version", 2), "bad-version"),
 ])
-def test_verify_proof_tampered_exits_1(proof_file, genesis_file, tmp_path, field, tamper):
+def test_verify_proof_tampered_exits_1(proof_file, genesis_file, tmp_path, field, tamper, code):
+    """Anchored to the chain's genesis, so each refusal is the tampering's own, with its exact code."""
+    assert invoke("verify-proof", proof_file, "--genesis", genesis_file).exit_code == 0
     proof = json.loads(proof_file.read_text())
     tamper(proof)
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(proof))
     result = invoke("verify-proof", tampered, "--genesis", genesis_file)
     assert result.exit_code == 1, (field, result.output)
-    assert "proof-unanchored" not in assert_one_line_error(result.stderr, "")
+    assert error_code(assert_one_line_error(result.stderr, code)) == code
     assert result.stdout == ""
 
 
@@ -761,19 +769,29 @@ def test_init_from_canonical_genesis_bytes(tmp_path, genesis_file, chain):
     assert "created" in result.stdout
 
 
-@pytest.mark.parametrize("spec", [
-    {"name": "no validators"},
-    {"validators": ["abcd"]},
-    {"validators": "not a list"},
-    {"validators": [], "issuers": []},
+GOOD_KEY = "11" * 32   # any 32 bytes are a well-formed key here; small order is not this test's concern
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"validators": None}, "bad-genesis"),                         # missing
+    ({"validators": ["abcd"]}, "bad-genesis"),                     # not a 32-byte key
+    ({"validators": "not a list"}, "bad-genesis"),
+    ({"validators": []}, "bad-genesis"),                           # FORMAT.md §4: at least one validator
+    ({"validators": [GOOD_KEY, GOOD_KEY]}, "bad-genesis"),         # duplicates
+    ({"validators": [f"{i:064x}" for i in range(1, 258)]}, "limit-exceeded"),   # 257 > 256
+    ({"name": "n" * 65}, "limit-exceeded"),
 ])
-def test_init_with_bad_genesis_exits_1(tmp_path, spec):
+def test_init_with_bad_genesis_exits_1(tmp_path, change, code):
+    """A complete genesis with one fault at a time, so each refusal names that fault's code."""
+    spec = {"name": "bad genesis", "time_ms": 1_000, "validators": [GOOD_KEY], "issuers": [], "balances": {}}
+    spec.update(change)
+    spec = {key: value for key, value in spec.items() if value is not None}
     genesis_json = tmp_path / "genesis.json"
     genesis_json.write_text(json.dumps(spec))
     store = tmp_path / "db"
     result = invoke("init", "--db", store, "--genesis", genesis_json)
     assert result.exit_code == 1, result.output
-    assert_one_line_error(result.stderr, "")
+    assert error_code(assert_one_line_error(result.stderr, code)) == code
     assert not (store / "data.mdb").exists()
 
 

@@ -161,10 +161,30 @@ def test_snapshot_survives_map_growth(tmp_path):
         thread.start()
         opened.wait(30)
         size = store.map_size
+        # The writer announces when it waits for open snapshots, so the test knows (without a
+        # clock) that it reached the growth and stopped there.
+        waiting = threading.Event()
+        condition = store._readers._condition
+
+        class AnnouncingCondition:
+            def __enter__(self):
+                return condition.__enter__()
+
+            def __exit__(self, *exc):
+                return condition.__exit__(*exc)
+
+            def wait(self, timeout=None):
+                waiting.set()
+                return condition.wait(timeout)
+
+            def notify_all(self):
+                condition.notify_all()
+
+        store._readers._condition = AnnouncingCondition()
         writer = threading.Thread(target=lambda: book.import_blocks(list(enumerate(blocks, 1))))
         writer.start()
-        writer.join(1.0)
-        assert writer.is_alive(), "the writer should wait for the open snapshot before growing the map"
+        assert waiting.wait(60), "the writer never had to grow the map"
+        assert writer.is_alive() and store.map_size == size, "the writer waits for the open snapshot"
         release.set()
         thread.join(30)
         writer.join(60)
