@@ -85,6 +85,8 @@ class Ledger:
         self.genesis = genesis
         self.genesis_bytes = genesis_bytes
         self.chain = Chain.from_genesis(genesis)
+        if not store.read_only:
+            store.start_indexer()   # the txid index is built in the background (ledger/txindex.py)
 
     # ------------------------------------------------------------ lifecycle
 
