@@ -271,9 +271,9 @@ class Indexer:
     def _wait(self, timeout: float | None) -> bool:
         """Wait for a commit or a stop (True) or the timeout (False)."""
         with self._condition:
-            if not self._arrived and not self._stopping:
+            if not self._arrived and not self._stopping and not self._held:
                 self._condition.wait(timeout)
-            arrived = self._arrived or self._stopping
+            arrived = self._arrived or self._stopping or self._held
             self._arrived = False
             return arrived
 
