@@ -297,11 +297,18 @@ class Indexer:
                 tip = snap.tip().height
                 if not entries and state.height != base:
                     base, next_height = state.height, state.height + 1
+                # A full batch waits for its flush (the writer lock may be another process's).
                 last = min(tip, next_height + BLOCKS_PER_READ_MAX - 1)
+                if len(entries) >= BATCH_IDS_MAX * ENTRY_SIZE:
+                    last = next_height - 1
                 for height, data in snap.iter_blocks(next_height, last):
                     entries += block_entries(data, height)
                     next_height = height + 1
+                    if len(entries) >= BATCH_IDS_MAX * ENTRY_SIZE:
+                        break
             caught_up = next_height > tip
+            if not caught_up and len(entries) < BATCH_IDS_MAX * ENTRY_SIZE:
+                continue
             if next_height - 1 > base and (len(entries) >= BATCH_IDS_MAX * ENTRY_SIZE or
                                            caught_up and (stopping or idle)):
                 idle = False
