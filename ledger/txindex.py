@@ -26,15 +26,16 @@ cost one B-tree probe per run (6.6 µs with 4 runs, 92 µs with 20 unmerged runs
 why runs are merged: at most RUNS_MAX + total / MERGE_IDS_MAX probes. Through this module's own
 writer and merger (batches of BATCH_IDS_MAX): 1M ids 0.59 µs/id appended, 4 runs, lookup 12 µs;
 5M ids 0.63 µs/id appended + 0.61 µs/id merging (one merge of 8 runs), 13 runs, lookup 19 µs.
-Beyond about 30M ids the runs stop merging (MERGE_IDS_MAX bounds one transaction's dirty pages), so
-lookups probe one run per 2M ids; merging across several transactions would lift that.
+A run never grows past MERGE_IDS_MAX (that bounds one transaction's dirty pages), so a lookup probes
+one run per 2M ids plus up to RUNS_MAX smaller ones: about 21 at 10M ids, 66 at 100M; merging
+across several transactions would lift that.
 
 Import of a 1,000,000-transaction chain (ledger gen --blocks 1000 --txs-per-block 1000 --accounts
 10000 --seed 7; same machine, loaded by other work, so CPU seconds are the steadier figure): before
 (ids written in each commit) 12,400-19,100 tx/s, 40-43 CPU s; after 23,300-33,400 tx/s, 31 CPU s,
 the index at heights 734-789 of 1000 when the import ends (it writes 262,144 ids at a time) and
-0.2 s of flush at close. An
-index built from scratch after the import (indexer held) catches up at 0.8-1.0 million ids/s.
+0.2 s of flush at close. An index built from scratch after the import (indexer held) catches up
+at 0.8-1.0 million ids/s.
 
 Queries stay correct above the marker: Snapshot.tx_location (ledger/storage.py) asks the legacy
 `transactions` database (stores written before the index existed: complete up to their tip), then
