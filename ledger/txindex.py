@@ -24,11 +24,13 @@ leaves than the batch has ids, so its cost grows with the tree, and those dirty 
 process's anonymous memory until the commit. Appending a run costs the same at any size. Lookups
 cost one B-tree probe per run (6.6 µs with 4 runs, 92 µs with 20 unmerged runs at 5M), which is
 why runs are merged: at most RUNS_MAX + total / MERGE_IDS_MAX probes. Through this module's own
-writer and merger (batches of BATCH_IDS_MAX): 1M ids 0.59 µs/id appended, 4 runs, lookup 12 µs;
-5M ids 0.63 µs/id appended + 0.61 µs/id merging (one merge of 8 runs), 13 runs, lookup 19 µs.
-A run never grows past MERGE_IDS_MAX (that bounds one transaction's dirty pages), so a lookup probes
-one run per 2M ids plus up to RUNS_MAX smaller ones: about 21 at 10M ids, 66 at 100M; merging
-across several transactions would lift that.
+writer and merger (batches of BATCH_IDS_MAX): 1M ids 0.59 µs/id appended, 4 runs, lookup 9-12 µs,
+peak RssAnon 98 MB (the benchmark's own); 5M ids 0.64 µs/id appended + 0.55 µs/id merging (two
+merges of 4 runs), 14 runs, lookup 18-37 µs, peak RssAnon 135 MB (195 MB with MERGE_IDS_MAX at 2M:
+a merge's dirty pages are the process's anonymous memory until it commits). A run never grows past
+MERGE_IDS_MAX, so a lookup probes one run per 1M ids plus up to RUNS_MAX smaller ones: about 26 at
+10M ids, 116 at 100M; merging in several transactions (the new run live only at the last) would
+lift that without more memory.
 
 Import of a 1,000,000-transaction chain (ledger gen --blocks 1000 --txs-per-block 1000 --accounts
 10000 --seed 7; same machine, loaded by other work, so CPU seconds are the steadier figure): before
@@ -68,7 +70,7 @@ ENTRY_SIZE = 44                  # txid (32) || height u64 || index u32, as _cor
 BATCH_IDS_MAX = 262_144          # ids gathered before a run is written (11.5 MB of entries)
 BLOCKS_PER_READ_MAX = 256        # blocks read per snapshot (a snapshot blocks map growth while open)
 RUNS_MAX = 16                    # more live runs than this and the smallest are merged
-MERGE_IDS_MAX = 2_097_152        # the largest run a merge makes (its dirty pages: about 100 MB)
+MERGE_IDS_MAX = 1_048_576        # the largest run a merge makes (its dirty pages: about 50 MB of RssAnon)
 DELETE_IDS_PER_TXN = 262_144     # entries of merged-away runs deleted per write transaction
 IDLE_FLUSH_S = 1.0               # gathered ids are written once no block has arrived for this long
 LOCKED_RETRY_S = 1.0             # wait before trying again while another process holds the writer lock
