@@ -10,9 +10,11 @@ grooves do) in the `txindex` sub-database, key = run id (u32, big-endian) || txi
 height (u64) || index (u32). A batch of up to BATCH_IDS_MAX ids is sorted (natively, without the
 GIL) and written as one new run with append=True (no B-tree search, pages filled full), in the
 same write transaction as the index state in meta (b"txindex": marker height, live runs, runs
-waiting to be deleted). A lookup probes each live run. When there are more than RUNS_MAX runs,
-the smallest are merged into one (at most MERGE_IDS_MAX ids, which bounds the dirty pages of one
-transaction), and the merged runs are deleted in later transactions of DELETE_IDS_PER_TXN.
+waiting to be deleted, the run a merge is writing). A lookup probes each live run. When there are
+more than RUNS_MAX runs, the smallest are merged into one of at most MERGE_IDS_MAX ids, written
+MERGE_IDS_PER_TXN ids a transaction and made live (the merged runs marked dead) in its last one; the
+dead runs are deleted in later transactions of DELETE_IDS_PER_TXN. A merge cut short by a crash
+leaves a run that was never live: the next merge deletes it as dead and starts again.
 
 Why runs, not sorted batches into one B-tree (measured on the shared 2-core machine, batches of
 250,000 random ids written straight to LMDB with fsync):
@@ -25,12 +27,12 @@ process's anonymous memory until the commit. Appending a run costs the same at a
 cost one B-tree probe per run (6.6 µs with 4 runs, 92 µs with 20 unmerged runs at 5M), which is
 why runs are merged: at most RUNS_MAX + total / MERGE_IDS_MAX probes. Through this module's own
 writer and merger (batches of BATCH_IDS_MAX): 1M ids 0.59 µs/id appended, 4 runs, lookup 9-12 µs,
-peak RssAnon 98 MB (the benchmark's own); 5M ids 0.64 µs/id appended + 0.55 µs/id merging (two
-merges of 4 runs), 14 runs, lookup 18-37 µs, peak RssAnon 135 MB (195 MB with MERGE_IDS_MAX at 2M:
-a merge's dirty pages are the process's anonymous memory until it commits). A run never grows past
-MERGE_IDS_MAX, so a lookup probes one run per 1M ids plus up to RUNS_MAX smaller ones: about 26 at
-10M ids, 116 at 100M; merging in several transactions (the new run live only at the last) would
-lift that without more memory.
+peak RssAnon 98 MB (the benchmark's own); 5M ids 0.61 µs/id appended + 0.86 µs/id merging (one
+merge of 8 runs), 13 runs, lookup 19-32 µs, peak RssAnon 103 MB. (A merge written in one
+transaction peaked at 195 MB: its dirty pages are anonymous memory until it commits; hence the
+chunks. With MERGE_IDS_MAX at 8M: 4 runs, lookup 7 µs, but 1.6 µs/id merging, Python's heapq
+holding the GIL the import needs.) A run never grows past MERGE_IDS_MAX, so a lookup probes one run
+per 2M ids plus up to RUNS_MAX smaller ones: about 21 at 10M ids, 66 at 100M.
 
 Import of a 1,000,000-transaction chain (ledger gen --blocks 1000 --txs-per-block 1000 --accounts
 10000 --seed 7; same machine, loaded by other work, so CPU seconds are the steadier figure): before
@@ -51,6 +53,7 @@ moved, so two processes never index the same heights twice.
 from __future__ import annotations
 
 import heapq
+import itertools
 import struct
 import threading
 from dataclasses import dataclass, field
@@ -70,7 +73,8 @@ ENTRY_SIZE = 44                  # txid (32) || height u64 || index u32, as _cor
 BATCH_IDS_MAX = 262_144          # ids gathered before a run is written (11.5 MB of entries)
 BLOCKS_PER_READ_MAX = 256        # blocks read per snapshot (a snapshot blocks map growth while open)
 RUNS_MAX = 16                    # more live runs than this and the smallest are merged
-MERGE_IDS_MAX = 1_048_576        # the largest run a merge makes (its dirty pages: about 50 MB of RssAnon)
+MERGE_IDS_MAX = 2_097_152        # the largest run a merge makes
+MERGE_IDS_PER_TXN = 65_536       # ids a merge writes per transaction (bounds its dirty pages and chunk: ~13 MB)
 DELETE_IDS_PER_TXN = 262_144     # entries of merged-away runs deleted per write transaction
 IDLE_FLUSH_S = 1.0               # gathered ids are written once no block has arrived for this long
 LOCKED_RETRY_S = 1.0             # wait before trying again while another process holds the writer lock
@@ -88,14 +92,15 @@ class IndexState:
     next_run: int = 0
     runs: list[tuple[int, int]] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)   # merged away, still to be deleted
+    merging: int | None = None                       # the run a merge is writing (not live yet)
 
     def pack(self) -> bytes:
-        return msgpack.packb([self.height, self.next_run, [list(run) for run in self.runs], self.dead])
+        return msgpack.packb([self.height, self.next_run, [list(run) for run in self.runs], self.dead, self.merging])
 
     @classmethod
     def unpack(cls, raw: bytes) -> "IndexState":
-        height, next_run, runs, dead = msgpack.unpackb(raw)
-        return cls(height, next_run, [tuple(run) for run in runs], list(dead))
+        height, next_run, runs, dead, merging = msgpack.unpackb(raw)
+        return cls(height, next_run, [tuple(run) for run in runs], list(dead), merging)
 
 
 def block_entries(data: bytes, height: int) -> bytes:
@@ -161,7 +166,7 @@ def write_run(txn: "lmdb.Transaction", db, state: IndexState, entries: bytearray
         if added != count:
             raise RuntimeError(f"index run {run} was not appended past the last run")
         runs.append((run, count))
-    return IndexState(height, run + 1 if count else run, runs, list(state.dead))
+    return IndexState(height, run + 1 if count else run, runs, list(state.dead), state.merging)
 
 
 def runs_to_merge(state: IndexState) -> list[int]:
@@ -188,18 +193,31 @@ def iterate_run(cursor, run: int) -> Iterator[tuple[bytes, bytes]]:
         yield key[4:], value
 
 
-def merge_runs(read_cursors: list, txn: "lmdb.Transaction", db, state: IndexState, runs: list[int]) -> IndexState:
-    """Write the union of `runs` (read through `read_cursors`, one per run, of a snapshot) as one
-    new run; the merged runs leave the live list for the dead one."""
-    run = state.next_run
+def start_merge(state: IndexState) -> IndexState:
+    """The first transaction of a merge: its run id is taken, not yet live."""
+    return IndexState(state.height, state.next_run + 1, list(state.runs), list(state.dead), state.next_run)
+
+
+def append_merged(txn: "lmdb.Transaction", db, run: int, chunk: list[tuple[bytes, bytes]]) -> None:
+    """Append a chunk of the merged stream (txid order) to the merge's run."""
     prefix = _RUN.pack(run)
-    merged = heapq.merge(*(iterate_run(cursor, old) for cursor, old in zip(read_cursors, runs)))
+    _consumed, added = txn.cursor(db=db).putmulti([(prefix + txid, value) for txid, value in chunk], append=True)
+    if added != len(chunk):
+        raise RuntimeError(f"merged index run {run} was not appended in order")
+
+
+def finish_merge(state: IndexState, runs: list[int], total: int) -> IndexState:
+    """The last transaction of a merge: its run goes live, the merged runs go to be deleted."""
     expected = sum(count for old, count in state.runs if old in runs)
-    _consumed, added = txn.cursor(db=db).putmulti(((prefix + txid, value) for txid, value in merged), append=True)
-    if added != expected:
-        raise RuntimeError(f"merging index runs {runs} wrote {added} ids, not {expected}")
-    live = [item for item in state.runs if item[0] not in runs] + [(run, added)]
-    return IndexState(state.height, run + 1, live, list(state.dead) + list(runs))
+    if total != expected:
+        raise RuntimeError(f"merging index runs {runs} wrote {total} ids, not {expected}")
+    live = [item for item in state.runs if item[0] not in runs] + [(state.merging, total)]
+    return IndexState(state.height, state.next_run, live, list(state.dead) + list(runs), None)
+
+
+def abandon_merge(txn: "lmdb.Transaction", db, state: IndexState) -> IndexState:
+    """A merge a crash left unfinished: its partial run is deleted like a merged-away one."""
+    return IndexState(state.height, state.next_run, list(state.runs), list(state.dead) + [state.merging], None)
 
 
 def delete_dead(txn: "lmdb.Transaction", db, state: IndexState) -> IndexState:
@@ -216,7 +234,7 @@ def delete_dead(txn: "lmdb.Transaction", db, state: IndexState) -> IndexState:
             if not cursor.delete():   # deleted the last entry: nothing after it
                 break
             budget -= 1
-    return IndexState(state.height, state.next_run, list(state.runs), dead)
+    return IndexState(state.height, state.next_run, list(state.runs), dead, state.merging)
 
 
 class _Locked(Exception):
@@ -373,25 +391,52 @@ class Indexer:
             try:
                 with store.snapshot() as snap:
                     state = snap.txindex_state()
+                    if state.merging is not None:
+                        self._write_state(abandon_merge, state)
+                        continue
                     runs = runs_to_merge(state)
                     if not runs and not state.dead:
                         return
                     if runs:
-                        # The merged runs are read through a snapshot: they never change once written.
-                        cursors = [snap.txindex_cursor() for _ in runs]
-                        self._write_state(lambda txn, db, current: merge_runs(cursors, txn, db, current, runs),
-                                          state)
+                        self._merge_runs(snap, state, runs)
                         continue
                 self._write_state(delete_dead, state)
             except MapFull:
                 store.grow_map()
 
-    def _write_state(self, change: Callable, expected: IndexState) -> None:
+    def _merge_runs(self, snap, state: IndexState, runs: list[int]) -> None:
+        """Write the union of `runs` as one new run, MERGE_IDS_PER_TXN ids a transaction (so a
+        merge's dirty pages stay small); it goes live in the last one. The runs are read through
+        `snap`: a run never changes once written."""
+        state = self._write_state(lambda txn, db, current: start_merge(current), state)
+        if state is None:
+            return
+        streams = [iterate_run(snap.txindex_cursor(), run) for run in runs]
+        merged = heapq.merge(*streams)
+        total = 0
+        while state is not None and state.merging is not None:
+            chunk = list(itertools.islice(merged, MERGE_IDS_PER_TXN))
+            total += len(chunk)
+
+            def work(txn, db, current: IndexState) -> IndexState:
+                append_merged(txn, db, current.merging, chunk)
+                return finish_merge(current, runs, total) if len(chunk) < MERGE_IDS_PER_TXN else current
+
+            state = self._write_state(work, state)
+
+    def _write_state(self, change: Callable, expected: IndexState) -> IndexState | None:
+        """Apply `change(txn, db, state)` to the stored state if it is still `expected`; returns the
+        new state, or None when another process changed the index meanwhile (re-read then)."""
+        written: list[IndexState] = []
+
         def work(txn, meta_db, index_db) -> None:
             state = IndexState.unpack(txn.get(STATE_KEY, db=meta_db))
             if state != expected:
-                return                     # another process changed the index meanwhile; re-read
-            txn.put(STATE_KEY, change(txn, index_db, state).pack(), db=meta_db)
+                return
+            new_state = change(txn, index_db, state)
+            txn.put(STATE_KEY, new_state.pack(), db=meta_db)
+            written.append(new_state)
 
         if not self._store.write_index(work, grow_map=False):
             raise _Locked()
+        return written[0] if written else None

@@ -39,7 +39,8 @@ import ledger.importer as importer
 from ledger import Ledger, txindex
 db, chain, group, index = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 importer.COMMIT_GROUP_BLOCKS_MAX = group
-txindex.BATCH_IDS_MAX, txindex.RUNS_MAX, txindex.MERGE_IDS_MAX, txindex.DELETE_IDS_PER_TXN = 60, 3, 400, 50
+txindex.BATCH_IDS_MAX, txindex.RUNS_MAX, txindex.MERGE_IDS_MAX = 60, 3, 400
+txindex.DELETE_IDS_PER_TXN, txindex.MERGE_IDS_PER_TXN = 50, 45
 with Ledger.open(db) as book:
     if index == "lag":
         book._store.indexer.hold()

@@ -154,6 +154,7 @@ def test_runs_are_merged_and_merged_runs_deleted(chain, tmp_path, monkeypatch):
     monkeypatch.setattr(txindex, "RUNS_MAX", 3)
     monkeypatch.setattr(txindex, "MERGE_IDS_MAX", 4 * TXS)
     monkeypatch.setattr(txindex, "DELETE_IDS_PER_TXN", 7)
+    monkeypatch.setattr(txindex, "MERGE_IDS_PER_TXN", 11)      # a merge spans several transactions
     with Ledger.create(tmp_path / "db", chain["genesis"]) as book:
         book.import_blocks(list(enumerate(chain["bytes"], 1)))
     with Ledger.open(tmp_path / "db", read_only=True) as book:
@@ -202,4 +203,41 @@ def test_stores_made_before_the_index_open_and_answer(chain, tmp_path):
         book.validate()
     with Ledger.open(tmp_path / "db", read_only=True) as book:
         assert index_state(book).height == BLOCKS
+        assert_every_txid_answers(book, chain)
+
+
+def test_a_merge_cut_short_is_abandoned_and_its_partial_run_deleted(chain, tmp_path, monkeypatch):
+    """A merge writes its run over several transactions; one cut short (here: its last transaction
+    fails, as a crash would stop it) leaves a run that is not live: the next writing open deletes it
+    and merges again, and every id answers throughout."""
+    monkeypatch.setattr(txindex, "BATCH_IDS_MAX", TXS)
+    monkeypatch.setattr(txindex, "RUNS_MAX", 3)
+    monkeypatch.setattr(txindex, "MERGE_IDS_MAX", 4 * TXS)
+    monkeypatch.setattr(txindex, "MERGE_IDS_PER_TXN", 11)
+    finish = txindex.finish_merge
+
+    def cut_short(*args):
+        raise RuntimeError("the merge stops here")
+
+    monkeypatch.setattr(txindex, "finish_merge", cut_short)
+    with Ledger.create(tmp_path / "db", chain["genesis"]) as book:
+        book.import_blocks(list(enumerate(chain["bytes"], 1)))
+        indexer = book._store.indexer
+        book._store.stop_indexer()
+        assert isinstance(indexer.error, RuntimeError)
+        state = index_state(book)
+        assert state.merging is not None and state.height < BLOCKS
+        with book._store.snapshot() as snap:
+            partial = snap._txn.stat(snap._dbs[b"txindex"])["entries"] - sum(c for _r, c in state.runs)
+        assert partial > 0, "the cut merge left a partial run"
+        assert_every_txid_answers(book, chain)
+    monkeypatch.setattr(txindex, "finish_merge", finish)
+    with Ledger.open(tmp_path / "db") as book:
+        pass
+    with Ledger.open(tmp_path / "db", read_only=True) as book:
+        state = index_state(book)
+        assert state.height == BLOCKS and state.merging is None and not state.dead
+        with book._store.snapshot() as snap:
+            assert snap._txn.stat(snap._dbs[b"txindex"])["entries"] == BLOCKS * TXS
+        assert any(count > TXS for _run, count in state.runs)
         assert_every_txid_answers(book, chain)
