@@ -93,8 +93,8 @@ def test_layout_of_the_sub_databases(chain, tmp_path):
                 assert txn.get(block.hash, db=dbs[b"block_hashes"]) == struct.pack(">Q", block.height)
             # Ids are indexed by the background indexer, flushed on close: sorted runs keyed by
             # run id || txid (ledger/txindex.py), the marker at the tip; the legacy database is empty.
-            height, _next_run, runs, dead = msgpack.unpackb(txn.get(b"txindex", db=dbs[b"meta"]))
-            assert height == BLOCKS and not dead
+            height, _next_run, runs, dead, merging = msgpack.unpackb(txn.get(b"txindex", db=dbs[b"meta"]))
+            assert height == BLOCKS and not dead and merging is None
             assert sum(count for _run, count in runs) == BLOCKS * TXS
             assert txn.stat(dbs[b"transactions"])["entries"] == 0
             assert txn.stat(dbs[b"txindex"])["entries"] == BLOCKS * TXS
