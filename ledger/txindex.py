@@ -36,8 +36,8 @@ per 2M ids plus up to RUNS_MAX smaller ones: about 21 at 10M ids, 66 at 100M.
 
 Import of a 1,000,000-transaction chain (ledger gen --blocks 1000 --txs-per-block 1000 --accounts
 10000 --seed 7; same machine, loaded by other work, so CPU seconds are the steadier figure): before
-(ids written in each commit) 12,400-19,100 tx/s, 40-43 CPU s; after 23,300-33,400 tx/s, 31 CPU s,
-the index at heights 734-789 of 1000 when the import ends (it writes 262,144 ids at a time) and
+(ids written in each commit) 12,400-19,100 tx/s, 40-43 CPU s; after 23,300-34,900 tx/s, 28-31 CPU
+s, the index at heights 734-933 of 1000 when the import ends (it writes 262,144 ids at a time) and
 0.2 s of flush at close. An index built from scratch after the import (indexer held) catches up
 at 0.8-1.0 million ids/s.
 
