@@ -2,7 +2,8 @@
 # The Python twin is ledger.codec.decode_block_python. Specification: docs/FORMAT.md §1, §5, §6, §10.
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, free, qsort
+from libc.string cimport memcmp
 from libc.string cimport memcpy
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
@@ -28,6 +29,8 @@ cdef extern from "block_decoder.h":
     void ledger_block_hashes(const uint8_t *data, const ledger_block_view *block, const ledger_tx_view *txs,
                              const uint8_t *tx_key, const uint8_t *header_key, const uint8_t *leaf_key,
                              const uint8_t *node_key, uint8_t *txids, uint8_t *header_hash, uint8_t *root) nogil
+    void ledger_block_txids(const uint8_t *data, const ledger_block_view *block, const ledger_tx_view *txs,
+                            const uint8_t *tx_key, uint8_t *txids) nogil
 
 
 def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model):
@@ -105,3 +108,70 @@ cdef inline void _signature_record(uint8_t *out, const uint8_t *key, const uint8
     memcpy(out, key, 32)
     memcpy(out + 32, signature, 64)
     memcpy(out + 96, message, 32)
+
+
+# The txid index (ledger/txindex.py) takes each stored block as entries of TXID_ENTRY_SIZE bytes:
+# txid (32) || height (u64, big-endian) || index in the block (u32, big-endian). The Python twin is
+# ledger.txindex.block_entries_python.
+DEF TXID_ENTRY_SIZE = 44
+
+
+def block_txid_entries(bytes data, uint64_t height, bytes tx_key, error_type):
+    """The index entries of one canonical block, decoded and hashed without the GIL. A block that
+    does not decode raises `error_type(code, message, index=...)`."""
+    cdef const uint8_t *raw = data
+    cdef size_t size = len(data)
+    cdef size_t capacity = LEDGER_TRANSACTIONS_CAPACITY(size)
+    cdef ledger_block_view block
+    cdef ledger_decode_error error
+    cdef ledger_tx_view *txs
+    cdef uint8_t *txids
+    cdef uint8_t *out
+    cdef int status
+    cdef uint32_t i
+    cdef size_t j
+    if len(tx_key) != 32:
+        raise ValueError("hash keys are 32 bytes")
+    cdef const uint8_t *k_tx = tx_key
+    txs = <ledger_tx_view *> malloc(capacity * sizeof(ledger_tx_view))
+    txids = <uint8_t *> malloc(capacity * 32 + 1)
+    if txs == NULL or txids == NULL:
+        free(txs)
+        free(txids)
+        raise MemoryError()
+    try:
+        with nogil:
+            status = ledger_block_decode(raw, size, &block, txs, capacity, &error)
+            if status == 0:
+                ledger_block_txids(raw, &block, txs, k_tx, txids)
+        if status != 0:
+            raise error_type(error.code.decode("ascii"), error.message.decode("ascii"),
+                             index=None if error.index < 0 else error.index)
+        entries = PyBytes_FromStringAndSize(NULL, TXID_ENTRY_SIZE * block.count)
+        out = <uint8_t *> PyBytes_AS_STRING(entries)
+        with nogil:
+            for i in range(block.count):
+                memcpy(out, txids + 32 * <size_t> i, 32)
+                for j in range(8):
+                    out[32 + j] = <uint8_t> (height >> (56 - 8 * j))
+                for j in range(4):
+                    out[40 + j] = <uint8_t> (i >> (24 - 8 * j))
+                out += TXID_ENTRY_SIZE
+        return entries
+    finally:
+        free(txs)
+        free(txids)
+
+
+cdef int _compare_txid_entries(const void *a, const void *b) noexcept nogil:
+    return memcmp(a, b, TXID_ENTRY_SIZE)
+
+
+def sort_txid_entries(bytearray entries):
+    """Sort index entries in place (by txid, then location), without the GIL."""
+    if len(entries) % TXID_ENTRY_SIZE:
+        raise ValueError("index entries are 44 bytes each")
+    cdef size_t count = len(entries) // TXID_ENTRY_SIZE
+    cdef uint8_t *raw = <uint8_t *> <char *> entries
+    with nogil:
+        qsort(raw, count, TXID_ENTRY_SIZE, _compare_txid_entries)

@@ -91,6 +91,8 @@ class Ledger:
         self.chain = Chain.from_genesis(genesis)
         # The bound of the import's cache of accounts (ledger.native_rules), in entries.
         self.account_cache_entries = ACCOUNT_CACHE_ENTRIES
+        if not store.read_only:
+            store.start_indexer()   # the txid index is built in the background (ledger/txindex.py)
 
     # ------------------------------------------------------------ lifecycle
 

@@ -8,7 +8,10 @@ Layout (integers big-endian so LMDB's byte order is numeric order):
                   b"tx_count" -> u64, b"format" -> u32
   blocks          height u64 -> canonical block bytes
   block_hashes    block hash -> height u64
-  transactions    txid -> height u64 || index u32
+  transactions    txid -> height u64 || index u32   (written only by stores made before the txid index:
+                  complete up to their tip, read as part of the index; see ledger/txindex.py)
+  txindex         run id u32 || txid -> height u64 || index u32   (ledger/txindex.py; its marker and
+                  runs are meta b"txindex", written in the same transaction as the entries)
   accounts        public key -> balance u64 || nonce u64
   records         owner(32) || key -> height u64 || index u32 || value        (latest value)
   record_history  owner(32) || len(key) u8 || key || height u64 || index u32 -> value
@@ -56,6 +59,7 @@ from ledger.errors import (
     ALREADY_OPEN, DISK_FULL, IO_ERROR, NOT_A_STORE, READ_ONLY, STORE_EXISTS, STORE_LOCKED, WRONG_GENESIS,
     EnvironmentFault, LedgerError, fault_from_os_error,
 )
+from ledger import txindex
 from ledger.state import EMPTY_ACCOUNT, Account, BlockChanges, Tip
 
 MAP_SIZE_INITIAL = 16 * 1024**3
@@ -69,7 +73,8 @@ LMDB_LOCK_FILE_BYTES = 8192
 # After LMDB reports EIO from a write, a file system with less than this free is taken to be full
 # (LMDB turns a short write, which is how ENOSPC shows on a partial page flush, into EIO).
 NEARLY_FULL_BYTES = 1024 * 1024
-DATABASES = (b"meta", b"blocks", b"block_hashes", b"transactions", b"accounts", b"records", b"record_history")
+DATABASES = (b"meta", b"blocks", b"block_hashes", b"transactions", b"accounts", b"records", b"record_history",
+             b"txindex")
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -265,6 +270,19 @@ class PendingBlock:
     tip: Tip
 
 
+def _open_databases(env: lmdb.Environment, txn: lmdb.Transaction | None, read_only: bool) -> dict:
+    """Handles of the sub-databases. A read-only open of a store made before the txid index lacks
+    `txindex` (and cannot create it): it reads as empty."""
+    dbs = {}
+    for name in DATABASES:
+        try:
+            dbs[name] = env.open_db(name, txn=txn, create=not read_only)
+        except lmdb.NotFoundError:
+            if name != b"txindex":
+                raise
+    return dbs
+
+
 def _history_prefix(owner: bytes, key: bytes) -> bytes:
     return owner + bytes([len(key)]) + key
 
@@ -286,6 +304,7 @@ class Snapshot:
             store._readers.leave()
             raise
         self._dbs = store._dbs
+        self._index_state: txindex.IndexState | None = None
         self._open = True
 
     def close(self) -> None:
@@ -313,7 +332,7 @@ class Snapshot:
         return EMPTY_ACCOUNT if raw is None else Account(*_ACCOUNT.unpack(raw))
 
     def has_transaction(self, txid: bytes) -> bool:
-        return self._get(b"transactions", txid) is not None
+        return self.tx_location(txid) is not None
 
     def read_accounts(self, keys: list[bytes]) -> list[tuple[bytes, int, int]]:
         """(key, balance, nonce) of the stored accounts among `keys` (sorted): one cursor pass."""
@@ -344,8 +363,29 @@ class Snapshot:
         return None if raw is None else _U64.unpack(raw)[0]
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
+        """Where `txid` is stored: the legacy index, the txid index's runs, then the blocks above
+        the index's marker (hashed natively; at most what the indexer has not written yet)."""
         raw = self._get(b"transactions", txid)
-        return None if raw is None else _LOCATION.unpack(raw)
+        if raw is not None:
+            return _LOCATION.unpack(raw)
+        state = self.txindex_state()
+        index_db = self._dbs.get(b"txindex")
+        if index_db is not None:
+            location = txindex.lookup(lambda key: self._txn.get(key, db=index_db), state, txid)
+            if location is not None:
+                return location
+        return txindex.scan_blocks(self.iter_blocks(state.height + 1, self.tip().height), txid)
+
+    def txindex_state(self) -> txindex.IndexState:
+        """The txid index's marker and runs. A store made before the index has none: its legacy
+        `transactions` database is complete up to the tip, so the marker is the tip."""
+        if self._index_state is None:
+            raw = self._get(b"meta", txindex.STATE_KEY)
+            self._index_state = txindex.IndexState(self.tip().height) if raw is None else txindex.IndexState.unpack(raw)
+        return self._index_state
+
+    def txindex_cursor(self):
+        return self._txn.cursor(db=self._dbs[b"txindex"])
 
     def record(self, owner: bytes, key: bytes) -> tuple[int, int, bytes] | None:
         raw = self._get(b"records", owner + key)
@@ -440,8 +480,9 @@ class Store:
         self.writer = WriterLock(path)
         self.closed = False
         self._identity = identity
-        self._dbs = {name: env.open_db(name, txn=txn, create=not read_only) for name in DATABASES}
+        self._dbs = _open_databases(env, txn, read_only)
         self._readers = _ReaderGate()
+        self.indexer: txindex.Indexer | None = None
 
     @staticmethod
     def _open_env(path: str, map_size: int, read_only: bool = False) -> lmdb.Environment:
@@ -511,6 +552,7 @@ class Store:
                     txn.put(b"chain_id", chain_id, db=meta)
                     txn.put(b"tx_count", _U64.pack(0), db=meta)
                     txn.put(b"tip", _pack_tip(tip), db=meta)
+                    txn.put(txindex.STATE_KEY, txindex.IndexState(tip.height).pack(), db=meta)
                     for key, account in accounts.items():
                         txn.put(key, _ACCOUNT.pack(account.balance, account.nonce), db=store._dbs[b"accounts"])
             except BaseException:
@@ -566,6 +608,8 @@ class Store:
             if not is_store:
                 raise EnvironmentFault(NOT_A_STORE, f"{path} is an LMDB environment but not a ledger store")
             store = cls(env, path, identity, read_only, wait)
+            if not read_only:
+                store._mark_legacy_index()
             if writer:
                 store.acquire_writer(wait)
             return store
@@ -578,6 +622,59 @@ class Store:
             if isinstance(error, OSError):
                 raise fault_from_os_error(error, path) from None
             raise
+
+    def _mark_legacy_index(self) -> None:
+        """A store made before the txid index holds every id in `transactions` and no marker: its
+        index is complete up to its tip, which becomes the marker before any block is added."""
+        meta = self._dbs[b"meta"]
+        with self._env.begin() as txn:
+            if txn.get(txindex.STATE_KEY, db=meta) is not None:
+                return
+        with self._env.begin(write=True) as txn:
+            if txn.get(txindex.STATE_KEY, db=meta) is None:
+                height = msgpack.unpackb(txn.get(b"tip", db=meta))[0]
+                txn.put(txindex.STATE_KEY, txindex.IndexState(height).pack(), db=meta)
+
+    def start_indexer(self) -> None:
+        """Index committed blocks in a background thread (ledger/txindex.py) until close."""
+        self._check_writable()
+        if self.indexer is None:
+            self.indexer = txindex.Indexer(self)
+            self.indexer.start()
+
+    def stop_indexer(self, flush: bool = True) -> None:
+        """Stop the indexer; with `flush`, it first indexes every stored block it can."""
+        indexer, self.indexer = self.indexer, None
+        if indexer is not None:
+            indexer.close(flush)
+
+    def write_index(self, work, grow_map: bool = True) -> bool:
+        """Run `work(txn, meta_db, txindex_db)` in one write transaction for the txid indexer,
+        under the writer lock if it is free (False, nothing written, when another process holds
+        it). The transaction counts as an open snapshot, so the map is not remapped under it."""
+        try:
+            self.writer.acquire(False)
+        except EnvironmentFault as error:
+            if error.code == STORE_LOCKED:
+                return False
+            raise
+        try:
+            while True:
+                self._readers.enter()
+                try:
+                    with self._env.begin(write=True) as txn:
+                        work(txn, self._dbs[b"meta"], self._dbs[b"txindex"])
+                    return True
+                except lmdb.MapFullError:
+                    if not grow_map:
+                        raise MapFull() from None
+                except lmdb.Error as error:
+                    raise lmdb_fault(error, self.path) from None
+                finally:
+                    self._readers.leave()
+                self.grow_map()
+        finally:
+            self.writer.release()
 
     def _check_open(self) -> None:
         if self.closed:
@@ -609,6 +706,7 @@ class Store:
     def close(self) -> None:
         if self.closed:
             return
+        self.stop_indexer()
         self.closed = True
         self._env.close()
         while self.writer.held:
@@ -624,7 +722,7 @@ class Store:
             path, map_size = self._env.path(), self.map_size
             self._env.close()
             self._env = self._open_env(path, map_size, self.read_only)
-            self._dbs = {name: self._env.open_db(name, create=not self.read_only) for name in DATABASES}
+            self._dbs = _open_databases(self._env, None, self.read_only)
         return self._readers.if_idle(remap)
 
     def snapshot(self) -> Snapshot:
@@ -666,10 +764,10 @@ class Store:
             return
         dbs = self._dbs
 
-        # Each id and each account is written once per group, in key order: putmulti is one C
-        # loop, and sorted inserts keep the B-tree walk on pages just visited.
-        locations = sorted((txid, _LOCATION.pack(block.height, index))
-                           for block in blocks for index, txid in enumerate(block.changes.txids))
+        # Ids are not written here: the txid indexer (ledger/txindex.py) reads them from the blocks
+        # off the critical path. Each account is written once per group, in key order: putmulti
+        # is one C loop, and sorted inserts keep the B-tree walk on pages just visited.
+        transactions = sum(len(block.changes.txids) for block in blocks)
         if accounts is not None:
             account_items = [(accounts[i:i + 32], accounts[i + 32:i + 48]) for i in range(0, len(accounts), 48)]
         else:
@@ -693,14 +791,13 @@ class Store:
                     location = _LOCATION.pack(block.height, index)
                     txn.put(owner + key, location + value, db=dbs[b"records"])
                     txn.put(_history_prefix(owner, key) + location, value, db=dbs[b"record_history"])
-            _consumed, added = txn.cursor(db=dbs[b"transactions"]).putmulti(locations, overwrite=False)
-            if added != len(locations):
-                raise RuntimeError("a transaction id of this group is already stored")
             txn.cursor(db=dbs[b"accounts"]).putmulti(account_items)
-            txn.put(b"tx_count", _U64.pack(tx_count + len(locations)), db=dbs[b"meta"])
+            txn.put(b"tx_count", _U64.pack(tx_count + transactions), db=dbs[b"meta"])
             txn.put(b"tip", _pack_tip(blocks[-1].tip), db=dbs[b"meta"])
 
         self._write(write, grow_map)
+        if self.indexer is not None:
+            self.indexer.notify()
 
 
 def _pack_tip(tip: Tip) -> bytes:

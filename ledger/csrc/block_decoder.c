@@ -198,3 +198,9 @@ void ledger_block_hashes(const uint8_t *data, const ledger_block_view *block, co
     hash_unsigned(header_key, data + block->header_start, block->header_end - block->header_start, header_hash);
     ledger_merkle_root_blake3(leaf_key, node_key, txids, 32, block->count, root);
 }
+
+void ledger_block_txids(const uint8_t *data, const ledger_block_view *block, const ledger_tx_view *txs,
+                        const uint8_t tx_key[32], uint8_t *txids) {
+    for (uint32_t i = 0; i < block->count; i++)
+        hash_unsigned(tx_key, data + txs[i].start, txs[i].end - txs[i].start, txids + 32 * (size_t)i);
+}

@@ -52,4 +52,8 @@ void ledger_block_hashes(const uint8_t *data, const ledger_block_view *block, co
                          const uint8_t tx_key[32], const uint8_t header_key[32], const uint8_t leaf_key[32],
                          const uint8_t node_key[32], uint8_t *txids, uint8_t header_hash[32], uint8_t root[32]);
 
+/* Only the transaction ids (count * 32 bytes): what the txid index needs of a stored block. */
+void ledger_block_txids(const uint8_t *data, const ledger_block_view *block, const ledger_tx_view *txs,
+                        const uint8_t tx_key[32], uint8_t *txids);
+
 #endif
