@@ -39,6 +39,11 @@ def _fail(message: str) -> LedgerError:
     return LedgerError(BAD_GENESIS, message)
 
 
+def _quoted(text: str) -> str:
+    """Text from the file, quoted and escaped as JSON, so an error stays one line whatever it holds."""
+    return json.dumps(text)
+
+
 def _over_limit(message: str) -> LedgerError:
     """A named limit of docs/FORMAT.md §10: the same code the genesis decoder gives."""
     return LedgerError(LIMIT_EXCEEDED, message)
@@ -87,7 +92,7 @@ def _key(value: object, subject: str) -> bytes:
         raise _fail(f"{subject} is still the template placeholder: put a public key there "
                     "(64 hex digits, as `ledger pubkey KEYFILE --hex` prints)")
     if not isinstance(value, str) or not _HEX_KEY.fullmatch(value):
-        shown = _type_name(value) if not isinstance(value, str) else f'"{value[:80]}"'
+        shown = _type_name(value) if not isinstance(value, str) else _quoted(value[:80])
         raise _fail(f"{subject} must be a public key as 64 hex digits, not {shown}")
     return bytes.fromhex(value)
 
@@ -144,7 +149,7 @@ def parse_genesis_json(data: bytes | str) -> Genesis:
         if field not in FIELDS:
             near = difflib.get_close_matches(field, FIELDS, n=1)
             hint = f' (did you mean "{near[0]}"?)' if near else f" (the fields are {', '.join(FIELDS)})"
-            raise _fail(f'the genesis JSON has an unknown field "{field}"{hint}')
+            raise _fail(f'the genesis JSON has an unknown field {_quoted(field)}{hint}')
     for field in REQUIRED_FIELDS:
         if field not in spec:
             why = {"time_ms": " (the genesis time in milliseconds since 1970; it is part of the chain id, "
