@@ -246,6 +246,20 @@ def _is_open_here(path: str) -> bool:
         return identity in _open_stores
 
 
+def _undo_open(env: lmdb.Environment | None, identity: tuple[int, int] | None, error: BaseException,
+               path: str) -> BaseException:
+    """Undo a half-made create or open, and say what failed: LMDB and OS errors become the
+    environment fault they are; anything else is raised as it is."""
+    if env is not None:
+        env.close()
+    _unclaim(identity)
+    if isinstance(error, lmdb.Error):
+        return lmdb_fault(error, path)
+    if isinstance(error, OSError):
+        return fault_from_os_error(error, path)
+    return error
+
+
 def _preallocate_lock_file(path: str) -> None:
     """Give lock.mdb real blocks before LMDB maps it (see the module notes: SIGBUS when full)."""
     fd = os.open(os.path.join(path, "lock.mdb"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -563,14 +577,10 @@ class Store:
                 writer_lock.release()
             return store
         except BaseException as error:
-            if env is not None:
-                env.close()
-            _unclaim(identity)
-            if isinstance(error, lmdb.Error):
-                raise lmdb_fault(error, path) from None
-            if isinstance(error, OSError):
-                raise fault_from_os_error(error, path) from None
-            raise
+            failure = _undo_open(env, identity, error, path)
+            if failure is error:
+                raise
+            raise failure from None
 
     @staticmethod
     def _has_genesis(env: lmdb.Environment) -> bool:
@@ -614,14 +624,10 @@ class Store:
                 store.acquire_writer(wait)
             return store
         except BaseException as error:
-            if env is not None:
-                env.close()
-            _unclaim(identity)
-            if isinstance(error, lmdb.Error):
-                raise lmdb_fault(error, path) from None
-            if isinstance(error, OSError):
-                raise fault_from_os_error(error, path) from None
-            raise
+            failure = _undo_open(env, identity, error, path)
+            if failure is error:
+                raise
+            raise failure from None
 
     def _mark_legacy_index(self) -> None:
         """A store made before the txid index holds every id in `transactions` and no marker: its
