@@ -539,37 +539,33 @@ static int fill_random(uint8_t *buf, size_t len) {
     return 0;
 }
 
-int ledger_ed25519_verify_batch(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
-                                const size_t *message_lens, const uint8_t *const *signatures, uint8_t *results,
-                                int nthreads) {
+/* verify_batch with fresh random coefficients (16 bytes a signature), wiped afterwards. */
+static int verify_batch_random(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                               const size_t *message_lens, const uint8_t *const *signatures, uint8_t *results,
+                               size_t *first_bad, int nthreads) {
     if (n == 0) return 0;
+    if (n > SIZE_MAX / 16) return -1;
     uint8_t *coef = malloc(16 * n);
     if (!coef) return -1;
     if (fill_random(coef, 16 * n) != 0) {
         free(coef);
         return -2;
     }
-    int rc = ledger_ed25519_verify_batch_seeded(n, public_keys, messages, message_lens, signatures, results, nthreads,
-                                                coef);
+    int rc = verify_batch(n, public_keys, messages, message_lens, signatures, results, first_bad, nthreads, coef);
     memset(coef, 0, 16 * n);
     free(coef);
     return rc;
+}
+
+int ledger_ed25519_verify_batch(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
+                                const size_t *message_lens, const uint8_t *const *signatures, uint8_t *results,
+                                int nthreads) {
+    return verify_batch_random(n, public_keys, messages, message_lens, signatures, results, NULL, nthreads);
 }
 
 int ledger_ed25519_first_bad(size_t n, const uint8_t *const *public_keys, const uint8_t *const *messages,
                              const size_t *message_lens, const uint8_t *const *signatures, size_t *first_bad,
                              int nthreads) {
     *first_bad = n;
-    if (n == 0) return 0;
-    uint8_t *coef = malloc(16 * n);
-    if (!coef) return -1;
-    if (fill_random(coef, 16 * n) != 0) {
-        free(coef);
-        return -2;
-    }
-    int rc = ledger_ed25519_first_bad_seeded(n, public_keys, messages, message_lens, signatures, first_bad, nthreads,
-                                             coef);
-    memset(coef, 0, 16 * n);
-    free(coef);
-    return rc;
+    return verify_batch_random(n, public_keys, messages, message_lens, signatures, NULL, first_bad, nthreads);
 }
