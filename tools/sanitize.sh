@@ -27,15 +27,8 @@ $CC -O1 -std=gnu11 -Wall -Wextra $SAN -I"$S" "$ROOT/tests/c/test_ed25519.c" \
     "$S/ed25519_batch.c" -pthread -o "$WORK/test_ed25519"
 "$WORK/test_ed25519" "$VECTORS/ed25519_sign_input_kat.txt" || { cat "$WORK"/report.* >&2 2>/dev/null; exit 1; }
 
-echo "== extension under ASan+UBSan (scratch copy: $WORK/tree)"
-mkdir -p "$WORK/tree"
-(cd "$ROOT" && tar cf - --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.so' \
-    --exclude=./ledger/_core.c --exclude=./.hypothesis --exclude=./.pytest_cache --exclude=./demo .) |
-    (cd "$WORK/tree" && tar xf -)
-cd "$WORK/tree"
-CFLAGS="$SAN -O1" LDFLAGS="$SAN" "$PY" setup.py -q build_ext --inplace >"$WORK/build.log" 2>&1 ||
-    { cat "$WORK/build.log"; exit 1; }
-SO=$(ls ledger/_core*.so)
+. "$ROOT/tools/instrumented_build.sh"
+instrumented_build "ASan+UBSan"
 nm -D "$SO" | grep -q __asan_report || { echo "sanitize: $SO is not instrumented" >&2; exit 1; }
 nm -D "$SO" | grep -q __ubsan_handle || { echo "sanitize: $SO has no UBSan checks" >&2; exit 1; }
 LIBASAN=$($CC -print-file-name=libasan.so)

@@ -24,15 +24,8 @@ trap 'rm -rf "$WORK"' EXIT
 # shown when the run fails.
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 report_signal_unsafe=0 log_path=$WORK/report"
 
-echo "== extension under ThreadSanitizer (scratch copy: $WORK/tree)"
-mkdir -p "$WORK/tree"
-(cd "$ROOT" && tar cf - --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.so' \
-    --exclude=./ledger/_core.c --exclude=./.hypothesis --exclude=./.pytest_cache --exclude=./demo .) |
-    (cd "$WORK/tree" && tar xf -)
-cd "$WORK/tree"
-CFLAGS="$SAN -O1" LDFLAGS="$SAN" "$PY" setup.py -q build_ext --inplace >"$WORK/build.log" 2>&1 ||
-    { cat "$WORK/build.log"; exit 1; }
-SO=$(ls ledger/_core*.so)
+. "$ROOT/tools/instrumented_build.sh"
+instrumented_build "ThreadSanitizer"
 nm -D "$SO" | grep -q __tsan_read || { echo "tsan: $SO is not instrumented" >&2; exit 1; }
 LIBTSAN=$($CC -print-file-name=libtsan.so)
 if [ $# -eq 0 ]; then
