@@ -20,7 +20,7 @@ import difflib
 import json
 import re
 
-from ledger import limits
+from ledger import limits, strict_json
 from ledger.codec import Genesis, make_genesis
 from ledger.errors import BAD_GENESIS, LIMIT_EXCEEDED, LedgerError
 
@@ -47,19 +47,6 @@ def _quoted(text: str) -> str:
 def _over_limit(message: str) -> LedgerError:
     """A named limit of docs/FORMAT.md §10: the same code the genesis decoder gives."""
     return LedgerError(LIMIT_EXCEEDED, message)
-
-
-def _reject_constant(name: str) -> None:
-    raise _fail(f"the genesis JSON holds {name}, which is not a number a genesis can use")
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    result: dict = {}
-    for key, value in pairs:
-        if key in result:
-            raise _fail(f'the genesis JSON gives the key "{key}" twice in one object')
-        result[key] = value
-    return result
 
 
 def _type_name(value: object) -> str:
@@ -137,7 +124,11 @@ def parse_genesis_json(data: bytes | str) -> Genesis:
     except UnicodeDecodeError as exc:
         raise _fail(f"the genesis file is not UTF-8 text (byte {exc.start})") from None
     try:
-        spec = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+        spec = strict_json.loads(text)
+    except strict_json.RepeatedKey as exc:
+        raise _fail(f"the genesis JSON gives the key {_quoted(exc.key)} twice in one object") from None
+    except strict_json.NotANumber as exc:
+        raise _fail(f"the genesis JSON holds {exc.name}, which is not a number a genesis can use") from None
     except json.JSONDecodeError as exc:
         raise _fail(f"the genesis file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except RecursionError:

@@ -253,7 +253,7 @@ def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...],
     balance_map: dict[str, int] = {}
     for entry in balances:
         key_text, sep, amount_text = entry.partition("=")
-        if not sep or not amount_text.isdigit() or int(amount_text) > 2**64 - 1:
+        if not sep or not (amount_text.isascii() and amount_text.isdigit()) or int(amount_text) > 2**64 - 1:
             raise click.BadParameter(f"{entry!r} is not HEX=AMOUNT (an amount from 0 to 2**64 - 1)",
                                      param_hint="--balance")
         key = _public_key_option(key_text, "--balance")

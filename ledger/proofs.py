@@ -14,12 +14,11 @@ bytes give: a verifier never shows a value it did not verify.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from ledger import merkle, signatures
+from ledger import merkle, signatures, strict_json
 from ledger.codec import decode_header, decode_transaction
 from ledger.errors import BAD_ENCODING, BAD_VERSION, LIMIT_EXCEEDED, LedgerError
 
@@ -127,25 +126,11 @@ def _utf8(data: bytes) -> str:
         raise _malformed("the proof is not UTF-8 text (a proof is the JSON `ledger proof` prints)") from None
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _unique_keys(pairs: list) -> dict:
-    # Two parsers may keep different copies of a repeated key; the proof must mean one thing.
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"the field {key!r} appears twice")
-        result[key] = value
-    return result
-
-
 def _parse(text: str) -> object:
     if len(text) > PROOF_JSON_BYTES_MAX:
         raise LedgerError(LIMIT_EXCEEDED, f"the proof is over {PROOF_JSON_BYTES_MAX} bytes")
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+        return strict_json.loads(text)
     except (ValueError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise _malformed(f"the proof is not valid JSON ({reason})") from None

@@ -143,6 +143,7 @@ BAD_GENESIS = [
                                   "18446744073709551616"),
     (genesis_text().replace('"time_ms": 1000', '"time_ms": 1e3'), '"time_ms" must be an integer, not a fraction '
                                                                   "or exponent"),
+    ('{"name": "n", "a\\nb": 1, "a\\nb": 2}', 'the genesis JSON gives the key "a\\nb" twice in one object'),
     (genesis_text().replace('"time_ms": 1000', '"time_ms": NaN'), "the genesis JSON holds NaN, which is not a "
                                                                   "number a genesis can use"),
     (genesis_text(balances={A: "5"}), f'"balances.{A}" must be an integer, not a string'),
@@ -295,6 +296,8 @@ def test_genesis_command_refuses_to_replace_a_file_unless_forced(tmp_path):
     (["--validator", V, "--balance", A], f"Invalid value for --balance: '{A}' is not HEX=AMOUNT"),
     (["--validator", V, "--balance", f"{A}=-1"], f"Invalid value for --balance: '{A}=-1' is not HEX=AMOUNT"),
     (["--validator", V, "--balance", f"{A}={2**64}"], "is not HEX=AMOUNT (an amount from 0 to 2**64 - 1)"),
+    (["--validator", V, "--balance", f"{A}=\u00b2"], "is not HEX=AMOUNT"),          # a Unicode digit int() refuses
+    (["--validator", V, "--balance", f"{A}=\u0661\u0662"], "is not HEX=AMOUNT"),   # Arabic-Indic 12: not ASCII
     (["--validator", V, "--balance", f"{A}=1", "--balance", f"{A}=2"],
      f"Invalid value for --balance: the key {A} is given twice"),
 ])
