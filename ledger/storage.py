@@ -442,7 +442,9 @@ class _ReaderGate:
 
     def enter(self) -> None:
         with self._condition:
-            while self._resizing:
+            # A thread that already holds a snapshot must not wait: the resize waits for it to
+            # close that snapshot, so both would wait for ever (an index merge reads, then writes).
+            while self._resizing and not getattr(self._local, "held", 0):
                 self._condition.wait()
             self._open += 1
         self._local.held = getattr(self._local, "held", 0) + 1
