@@ -703,7 +703,6 @@ def _read_transactions(path: str, data: bytes | None = None) -> list:
 
 def _sign(db: str, key_path: str, out_path: str | None, nonce: int | None, body) -> None:
     from ledger import encode_transaction, sign_transaction
-    from ledger.keys import load_keypair
 
     sender = load_keypair(key_path)
     with _open(db) as book:
@@ -831,7 +830,6 @@ def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None,
     transactions is refused (exit status 2) unless --allow-empty. With --consume the proposed
     lines leave the file only after the block is durably stored, so a failed propose loses nothing.
     """
-    from ledger.keys import load_keypair
 
     proposer = load_keypair(key_path)
     with open(transactions_file, "rb") as handle:

@@ -20,7 +20,6 @@ read twice (a pipe).
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -40,7 +39,7 @@ CHECKPOINT_TRANSACTIONS = 2_000
 @dataclass(frozen=True, slots=True)
 class AssumedValid:
     """Signatures of the blocks at heights 1..height are not verified; the block at `height` has
-    hash `block_hash`. `checkpoints` maps some heights <= height (at most COMMIT_GROUP_BLOCKS_MAX
+    hash `block_hash`. `checkpoints` maps some heights <= height (at most CHECKPOINT_BLOCKS
     blocks or about CHECKPOINT_TRANSACTIONS transactions apart, and `height` itself) to the hash the
     first pass read there: the importer commits unverified blocks only in groups that end at a
     checkpoint whose hash it has matched, so a file changed between the two passes can never

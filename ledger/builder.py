@@ -126,8 +126,9 @@ class BlockBuilder:
             raise LedgerError(LIMIT_EXCEEDED, "the block is full", self.height, index)
         if tx.chain_id != self.chain.chain_id:
             raise LedgerError(BAD_CHAIN_ID, "the transaction is signed for another chain", self.height, index)
-        if check_record_size(tx) is not None:
-            raise LedgerError(RECORD_TOO_LARGE, check_record_size(tx), self.height, index)
+        record_size_error = check_record_size(tx)
+        if record_size_error is not None:
+            raise LedgerError(RECORD_TOO_LARGE, record_size_error, self.height, index)
         if signatures.is_small_order(tx.sender):
             raise LedgerError(SMALL_ORDER_KEY, "the sender key has small order", self.height, index)
         try:

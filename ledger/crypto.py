@@ -53,6 +53,14 @@ def verify(public_key: BytesLike, message: BytesLike, signature: BytesLike) -> b
     return _core.ed25519_verify(public_key, message, signature)
 
 
+def _thread_count(threads: int | None) -> int:
+    """The C side's thread count: 0 = one per online CPU (threads=None), else at least 1."""
+    nthreads = 0 if threads is None else int(threads)
+    if threads is not None and nthreads < 1:
+        raise ValueError("threads must be at least 1")
+    return nthreads
+
+
 def verify_batch(
     public_keys: Union[Sequence[BytesLike], BytesLike],
     messages: Sequence[BytesLike] | None = None,
@@ -70,9 +78,7 @@ def verify_batch(
     ``threads``: how many threads to split the batch over; None means one per online CPU. Small
     batches use fewer threads than asked.
     """
-    nthreads = 0 if threads is None else int(threads)
-    if threads is not None and nthreads < 1:
-        raise ValueError("threads must be at least 1")
+    nthreads = _thread_count(threads)
     if messages is None and signatures is None:
         if record_size is None:
             raise TypeError("verify_batch(records, record_size=...) needs record_size for a buffer of records")
@@ -88,26 +94,20 @@ def first_bad(public_keys: Sequence[BytesLike], messages: Sequence[BytesLike], s
               threads: int | None = None) -> int | None:
     """The position of the first (key, message, signature) whose signature fails, None if all
     hold: what ``verify_batch(...).index(False)`` would say, without verdicts for the rest."""
-    nthreads = 0 if threads is None else int(threads)
-    if threads is not None and nthreads < 1:
-        raise ValueError("threads must be at least 1")
+    nthreads = _thread_count(threads)
     return _core.ed25519_first_bad(public_keys, messages, signatures, nthreads)
 
 
 def first_bad_record(records: BytesLike, record_size: int, threads: int | None = None) -> int | None:
     """:func:`first_bad` over a buffer of records laid out as for :func:`verify_records`."""
-    nthreads = 0 if threads is None else int(threads)
-    if threads is not None and nthreads < 1:
-        raise ValueError("threads must be at least 1")
+    nthreads = _thread_count(threads)
     return _core.ed25519_first_bad_records(records, record_size, nthreads)
 
 
 def verify_records(records: BytesLike, record_size: int, threads: int | None = None) -> list[bool]:
     """Verdicts for one contiguous buffer of ``len(records) // record_size`` records, each laid out as
     ``public_key (32) || signature (64) || message (record_size - 96)``."""
-    nthreads = 0 if threads is None else int(threads)
-    if threads is not None and nthreads < 1:
-        raise ValueError("threads must be at least 1")
+    nthreads = _thread_count(threads)
     return _core.ed25519_verify_records(records, record_size, nthreads)
 
 

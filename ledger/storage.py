@@ -736,10 +736,6 @@ class Store:
     def snapshot(self) -> Snapshot:
         return Snapshot(self)
 
-    def file_size(self) -> int:
-        """Bytes of the data file (what a commit can map at most)."""
-        return os.stat(os.path.join(self._env.path(), "data.mdb")).st_size
-
     @property
     def map_size(self) -> int:
         return self._env.info()["map_size"]

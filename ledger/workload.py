@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import msgpack
-from nacl.bindings import crypto_sign as _crypto_sign
 
 from ledger import hashing, limits, merkle
 from ledger.builder import sign_header
@@ -85,7 +84,7 @@ class Workload:
         accounts = self.accounts
         account_count = len(accounts)
         keys = [a.public_key for a in accounts] + [self.issuer.public_key]
-        secrets = [a.seed + a.public_key for a in accounts] + [self.issuer.seed + self.issuer.public_key]
+        keypairs = list(accounts) + [self.issuer]
         issuer = account_count
         start = genesis_accounts(self.genesis)
         balances = [start[key].balance if key in start else 0 for key in keys]
@@ -119,7 +118,7 @@ class Workload:
                             touched.add(to)
                         touched.add(sender)
                         unsigned.append(pack([chain_id, keys[sender], nonce, KIND_TRANSFER, [keys[to], amount]]))
-                        signers.append(secrets[sender])
+                        signers.append(keypairs[sender])
                     elif roll < SHARE_TRANSFER + SHARE_MINT:
                         amount = randrange(1, 10_000)
                         nonce = nonces[issuer] + 1
@@ -130,7 +129,7 @@ class Workload:
                         touched.add(issuer)
                         touched.add(sender)
                         unsigned.append(pack([chain_id, keys[issuer], nonce, KIND_MINT, [keys[sender], amount]]))
-                        signers.append(secrets[issuer])
+                        signers.append(keypairs[issuer])
                     else:
                         key = f"certificate/{randrange(1000)}".encode()
                         value = randbytes(randrange(16, 256))
@@ -139,7 +138,7 @@ class Workload:
                         touched.add(sender)
                         records.append((keys[sender], key, value, index))
                         unsigned.append(pack([chain_id, keys[sender], nonce, KIND_RECORD, [key, value]]))
-                        signers.append(secrets[sender])
+                        signers.append(keypairs[sender])
                 txids = hashing.transaction_ids(unsigned)
                 changes = BlockChanges({keys[i]: Account(balances[i], nonces[i]) for i in touched}, records)
                 commitment = state_commitment(commitment, height, changes)
@@ -154,25 +153,13 @@ class Workload:
                 yield in_flight.popleft().result()
 
 
-def _finish_block(header: bytes, unsigned: list[bytes], txids: list[bytes], secrets: list[bytes]) -> bytes:
+def _finish_block(header: bytes, unsigned: list[bytes], txids: list[bytes], signers: list[Keypair]) -> bytes:
     """Sign every transaction and frame the block: msgpack [header, [transactions]], each
     transaction its unsigned array with the signature appended (codec.signed_from_unsigned)."""
-    count = len(unsigned)
-    if count < 16:
-        prefix = bytes([0x90 | count])
-    elif count < 0x10000:
-        prefix = b"\xdc" + count.to_bytes(2, "big")
-    else:
-        prefix = b"\xdd" + count.to_bytes(4, "big")
-    parts = [b"\x92", header, prefix]
-    for data, txid, secret in zip(unsigned, txids, secrets):
-        parts.append(signed_from_unsigned(data, _sign(txid, secret)))
+    parts = [b"\x92", header, msgpack.Packer().pack_array_header(len(unsigned))]
+    for data, txid, signer in zip(unsigned, txids, signers):
+        parts.append(signed_from_unsigned(data, signer.sign(txid)))
     return b"".join(parts)
-
-
-def _sign(message: bytes, secret: bytes) -> bytes:
-    """Ed25519 (RFC 8032 §5.1.6) by libsodium, through PyNaCl's binding (the GIL is released)."""
-    return _crypto_sign(message, secret)[:64]
 
 
 def generate_chain_file(path: str | os.PathLike, block_count: int, txs_per_block: int, account_count: int,
