@@ -194,6 +194,15 @@ def test_keys_sharing_their_first_bytes_all_stay_findable():
     assert all(cache.get(key) == (i, i + 1) for i, key in kept)
 
 
+def test_fill_refuses_keys_not_32_bytes():
+    cache = AccountCache()
+    cache.put(bytes(32), 1, 2)
+    for key in (bytes(31), bytes(33)):
+        with pytest.raises(ValueError):
+            cache.fill([(key, 3, 4)])
+    assert cache.get(bytes(32)) == (1, 2)
+
+
 # ---------------------------------------------------------------- whole imports, both paths
 
 
