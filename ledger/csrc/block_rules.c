@@ -200,7 +200,7 @@ static size_t first_stateless_error(ledger_account_cache *cache, const ledger_ch
     }
     size_t mask = capacity - 1;
     size_t failed = count;
-    for (uint32_t i = 0; i < count && failed == count; i++) {
+    for (uint32_t i = 0; i < count; i++) {   /* every failure sets failed and breaks */
         const ledger_tx_view *tx = &txs[i];
         if (memcmp(data + tx->chain_id, chain->chain_id, 32) != 0) {
             set_result(result, LEDGER_RULE_BAD_CHAIN_ID, i, 0, 0);
