@@ -18,6 +18,8 @@ cdef extern from "block_rules.h":
         const uint8_t *state_key
     ctypedef struct ledger_account:
         uint64_t balance, nonce
+    enum:
+        LEDGER_RULE_NO_MEMORY
     int ledger_cache_init(ledger_account_cache *cache, size_t capacity)
     void ledger_cache_free(ledger_account_cache *cache)
     ledger_account *ledger_cache_find(const ledger_account_cache *cache, const uint8_t *key)
@@ -180,6 +182,8 @@ cdef class AccountCache:
         """Set stored values read for keys just loaded: (key, balance, nonce) each."""
         cdef ledger_account *e
         for key, balance, nonce in items:
+            if len(key) != 32:
+                raise ValueError("account keys are 32 bytes")
             e = ledger_cache_find(&self.cache, key)
             if e == NULL:
                 raise KeyError(key)
@@ -209,7 +213,7 @@ cdef class AccountCache:
 
 
 def block_rules(AccountCache cache, CompactBlock block, bytes chain_id, bytes issuers, bytes state_key,
-                verdicts, uint64_t height, bytes previous, expected):
+                verdicts, uint64_t height, bytes previous, bytes expected):
     """Transaction rules, changes and commitment of a block whose keys are loaded (AccountCache.load).
     `verdicts`: the signature verdicts, header first (True for a valid signature). Returns
     (rule, index, a, b, commitment, packed sorted changed accounts, record indexes); rule 0 = accepted."""
@@ -246,7 +250,7 @@ def block_rules(AccountCache cache, CompactBlock block, bytes chain_id, bytes is
         with nogil:
             ledger_block_rules(&cache.cache, &chain, raw, &block.view, block.txs, txids, g, height, prev, exp,
                                commitment, accounts_out, &accounts_count, record_indexes, &record_count, &result)
-        if result.rule == 13:
+        if result.rule == LEDGER_RULE_NO_MEMORY:
             raise MemoryError()
         indexes = [record_indexes[i] for i in range(record_count)]
         return (result.rule, result.index, result.a, result.b, commitment[:32],

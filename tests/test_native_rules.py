@@ -174,6 +174,35 @@ def test_eviction_keeps_uncommitted_entries_and_the_bound():
     assert sum(cache.get(i.to_bytes(32, "big")) is not None for i in range(20)) == 6
 
 
+def test_keys_sharing_their_first_bytes_all_stay_findable():
+    # Recipient keys are chosen by senders: 20,000 of them alike in their first 8 bytes (once the
+    # whole hash of the account cache, hence one probing cluster) must still each be found, through
+    # the table's growth and an eviction's rebuild.
+    prefix = b"\xab" * 8
+    keys = [prefix + i.to_bytes(24, "big") for i in range(20_000)]
+    cache = AccountCache(15_000)
+    for i, key in enumerate(keys):
+        cache.put(key, i, i + 1)
+    assert len(cache) == 20_000
+    assert all(cache.get(key) == (i, i + 1) for i, key in enumerate(keys))
+    assert cache.get(prefix + (20_000).to_bytes(24, "big")) is None
+    assert cache.packed() == b"".join(k + i.to_bytes(8, "big") + (i + 1).to_bytes(8, "big")
+                                      for i, k in enumerate(keys))
+    cache.evict(0)                   # over the bound: rebuilt with 3/4 of it
+    kept = [(i, key) for i, key in enumerate(keys) if cache.get(key) is not None]
+    assert len(kept) == len(cache) == 15_000 - 15_000 // 4
+    assert all(cache.get(key) == (i, i + 1) for i, key in kept)
+
+
+def test_fill_refuses_keys_not_32_bytes():
+    cache = AccountCache()
+    cache.put(bytes(32), 1, 2)
+    for key in (bytes(31), bytes(33)):
+        with pytest.raises(ValueError):
+            cache.fill([(key, 3, 4)])
+    assert cache.get(bytes(32)) == (1, 2)
+
+
 # ---------------------------------------------------------------- whole imports, both paths
 
 

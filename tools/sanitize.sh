@@ -24,7 +24,7 @@ echo "== C driver under ASan+UBSan"
 S="$ROOT/ledger/csrc"
 $CC -O1 -std=gnu11 -Wall -Wextra $SAN -I"$S" "$ROOT/tests/c/test_ed25519.c" \
     "$S/sha512.c" "$S/fe25519.c" "$S/ge25519.c" "$S/sc25519.c" "$S/msm.c" "$S/ed25519_verify.c" \
-    "$S/ed25519_batch.c" -pthread -o "$WORK/test_ed25519"
+    "$S/ed25519_batch.c" "$S/key_hash.c" -pthread -o "$WORK/test_ed25519"
 "$WORK/test_ed25519" "$VECTORS/ed25519_sign_input_kat.txt" || { cat "$WORK"/report.* >&2 2>/dev/null; exit 1; }
 
 . "$ROOT/tools/instrumented_build.sh"

@@ -193,8 +193,7 @@ static void hash_unsigned(const uint8_t key[32], const uint8_t *signed_bytes, si
 void ledger_block_hashes(const uint8_t *data, const ledger_block_view *block, const ledger_tx_view *txs,
                          const uint8_t tx_key[32], const uint8_t header_key[32], const uint8_t leaf_key[32],
                          const uint8_t node_key[32], uint8_t *txids, uint8_t header_hash[32], uint8_t root[32]) {
-    for (uint32_t i = 0; i < block->count; i++)
-        hash_unsigned(tx_key, data + txs[i].start, txs[i].end - txs[i].start, txids + 32 * (size_t)i);
+    ledger_block_txids(data, block, txs, tx_key, txids);
     hash_unsigned(header_key, data + block->header_start, block->header_end - block->header_start, header_hash);
     ledger_merkle_root_blake3(leaf_key, node_key, txids, 32, block->count, root);
 }

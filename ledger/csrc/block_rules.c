@@ -8,20 +8,15 @@
 
 #include "blake3.h"
 #include "ed25519_verify.h"
+#include "key_hash.h"
 
 #define RECORD_KEY_BYTES_MAX 64u       /* ledger/limits.py */
 #define RECORD_VALUE_BYTES_MAX 4096u
 
-/* Keys are public keys and ids: uniformly distributed, so their first bytes are a good hash. */
-static uint64_t key_hash(const uint8_t key[32]) {
-    uint64_t h;
-    memcpy(&h, key, 8);
-    return h;
-}
-
 int ledger_cache_init(ledger_account_cache *cache, size_t capacity) {
     size_t c = 1024;
     while (c < capacity) c <<= 1;
+    ledger_key_hash_init();   /* before the first key is placed: the slots depend on the multipliers */
     memset(cache, 0, sizeof *cache);
     cache->slots = calloc(c, sizeof *cache->slots);
     if (cache->slots == NULL) return -1;
@@ -38,7 +33,7 @@ void ledger_cache_free(ledger_account_cache *cache) {
 
 ledger_account *ledger_cache_find(const ledger_account_cache *cache, const uint8_t key[32]) {
     size_t mask = cache->capacity - 1;
-    for (size_t i = key_hash(key) & mask;; i = (i + 1) & mask) {
+    for (size_t i = ledger_key_slot(key, mask);; i = (i + 1) & mask) {
         ledger_account *slot = &cache->slots[i];
         if (!slot->used) return NULL;
         if (memcmp(slot->key, key, 32) == 0) return slot;
@@ -47,7 +42,7 @@ ledger_account *ledger_cache_find(const ledger_account_cache *cache, const uint8
 
 static ledger_account *place(ledger_account *slots, size_t capacity, const ledger_account *entry) {
     size_t mask = capacity - 1;
-    size_t i = key_hash(entry->key) & mask;
+    size_t i = ledger_key_slot(entry->key, mask);
     while (slots[i].used) i = (i + 1) & mask;
     slots[i] = *entry;
     return &slots[i];
@@ -205,7 +200,7 @@ static size_t first_stateless_error(ledger_account_cache *cache, const ledger_ch
     }
     size_t mask = capacity - 1;
     size_t failed = count;
-    for (uint32_t i = 0; i < count && failed == count; i++) {
+    for (uint32_t i = 0; i < count; i++) {   /* every failure sets failed and breaks */
         const ledger_tx_view *tx = &txs[i];
         if (memcmp(data + tx->chain_id, chain->chain_id, 32) != 0) {
             set_result(result, LEDGER_RULE_BAD_CHAIN_ID, i, 0, 0);
@@ -231,7 +226,7 @@ static size_t first_stateless_error(ledger_account_cache *cache, const ledger_ch
             break;
         }
         const uint8_t *txid = txids + 32 * (size_t)i;
-        size_t slot = key_hash(txid) & mask;
+        size_t slot = ledger_key_slot(txid, mask);
         int duplicate = 0;
         while (seen[slot] != 0) {
             if (memcmp(txids + 32 * (size_t)(seen[slot] - 1), txid, 32) == 0) { duplicate = 1; break; }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ed25519_verify.h"
+#include "key_hash.h"
 #include "msm.h"
 
 /* Ranges of at most this many items are settled one signature at a time during bisection. */
@@ -182,28 +183,11 @@ static size_t leftmost_bad(work_t *w, const job_t *j, size_t lo, size_t hi, int 
     return leftmost_bad(w, j, mid, hi, 1);
 }
 
-/* Keys for the hash of key encodings: random odd multipliers drawn once per process, so that
- * nobody can choose keys that all land in one slot (a quadratic slowdown). */
-static uint64_t hash_mult[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
-                                0xd6e8feb86659fd93ull};
-static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
-static void hash_init(void) {
-    uint64_t r[4];
-    if (getrandom(r, sizeof r, GRND_NONBLOCK) == (ssize_t)sizeof r)
-        for (int i = 0; i < 4; i++) hash_mult[i] = r[i] | 1;
-}
-
-static uint64_t key_hash(const uint8_t *pk) {
-    uint64_t w[4];
-    memcpy(w, pk, 32);
-    return w[0] * hash_mult[0] + w[1] * hash_mult[1] + w[2] * hash_mult[2] + w[3] * hash_mult[3];
-}
-
 /* The group of key in an open-addressing table of cap (a power of two) slots, each 0 or a group
  * + 1; a key not seen before opens group *d (gpk[*d] = key) and *fresh is set. */
 static uint32_t group_of(uint32_t *table, size_t cap, const uint8_t **gpk, size_t *d, const uint8_t *key,
                          int *fresh) {
-    size_t h = (size_t)(key_hash(key) >> 32) & (cap - 1);
+    size_t h = ledger_key_slot(key, cap - 1);
     while (table[h] && memcmp(gpk[table[h] - 1], key, 32) != 0) h = (h + 1) & (cap - 1);
     if (table[h]) {
         *fresh = 0;
@@ -254,7 +238,7 @@ static int run_job(const job_t *j) {
         rc = -1;
         goto out;
     }
-    if (j->coalesce) pthread_once(&hash_once, hash_init);
+    if (j->coalesce) ledger_key_hash_init();
     /* Group the keys; decode every R, and every group's A not in the key cache, four points at a
      * time; the points land directly in w.negR (by item) and w.negA (by group), negated afterwards. */
     size_t q = 0, d = 0;
@@ -420,7 +404,7 @@ static int deal_by_key(deal_t *dl, size_t n, int nthreads, const uint8_t *const 
     int ok = table && gid && start && gpk && thr && dl->pk && dl->msg && dl->sig && dl->mlen && dl->pos && dl->coef &&
              (!results || dl->res);
     if (ok) {
-        pthread_once(&hash_once, hash_init);
+        ledger_key_hash_init();
         for (size_t i = 0; i < n; i++) {
             int fresh;
             gid[i] = group_of(table, cap, gpk, &d, pk[i], &fresh);
