@@ -1,4 +1,5 @@
-/* See key_hash.h. */
+/* Keyed hash of 32-byte keys for in-memory tables. Specification: none beyond docs/FORMAT.md;
+ * the method (multiply-shift, Dietzfelbinger et al. 1997) is described in key_hash.h. */
 #include "key_hash.h"
 
 #include <pthread.h>

@@ -1,7 +1,10 @@
 /* The hash of 32-byte keys (public keys, txids) for the open-addressing tables of block_rules.c
  * (the account cache, the per-block txid table) and ed25519_batch.c (keys grouped in a batch).
  * Keys can be chosen by anyone, so the hash is keyed: random odd multipliers drawn once per
- * process, so that nobody can choose keys that all land in one slot (a quadratic slowdown). */
+ * process, so that nobody can choose keys that all land in one slot (a quadratic slowdown).
+ * Specification: none beyond docs/FORMAT.md (not consensus: no hash here is ever stored or sent).
+ * Method: multilinear hashing modulo 2^64 with the slot taken from the high bits, the
+ * multiply-shift scheme of Dietzfelbinger, Hagerup, Katajainen and Penttonen (J. Algorithms, 1997). */
 #ifndef LEDGER_KEY_HASH_H
 #define LEDGER_KEY_HASH_H
 
