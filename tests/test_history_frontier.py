@@ -24,6 +24,6 @@ def test_round_trip_and_refusals():
     assert Frontier.from_list(frontier.to_list()) == frontier
     size, peaks = frontier.to_list()
     with pytest.raises(ValueError):
-        Frontier.from_list([size + 1, peaks])
+        Frontier.from_list([size + 2, peaks])   # 15 has four 1 bits, 13 three
     with pytest.raises(ValueError):
         Frontier.from_list([size, peaks[:-1] + [b"short"]])
