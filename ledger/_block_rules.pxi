@@ -25,6 +25,7 @@ cdef extern from "block_rules.h":
     ledger_account *ledger_cache_find(const ledger_account_cache *cache, const uint8_t *key)
     ledger_account *ledger_cache_insert(ledger_account_cache *cache, const uint8_t *key, int *inserted)
     int ledger_cache_pack_all(const ledger_account_cache *cache, uint8_t *out)
+    int ledger_cache_accept(ledger_account_cache *cache, const uint8_t *accounts, size_t count)
     int ledger_cache_evict(ledger_account_cache *cache, uint64_t committed_group, size_t keep) nogil
     void ledger_cache_pack_dirty(ledger_account_cache *cache, uint8_t *out) nogil
     int ledger_block_load_keys(ledger_account_cache *cache, const uint8_t *data, const ledger_block_view *block,
@@ -190,6 +191,17 @@ cdef class AccountCache:
             e.balance = balance
             e.nonce = nonce
 
+    def accept(self, bytes accounts):
+        """Apply a block's changed accounts as block_rules listed them for a version-2 block (packed,
+        48 bytes each, every key loaded): after its state root was checked."""
+        if len(accounts) % 48:
+            raise ValueError("packed accounts are 48 bytes each")
+        cdef int status = ledger_cache_accept(&self.cache, accounts, len(accounts) // 48)
+        if status == -1:
+            raise MemoryError()
+        if status != 0:
+            raise KeyError("an accepted account is not in the cache")
+
     def take_dirty(self):
         """The accounts changed in the current group, sorted and packed (key || balance || nonce,
         big-endian, 48 bytes each); later blocks go to the next group."""
@@ -216,14 +228,16 @@ def block_rules(AccountCache cache, CompactBlock block, bytes chain_id, bytes is
                 verdicts, uint64_t height, bytes previous, bytes expected):
     """Transaction rules, changes and commitment of a block whose keys are loaded (AccountCache.load).
     `verdicts`: the signature verdicts, header first (True for a valid signature). Returns
-    (rule, index, a, b, commitment, packed sorted changed accounts, record indexes); rule 0 = accepted."""
+    (rule, index, a, b, commitment, packed sorted changed accounts, record indexes); rule 0 = accepted.
+    `previous` None (version 2): no commitment (32 zero bytes), and an accepted block's accounts
+    are listed but not applied: the caller checks the state root, then calls cache.accept."""
     cdef uint32_t count = block.view.count
     cdef uint32_t i
     cdef ledger_chain_rules chain
     cdef ledger_rule_result result
     cdef uint8_t commitment[32]
     cdef size_t accounts_count = 0, record_count = 0
-    if len(chain_id) != 32 or len(state_key) != 32 or len(previous) != 32 or \
+    if len(chain_id) != 32 or len(state_key) != 32 or (previous is not None and len(previous) != 32) or \
             (expected is not None and len(expected) != 32) \
             or len(issuers) % 32 or len(verdicts) != count + 1:
         raise ValueError("bad argument sizes")
@@ -242,7 +256,9 @@ def block_rules(AccountCache cache, CompactBlock block, bytes chain_id, bytes is
         raise MemoryError()
     cdef const uint8_t *raw = <const uint8_t *> PyBytes_AS_STRING(block.data)
     cdef const uint8_t *txids = <const uint8_t *> PyBytes_AS_STRING(block.txids)
-    cdef const uint8_t *prev = previous
+    cdef const uint8_t *prev = NULL
+    if previous is not None:
+        prev = <const uint8_t *> PyBytes_AS_STRING(previous)
     cdef const uint8_t *exp = NULL
     if expected is not None:
         exp = <const uint8_t *> PyBytes_AS_STRING(expected)
