@@ -71,7 +71,8 @@ cdef class CompactBlock:
         return out
 
 
-def block_decode_compact(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model):
+def block_decode_compact(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model,
+                         version=None):
     """As block_decode, but the block stays compact: returns (CompactBlock, Merkle root, records)."""
     cdef const uint8_t *raw = data
     cdef size_t size = len(data)
@@ -89,13 +90,14 @@ def block_decode_compact(bytes data, bytes tx_key, bytes header_key, bytes leaf_
     cdef const uint8_t *k_header = header_key
     cdef const uint8_t *k_leaf = leaf_key
     cdef const uint8_t *k_node = node_key
+    cdef uint64_t expected = _chain_version(version)
     cdef CompactBlock block = CompactBlock.__new__(CompactBlock)
     block.data = data
     block.txs = <ledger_tx_view *> malloc(capacity * sizeof(ledger_tx_view))
     if block.txs == NULL:
         raise MemoryError()
     with nogil:
-        status = ledger_block_decode(raw, size, &block.view, block.txs, capacity, &error)
+        status = ledger_block_decode(raw, size, expected, &block.view, block.txs, capacity, &error)
     if status != 0:
         raise model.LedgerError(error.code.decode("ascii"), error.message.decode("ascii"),
                                 index=None if error.index < 0 else error.index)
@@ -104,12 +106,7 @@ def block_decode_compact(bytes data, bytes tx_key, bytes header_key, bytes leaf_
     txids = <uint8_t *> PyBytes_AS_STRING(block.txids)
     with nogil:
         ledger_block_hashes(raw, view, block.txs, k_tx, k_header, k_leaf, k_node, txids, header_hash, root)
-    block.header = model.BlockHeader(
-        view.version, data[view.chain_id:view.chain_id + 32], view.height,
-        data[view.previous_hash:view.previous_hash + 32], view.time_ms, view.tx_count,
-        data[view.tx_root:view.tx_root + 32], data[view.state_commitment:view.state_commitment + 32],
-        data[view.proposer:view.proposer + 32], data[view.signature:view.signature + 64],
-        header_hash[:32])
+    block.header = _header_object(model, data, view, header_hash)
     records = PyBytes_FromStringAndSize(NULL, 128 * (view.count + 1))
     out = <uint8_t *> PyBytes_AS_STRING(records)
     _signature_record(out, raw + view.proposer, raw + view.signature, header_hash)

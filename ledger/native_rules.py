@@ -15,7 +15,7 @@ import struct
 from typing import Callable, Sequence
 
 from ledger import _core, hashing, signatures
-from ledger.codec import BlockHeader, _as_bytes
+from ledger.codec import BlockHeader, _as_bytes, _chain_version
 from ledger.errors import (
     BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_NONCE, BAD_STATE_COMMITMENT, BAD_STATE_ROOT, BAD_TX_SIGNATURE,
     DUPLICATE_TX, NOT_ISSUER, OVERDRAFT, OVERFLOW, RECORD_TOO_LARGE, SMALL_ORDER_KEY, LedgerError,
@@ -41,11 +41,12 @@ class _Model:
     LedgerError = LedgerError
 
 
-def decode_block_compact(data: bytes) -> tuple[CompactBlock, bytes, bytes]:
-    """As codec.decode_block_for_validation, but the block stays compact (see CompactBlock)."""
+def decode_block_compact(data: bytes, version: int | None = None) -> tuple[CompactBlock, bytes, bytes]:
+    """As codec.decode_block_for_validation (a block of a chain of format `version`; None: any
+    known version), but the block stays compact (see CompactBlock)."""
     block, root, records = _core.block_decode_compact(_as_bytes(data, "a block"), hashing.KEY_TRANSACTION,
                                                       hashing.KEY_BLOCK_HEADER, hashing.KEY_MERKLE_LEAF,
-                                                      hashing.KEY_MERKLE_NODE, _Model)
+                                                      hashing.KEY_MERKLE_NODE, _Model, _chain_version(version))
     return block, records, root
 
 
@@ -115,7 +116,7 @@ class NativeRules:
         height = header.height
         if verdicts is None:   # not verified ahead (or left undecided after a bad signature of an earlier block)
             if records is None:
-                records = decode_block_compact(block.data)[1]
+                records = decode_block_compact(block.data, chain.version)[1]
             verdicts = signatures.verdicts_until_first_bad(records)
         if not verdicts[0]:
             raise LedgerError(BAD_BLOCK_SIGNATURE, "the proposer's signature over the header does not hold", height)
