@@ -192,6 +192,10 @@ def account_hashes(packed: bytes) -> tuple[bytes, bytes]:
 
 def record_hashes(records: Iterable[tuple[bytes, bytes, bytes]]) -> tuple[bytes, bytes]:
     """Key hashes and value hashes (concatenated) of (owner, key, value) records."""
+    native = getattr(_core, "state_record_hashes", None)
+    if native is not None:
+        records = list(records)
+        return native([r[0] for r in records], [r[1] for r in records], [r[2] for r in records])
     keys = []
     values = []
     for owner, key, value in records:

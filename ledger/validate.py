@@ -43,6 +43,11 @@ class Chain:
         check_genesis(genesis)   # the trusted keys (validators, issuers) are checked wherever a chain is built
         return cls(genesis, genesis.chain_id, frozenset(genesis.validators), frozenset(genesis.issuers))
 
+    @property
+    def version(self) -> int:
+        """The chain's format version (its genesis version): every block of the chain is decoded as one."""
+        return self.genesis.version
+
     def genesis_tip(self) -> Tip:
         """Version 1: the commitment over the genesis balances. Version 2: the state root over them,
         and the history tree of one leaf, the chain id (what block 1's history root commits to)."""
