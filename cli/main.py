@@ -332,7 +332,9 @@ def init(db: str, genesis_path: str, wait: bool, as_json: bool) -> None:
 @click.option("--txs-per-block", default=1000, show_default=True, type=click.IntRange(0, 65536))
 @click.option("--accounts", default=1000, show_default=True, type=click.IntRange(2))
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same bytes.")
-def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int) -> None:
+@click.option("--format-version", "format_version", default=2, show_default=True, type=click.Choice(["1", "2"]),
+              help="Chain format: 2 (state root and history root in every header) or 1 (state commitment chain).")
+def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int, format_version: str) -> None:
     """Generate a deterministic synthetic chain of transfers, mints and records.
 
     For demos and benchmarks: keys are derived from the seed, so never use them for anything real.
@@ -345,7 +347,7 @@ def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int
             rate = transactions / max(time.perf_counter() - started, 1e-9)
             click.echo(f"\rblock {height}/{block_count}  {transactions:,} tx  {rate:,.0f} tx/s", nl=False, err=True)
 
-    generate_chain_file(out, block_count, txs_per_block, accounts, seed, progress)
+    generate_chain_file(out, block_count, txs_per_block, accounts, seed, progress, version=int(format_version))
     if show:
         click.echo(err=True)
     elapsed = time.perf_counter() - started
@@ -903,7 +905,8 @@ EXAMPLES = {
                 "    --balance $(ledger pubkey alice.pem --hex)=1000 --out genesis.json",
                 "ledger genesis --out template.json      # a template: replace the placeholder key"],
     "init": ["ledger init --db db --genesis genesis.json"],
-    "gen": ["ledger gen --out demo.ledger --blocks 100 --txs-per-block 1000 --seed 1"],
+    "gen": ["ledger gen --out demo.ledger --blocks 100 --txs-per-block 1000 --seed 1",
+            "ledger gen --out old.ledger --blocks 100 --format-version 1   # a version-1 chain"],
     "import": ["ledger import demo.ledger --db db",
                "ledger import demo.ledger --db db --assume-valid $(ledger info --db trusted --json | jq -r .tip_hash)"],
     "export": ["ledger export --db db --out copy.ledger"],
