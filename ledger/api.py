@@ -211,7 +211,7 @@ class Ledger:
                 tip = snap.tip()
                 if native_enabled():
                     try:
-                        compact, records, root = decode_block_compact(data)
+                        compact, records, root = decode_block_compact(data, self.chain.version)
                     except LedgerError as error:
                         raise error.at(tip.height + 1) from None
                     rules = NativeRules(self.chain, AccountCache())
@@ -220,13 +220,13 @@ class Ledger:
                     accounts = changes.accounts_packed
                 else:
                     try:
-                        decoded = decode_block(data)
+                        decoded = decode_block(data, self.chain.version)
                     except LedgerError as error:
                         raise error.at(tip.height + 1) from None
                     changes, new_tip = check_block(self.chain, tip, snap, decoded)
                     accounts = None
             self._store.commit([PendingBlock(new_tip.height, new_tip.hash, data, changes, new_tip)], accounts=accounts)
-        return decoded if accounts is None else decode_block(data)
+        return decoded if accounts is None else decode_block(data, self.chain.version)
 
     def import_blocks(self, blocks: Iterable[tuple[int, bytes]], progress: ProgressCallback | None = None,
                       threads: int | None = None, assume_valid: AssumedValid | None = None) -> ImportProgress:
@@ -248,7 +248,7 @@ class Ledger:
         block_hash = _bytes_argument(block_hash, "assume_valid")
         if len(block_hash) != 32:
             raise ValueError(f"assume_valid is a 32-byte block hash, not {len(block_hash)} bytes")
-        return locate(stream, block_hash, self.chain_id)
+        return locate(stream, block_hash, self.chain_id, version=self.chain.version)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
                      threads: int | None = None, assume_valid: bytes | None = None,
@@ -319,7 +319,7 @@ class Ledger:
             with self._store.snapshot() as snap, self._store.snapshot() as source:
                 replay.snapshot = snap
                 with Pipeline(source.iter_blocks(first, last), verify_from=start, threads=threads,
-                              decoder=decode_block_compact if native else None) as stream:
+                              decoder=decode_block_compact if native else None, version=self.chain.version) as stream:
                     for item in stream:
                         if item.error is not None:
                             raise item.error
@@ -327,7 +327,7 @@ class Ledger:
                         replay.height = height
                         if height < start and native:
                             try:
-                                block = decode_block_compact(item.data)[0]
+                                block = decode_block_compact(item.data, self.chain.version)[0]
                             except LedgerError as error:
                                 raise error.at(height) from None
                             rules.replay(block, height, replay.has_transaction)
@@ -339,7 +339,7 @@ class Ledger:
                             transactions += item.block.count
                         elif height < start:
                             try:
-                                block = decode_block(item.data)
+                                block = decode_block(item.data, self.chain.version)
                             except LedgerError as error:
                                 raise error.at(height) from None
                             changes = apply_transactions(replay, self.chain.issuers, block.transactions, height)
@@ -378,7 +378,7 @@ class Ledger:
 
     def block(self, height_or_hash: int | bytes) -> Block | None:
         data = self.block_bytes(height_or_hash)
-        return None if data is None else decode_block(data)
+        return None if data is None else decode_block(data, self.chain.version)
 
     def tx(self, txid: bytes) -> TxInfo | None:
         txid = _bytes_argument(txid, "txid")
@@ -387,7 +387,7 @@ class Ledger:
             if location is None:
                 return None
             height, index = location
-            block = decode_block(snap.block_bytes(height))
+            block = decode_block(snap.block_bytes(height), self.chain.version)
         return TxInfo(height, index, block.transactions[index])
 
     def account(self, public_key: bytes) -> Account:
@@ -416,7 +416,7 @@ class Ledger:
                 raise LedgerError(NOT_FOUND, f"transaction {txid.hex()} is not in this chain")
             height, index = location
             data = snap.block_bytes(height)
-        block = decode_block(data)
+        block = decode_block(data, self.chain.version)
         txids = [tx.txid for tx in block.transactions]
         return TxProof(encode_transaction(block.transactions[index]), index,
                        tuple(merkle.inclusion_proof(txids, index)), encode_header(block.header))

@@ -72,12 +72,19 @@ def sign_transaction(keypair: Keypair, chain_id: bytes, nonce: int, body: Body) 
 
 
 def sign_header(proposer: Keypair, chain_id: bytes, height: int, previous_hash: bytes, time_ms: int,
-                tx_count: int, tx_root: bytes, commitment: bytes) -> BlockHeader:
-    unsigned = BlockHeader(limits.FORMAT_VERSION, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
-                           commitment, proposer.public_key, b"")
+                tx_count: int, tx_root: bytes, commitment: bytes, *, version: int,
+                history_root: bytes = b"") -> BlockHeader:
+    """A signed header of a chain of format `version` (its genesis version, FORMAT.md §6).
+    `commitment` is the state field: version 1's commitment chain, version 2's state root; a
+    version-2 header also carries `history_root` (32 bytes), a version-1 header none (b"")."""
+    if version not in limits.FORMAT_VERSIONS:
+        raise ValueError(f"unknown chain format version {version!r}")
+    _check_bytes(history_root, "the history root", limits.HASH_BYTES if version == 2 else 0)
+    unsigned = BlockHeader(version, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
+                           commitment, proposer.public_key, b"", history_root=history_root)
     digest = header_hash(encode_unsigned_header(unsigned))
-    return BlockHeader(limits.FORMAT_VERSION, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
-                       commitment, proposer.public_key, proposer.sign(digest), digest)
+    return BlockHeader(version, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
+                       commitment, proposer.public_key, proposer.sign(digest), digest, history_root)
 
 
 class BlockBuilder:
@@ -142,11 +149,20 @@ class BlockBuilder:
         self._changes.txids.append(tx.txid)
         self._transactions.append(tx)
 
+    def _history_root(self) -> bytes:
+        """The header's history root: none in version 1. In version 2 it is the root of the tree of
+        the hashes of blocks 0 .. height - 1 (FORMAT.md §7.3), which the history tree (branch
+        v2-state) computes; until it lands this is 32 zero bytes, so the header has the version-2
+        shape (what the decoder needs) but not yet its value, and the state field is still
+        version 1's commitment chain."""
+        return b"" if self.chain.version == 1 else bytes(32)
+
     def build(self, time_ms: int | None = None) -> Block:
         """Sign the block. Time defaults to now, and never goes before the previous block's time."""
         if time_ms is None:
             time_ms = max(int(time.time() * 1000), self.tip.time_ms)
         txids = [tx.txid for tx in self._transactions]
         header = sign_header(self.proposer, self.chain.chain_id, self.height, self.tip.hash, time_ms, len(txids),
-                             merkle.root(txids), state_commitment(self.tip.state_commitment, self.height, self._changes))
+                             merkle.root(txids), state_commitment(self.tip.state_commitment, self.height, self._changes),
+                             version=self.chain.version, history_root=self._history_root())
         return Block(header, tuple(self._transactions))

@@ -34,6 +34,11 @@ class Chain:
         check_genesis(genesis)   # the trusted keys (validators, issuers) are checked wherever a chain is built
         return cls(genesis, genesis.chain_id, frozenset(genesis.validators), frozenset(genesis.issuers))
 
+    @property
+    def version(self) -> int:
+        """The chain's format version (its genesis version): every block of the chain is decoded as one."""
+        return self.genesis.version
+
     def genesis_tip(self) -> Tip:
         return Tip(0, self.chain_id, self.genesis.time_ms, genesis_commitment(self.genesis))
 

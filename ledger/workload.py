@@ -61,13 +61,14 @@ class Workload:
         issuer = derived_keypair(seed, "issuer", 0)
         genesis = make_genesis(f"synthetic workload seed {seed}", GENESIS_TIME_MS,
                                [v.public_key for v in validators], [issuer.public_key],
-                               {a.public_key: INITIAL_BALANCE for a in accounts})
+                               {a.public_key: INITIAL_BALANCE for a in accounts},
+                               version=1)   # version 1 until the version-2 state and history roots are built here
         return cls(seed, accounts, validators, issuer, genesis)
 
     def blocks(self, block_count: int, txs_per_block: int) -> Iterator[Block]:
         """Signed blocks 1..block_count, decoded (for tests; `block_bytes` is the fast path)."""
         for data in self.block_bytes(block_count, txs_per_block):
-            yield decode_block(data)
+            yield decode_block(data, self.genesis.version)
 
     def block_bytes(self, block_count: int, txs_per_block: int) -> Iterator[bytes]:
         """The canonical bytes of signed blocks 1..block_count.
@@ -144,7 +145,7 @@ class Workload:
                 commitment = state_commitment(commitment, height, changes)
                 header = sign_header(proposers[height % len(proposers)], chain_id, height, previous_hash,
                                      GENESIS_TIME_MS + height * BLOCK_INTERVAL_MS, len(unsigned),
-                                     merkle.root(txids), commitment)
+                                     merkle.root(txids), commitment, version=self.genesis.version)
                 previous_hash = header.hash
                 in_flight.append(pool.submit(_finish_block, encode_header(header), unsigned, txids, signers))
                 if len(in_flight) > SIGNING_BLOCKS_AHEAD:
