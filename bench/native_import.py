@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ledger import Ledger, signatures
 from ledger.chainfile import ChainReader
-from ledger.codec import decode_block_for_validation
+from ledger.codec import decode_block_for_validation, decode_genesis
 from ledger.pipeline import SIGNATURES_PER_BATCH
 
 
@@ -63,8 +63,10 @@ def ceiling(path: str) -> float:
     with open(path, "rb") as stream:
         batch: list[bytes] = []
         pending = 0
-        for _height, data in ChainReader(stream).blocks():
-            records = decode_block_for_validation(data)[1]
+        reader = ChainReader(stream)
+        version = decode_genesis(reader.genesis).version
+        for _height, data in reader.blocks():
+            records = decode_block_for_validation(data, version)[1]
             batch.append(records)
             pending += len(records) // 128
             if pending >= SIGNATURES_PER_BATCH:

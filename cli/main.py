@@ -235,11 +235,13 @@ def _public_key_option(text: str, what: str) -> str:
 @click.option("--issuer", "issuers", multiple=True, metavar="HEX", help="An issuer's public key (hex); repeatable.")
 @click.option("--balance", "balances", multiple=True, metavar="HEX=AMOUNT",
               help="A starting balance; repeatable.")
+@click.option("--format-version", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="The chain format (docs/FORMAT.md): 2, or 1 for a chain of the first format.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the file here (an existing file is refused) instead of printing it.")
 @force_option
 def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...], issuers: tuple[str, ...],
-                    balances: tuple[str, ...], out: str | None, force: bool) -> None:
+                    balances: tuple[str, ...], format_version: int, out: str | None, force: bool) -> None:
     """Write a genesis JSON file for `ledger init`.
 
     With at least one --validator the file is complete: `ledger init` accepts it as written, and the
@@ -264,7 +266,7 @@ def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...],
         if len(set(keys)) != len(keys):
             raise click.BadParameter("a key is given twice", param_hint=what)
     spec = genesis_spec(name, int(time.time() * 1000) if time_ms is None else time_ms,
-                        validator_keys or [VALIDATOR_PLACEHOLDER], issuer_keys, balance_map)
+                        validator_keys or [VALIDATOR_PLACEHOLDER], issuer_keys, balance_map, format_version)
     text = json.dumps(spec, indent=2) + "\n"
     complete = bool(validator_keys)
     chain_id = parse_genesis_json(text).chain_id.hex() if complete else None   # what init will read

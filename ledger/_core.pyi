@@ -75,7 +75,8 @@ class CompactBlock:
     def record_writes(self, indexes: Iterable[int]) -> list[tuple[bytes, bytes, bytes, int]]: ...
 
 def block_decode_compact(
-    data: bytes, tx_key: bytes, header_key: bytes, leaf_key: bytes, node_key: bytes, model: object
+    data: bytes, tx_key: bytes, header_key: bytes, leaf_key: bytes, node_key: bytes, model: object,
+    version: int | None = None,
 ) -> tuple[CompactBlock, bytes, bytes]: ...
 
 class AccountCache:
@@ -100,5 +101,6 @@ def block_rules(
 
 # Block decoding for the txid index (ledger/txindex.py)
 
-def block_txid_entries(data: bytes, height: int, tx_key: bytes, error_type: type) -> bytes: ...
+def block_txid_entries(data: bytes, height: int, tx_key: bytes, error_type: type,
+                       version: int | None = None) -> bytes: ...
 def sort_txid_entries(entries: bytearray) -> None: ...

@@ -261,7 +261,7 @@ class Ledger:
                 tree = self._tree_at(snap, tip) if tip.history is not None else None
                 if native_enabled():
                     try:
-                        compact, records, root = decode_block_compact(data)
+                        compact, records, root = decode_block_compact(data, self.chain.version)
                     except LedgerError as error:
                         raise error.at(tip.height + 1) from None
                     rules = NativeRules(self.chain, AccountCache(), tree)
@@ -271,7 +271,7 @@ class Ledger:
                     self._tree = None   # it holds the block now: until the commit is durable, it is not the store's
                 else:
                     try:
-                        decoded = decode_block(data)
+                        decoded = decode_block(data, self.chain.version)
                     except LedgerError as error:
                         raise error.at(tip.height + 1) from None
                     changes, new_tip = check_block(self.chain, tip, snap, decoded, tree=tree)
@@ -281,7 +281,7 @@ class Ledger:
                 if accounts is None:   # the readable twin left the tree at the old tip
                     apply_to_tree(tree, changes)
                 self._tree, self._tree_tip = tree, new_tip
-        return decoded if accounts is None else decode_block(data)
+        return decoded if accounts is None else decode_block(data, self.chain.version)
 
     def import_blocks(self, blocks: Iterable[tuple[int, bytes]], progress: ProgressCallback | None = None,
                       threads: int | None = None, assume_valid: AssumedValid | None = None) -> ImportProgress:
@@ -317,7 +317,7 @@ class Ledger:
         block_hash = _bytes_argument(block_hash, "assume_valid")
         if len(block_hash) != 32:
             raise ValueError(f"assume_valid is a 32-byte block hash, not {len(block_hash)} bytes")
-        return locate(stream, block_hash, self.chain_id)
+        return locate(stream, block_hash, self.chain_id, version=self.chain.version)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
                      threads: int | None = None, assume_valid: bytes | None = None,
@@ -389,7 +389,7 @@ class Ledger:
             with self._store.snapshot() as snap, self._store.snapshot() as source:
                 replay.snapshot = snap
                 with Pipeline(source.iter_blocks(first, last), verify_from=start, threads=threads,
-                              decoder=decode_block_compact if native else None) as stream:
+                              decoder=decode_block_compact if native else None, version=self.chain.version) as stream:
                     for item in stream:
                         if item.error is not None:
                             raise item.error
@@ -397,7 +397,7 @@ class Ledger:
                         replay.height = height
                         if height < start and native:
                             try:
-                                block = decode_block_compact(item.data)[0]
+                                block = decode_block_compact(item.data, self.chain.version)[0]
                             except LedgerError as error:
                                 raise error.at(height) from None
                             rules.replay(block, height, replay.has_transaction)
@@ -409,7 +409,7 @@ class Ledger:
                             transactions += item.block.count
                         elif height < start:
                             try:
-                                block = decode_block(item.data)
+                                block = decode_block(item.data, self.chain.version)
                             except LedgerError as error:
                                 raise error.at(height) from None
                             changes = apply_transactions(replay, self.chain.issuers, block.transactions, height)
@@ -448,7 +448,7 @@ class Ledger:
 
     def block(self, height_or_hash: int | bytes) -> Block | None:
         data = self.block_bytes(height_or_hash)
-        return None if data is None else decode_block(data)
+        return None if data is None else decode_block(data, self.chain.version)
 
     def tx(self, txid: bytes) -> TxInfo | None:
         txid = _bytes_argument(txid, "txid")
@@ -457,7 +457,7 @@ class Ledger:
             if location is None:
                 return None
             height, index = location
-            block = decode_block(snap.block_bytes(height))
+            block = decode_block(snap.block_bytes(height), self.chain.version)
         return TxInfo(height, index, block.transactions[index])
 
     def account(self, public_key: bytes) -> Account:
@@ -486,7 +486,7 @@ class Ledger:
                 raise LedgerError(NOT_FOUND, f"transaction {txid.hex()} is not in this chain")
             height, index = location
             data = snap.block_bytes(height)
-        block = decode_block(data)
+        block = decode_block(data, self.chain.version)
         txids = [tx.txid for tx in block.transactions]
         return TxProof(encode_transaction(block.transactions[index]), index,
                        tuple(merkle.inclusion_proof(txids, index)), encode_header(block.header))

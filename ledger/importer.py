@@ -82,7 +82,7 @@ class Importer:
         try:
             decoder = decode_block_compact if self.native else None
             with Pipeline(blocks, verify_from=self.stored_height + 1, threads=threads, decoder=decoder,
-                          assume_valid_through=assumed_through) as stream:
+                          assume_valid_through=assumed_through, version=self.chain.version) as stream:
                 for item in stream:
                     if item.error is not None:
                         raise item.error

@@ -68,6 +68,7 @@ from ledger.errors import (
     EnvironmentFault, LedgerError, fault_from_os_error,
 )
 from ledger import txindex
+from ledger.codec import decode_genesis
 from ledger.history_frontier import Frontier
 from ledger.state import EMPTY_ACCOUNT, Account, BlockChanges, Tip
 
@@ -391,6 +392,14 @@ class Snapshot:
     def chain_id(self) -> bytes:
         return self._get(b"meta", b"chain_id")
 
+    def chain_version(self) -> int:
+        """The chain's format version (its genesis version, FORMAT.md §4), which every stored block
+        is decoded as; read from the genesis once per open store (it never changes)."""
+        store = self._store
+        if store._chain_version is None:
+            store._chain_version = decode_genesis(self.genesis_bytes()).version
+        return store._chain_version
+
     def tx_count(self) -> int:
         return _U64.unpack(self._get(b"meta", b"tx_count"))[0]
 
@@ -413,7 +422,7 @@ class Snapshot:
             location = txindex.lookup(lambda key: self._txn.get(key, db=index_db), state, txid)
             if location is not None:
                 return location
-        return txindex.scan_blocks(self.iter_blocks(state.height + 1, self.tip().height), txid)
+        return txindex.scan_blocks(self.iter_blocks(state.height + 1, self.tip().height), txid, self.chain_version())
 
     def txindex_state(self) -> txindex.IndexState:
         """The txid index's marker and runs. A store made before the index has none: its legacy
@@ -524,6 +533,7 @@ class Store:
         self._dbs = _open_databases(env, txn, read_only)
         self._readers = _ReaderGate()
         self.indexer: txindex.Indexer | None = None
+        self._chain_version: int | None = None   # the genesis version, once a snapshot has read it
 
     @staticmethod
     def _open_env(path: str, map_size: int, read_only: bool = False) -> lmdb.Environment:
