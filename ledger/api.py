@@ -364,8 +364,8 @@ class Ledger:
 
     def validate(self, start: int = 1, end: int | None = None, threads: int | None = None) -> ValidationReport:
         """Re-verify stored blocks start..end: encoding, links, signatures, roots, every state rule and
-        the state commitments (version 2: history and state roots, the state tree rebuilt in memory
-        from the genesis as the blocks are replayed). State is replayed from genesis (blocks before `start` are applied
+        the state commitments (version 2: the history and state roots, over a state tree of its own
+        replayed in memory from the genesis). State is replayed from genesis (blocks before `start` are applied
         without re-checking signatures). At the tip, the stored accounts must equal the replay.
         Decoding and batched signature verification run ahead of the replay (ledger.pipeline).
         Blocks are read in segments, with the store's touched pages released between them, so
