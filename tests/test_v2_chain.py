@@ -279,3 +279,24 @@ def test_builder_makes_valid_version_2_blocks(tmp_path):
             assert block.header.state_root == twin_root({alice.public_key: (100 - height, height), bob: (height, 0)},
                                                         {})
         assert book.validate().blocks == 3
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_stored_tip_keeps_the_history_frontier_in_version_2_only(chains, tmp_path, version):
+    """A version-1 tip record is the 4 fields stores always wrote (so older stores open as they
+    are); a version-2 one adds the frontier, from which the next history root comes."""
+    import msgpack
+    _path, workload, blocks = chains[version]
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        book.import_blocks((h, encode_block(b)) for h, b in enumerate(blocks[:3], start=1))
+        with book._store.snapshot() as snap:
+            fields = msgpack.unpackb(snap._get(b"meta", b"tip"))
+    assert fields[:4] == [3, blocks[2].hash, blocks[2].header.time_ms, blocks[2].header.state_commitment]
+    if version == 1:
+        assert len(fields) == 4
+    else:
+        size, peaks = fields[4]
+        assert size == 4 and len(peaks) == 1   # chain id and blocks 1-3: one perfect subtree of 4 leaves
+    with Ledger.open(tmp_path / "db") as book:
+        book.append(encode_block(blocks[3]))   # its history root is checked against the stored frontier
+        assert book.height == 4
