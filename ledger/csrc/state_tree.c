@@ -404,11 +404,12 @@ static int rebuild(ledger_state_tree *tree, int bits) {
     return 0;
 }
 
-/* Deepens the buckets of an adaptive tree that passed its mean fill; 1 when it rebuilt. */
-static int maybe_grow(ledger_state_tree *tree) {
+/* Deepens the buckets of an adaptive tree that would pass its mean fill with `entries`; 1 when it
+ * rebuilt. */
+static int maybe_grow(ledger_state_tree *tree, size_t entries) {
     if (!tree->adaptive) return 0;
     int bits = tree->bits;
-    while (bits < LEDGER_STATE_BUCKET_BITS_MAX && tree->count > ((size_t)BUCKET_FILL_MEAN_MAX << bits)) bits++;
+    while (bits < LEDGER_STATE_BUCKET_BITS_MAX && entries > ((size_t)BUCKET_FILL_MEAN_MAX << bits)) bits++;
     if (bits == tree->bits) return 0;
     return rebuild(tree, bits) == 0;
 }
@@ -448,6 +449,10 @@ int ledger_state_tree_update(ledger_state_tree *tree, const uint8_t *keys, const
     if (count > LEDGER_STATE_ENTRIES_MAX - tree->count) return LEDGER_STATE_TOO_MANY;
     uint32_t *dirty = malloc(count * sizeof(uint32_t));   /* count < 2^32: no overflow */
     if (dirty == NULL) return LEDGER_STATE_NO_MEMORY;
+    /* A batch large for the tree (a genesis, a first import) deepens the buckets before it is
+     * inserted, which keeps each sorted insert short; if every item is new the tree would pass its
+     * fill. A failed rebuild leaves the tree as it was, only slower. */
+    maybe_grow(tree, tree->count + count);
     for (size_t n = 0; n < count; n++) {
         const uint8_t *key = keys + 32 * n;
         uint32_t index = bucket_of(key, tree->bits);
@@ -471,7 +476,7 @@ int ledger_state_tree_update(ledger_state_tree *tree, const uint8_t *keys, const
             tree->count++;
         }
     }
-    if (!maybe_grow(tree)) recompute(tree, dirty, sort_unique(dirty, count));
+    if (!maybe_grow(tree, tree->count)) recompute(tree, dirty, sort_unique(dirty, count));
     free(dirty);
     return LEDGER_STATE_OK;
 }
