@@ -258,9 +258,24 @@ static void recompute(ledger_state_tree *tree, uint32_t *dirty, size_t count) {
     }
 }
 
+/* A level's hashes start on a 64-byte boundary, so that the two children of a node share one
+ * cache line; calloc keeps untouched pages unmapped. The offset from the allocation sits in the
+ * byte before the level (the offset is 1 … 64). */
+static uint8_t *level_alloc(size_t nodes) {
+    uint8_t *raw = calloc(nodes * 32 + 64, 1);
+    if (raw == NULL) return NULL;
+    size_t offset = 64 - (size_t)((uintptr_t)raw % 64);
+    raw[offset - 1] = (uint8_t)offset;
+    return raw + offset;
+}
+
+static void level_free(uint8_t *level) {
+    if (level != NULL) free(level - level[-1]);
+}
+
 static void free_levels(uint8_t **hashes, uint32_t **counts, int bits) {
     for (int d = 0; d <= bits; d++) {
-        free(hashes[d]);
+        level_free(hashes[d]);
         hashes[d] = NULL;
     }
     for (int d = 0; d < bits; d++) {
@@ -271,7 +286,7 @@ static void free_levels(uint8_t **hashes, uint32_t **counts, int bits) {
 
 static int alloc_levels(uint8_t **hashes, uint32_t **counts, int bits) {
     for (int d = 0; d <= bits; d++) {
-        hashes[d] = calloc((size_t)1 << d, 32);
+        hashes[d] = level_alloc((size_t)1 << d);
         if (d < bits) counts[d] = calloc((size_t)1 << d, sizeof(uint32_t));
         if (hashes[d] == NULL || (d < bits && counts[d] == NULL)) {
             /* Levels above d are NULL: free_levels only frees what exists. */
