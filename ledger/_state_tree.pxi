@@ -250,8 +250,6 @@ cdef class StateTree:
             key_hash, value_hash = pairs[i]
             _st_hash32(key_hash, k + 32 * i)
             _st_hash32(value_hash, v + 32 * i)
-        if n == 0:
-            return []
         self._ready()
         try:
             undo = self._update(k, v, <size_t> n)

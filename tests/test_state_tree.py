@@ -370,6 +370,11 @@ def test_undo_tokens_are_checked():
         native.revert(second)           # already reverted
     native.revert(first)
     assert len(native) == 0 and native.root() == EMPTY
+    # Every update counts, an empty one too (reverted by its empty undo list).
+    token = native.update_packed(key_of(4), value_of(4))
+    native.revert(native.update([]))
+    native.revert(token)
+    assert len(native) == 0
     # A hand-made undo list removing an absent key: KeyError, as the twin's.
     with pytest.raises(KeyError):
         native.revert([(key_of(3), None)])
