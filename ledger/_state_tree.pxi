@@ -144,7 +144,13 @@ cdef class StateTree:
         return self._enter()
 
     def __len__(self):
-        return 0 if self.tree == NULL else ledger_state_tree_count(self.tree)
+        if self.tree == NULL:
+            return 0
+        self._enter()
+        try:
+            return ledger_state_tree_count(self.tree)
+        finally:
+            self.busy = False
 
     @property
     def bucket_bits(self):

@@ -411,3 +411,28 @@ def test_no_memory_changes_nothing():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "memory-error"
+
+
+def test_a_second_thread_is_refused_not_corrupting():
+    """Batch work runs without the GIL: a call from another thread meanwhile gets RuntimeError (or
+    runs before or after), never a tree in the middle of a change."""
+    import threading
+
+    rng = __import__("random").Random(8)
+    keys, values = rng.randbytes(32 * 300_000), rng.randbytes(32 * 300_000)
+    native = _core.StateTree()
+    worker = threading.Thread(target=native.update_packed, args=(keys, values))
+    refused = 0
+    worker.start()
+    while worker.is_alive():
+        try:
+            native.path(keys[:32])
+            native.root()
+            len(native)
+        except RuntimeError:
+            refused += 1
+    worker.join()
+    expected = _core.StateTree()
+    expected.update_packed(keys, values)
+    assert native.root() == expected.root() and len(native) == 300_000
+    assert native.path(keys[:32]) == expected.path(keys[:32])

@@ -16,10 +16,17 @@
  *    entries a bucket on average) a changed bucket costs a few hashes and memory stays at the
  *    entries plus about 80 bytes a bucket. B grows by rebuilding the buckets and every cached
  *    hash (about 2 hashes an entry, paid once each time the map doubles).
- *  - A batch update marks the buckets it changes, hashes all their leaves with the multi-input
- *    BLAKE3 (blake3_many.c: eight one-block compressions per AVX2 stream), then the changed nodes
- *    level by level, deepest first, each level again as one batch. Every input is one 64-byte
- *    block, so batching costs a copy of 64 bytes a hash and needs only a fixed scratch buffer.
+ *  - A batch update first reserves room for its new keys (so applying it cannot fail half-way),
+ *    applies the items in order, then recomputes: the leaves of the changed buckets with the
+ *    multi-input BLAKE3 (blake3_many.c: eight one-block compressions per AVX2 stream), the nodes
+ *    inside those buckets planned first and hashed in rounds (a round: the nodes whose children
+ *    are known), then the changed nodes above depth B level by level, deepest first, each level
+ *    as one batch. Every input is one 64-byte block, so batching costs a copy of 64 bytes a hash.
+ *    A level's array is 64-byte aligned: a node's two children are one cache line.
+ *  - Measured (bench/state_tree_bench.py, 2 shared cores): a batch of 2,000 changes costs about
+ *    0.9 µs an entry at 1M entries and 1.3 µs at 10M, where about a third is hashing and most of
+ *    the rest cache misses in buckets and levels; software prefetching did not help measurably. A
+ *    bucket fill of 2 instead of 4 was 14 % faster at 1M, no faster at 10M, for 256 MiB more there.
  *  - A fully cached tree (a hash per node, n − 1 nodes) would save re-hashing the few untouched
  *    leaves of a changed bucket, at 40 more bytes an entry and pointer chasing; a per-level array
  *    costs one cache miss a level and batches naturally.
