@@ -144,7 +144,13 @@ cdef class StateTree:
         return self._enter()
 
     def __len__(self):
-        return 0 if self.tree == NULL else ledger_state_tree_count(self.tree)
+        if self.tree == NULL:
+            return 0
+        self._enter()
+        try:
+            return ledger_state_tree_count(self.tree)
+        finally:
+            self.busy = False
 
     @property
     def bucket_bits(self):
@@ -250,8 +256,6 @@ cdef class StateTree:
             key_hash, value_hash = pairs[i]
             _st_hash32(key_hash, k + 32 * i)
             _st_hash32(value_hash, v + 32 * i)
-        if n == 0:
-            return []
         self._ready()
         try:
             undo = self._update(k, v, <size_t> n)
