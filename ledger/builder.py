@@ -162,7 +162,8 @@ class BlockBuilder:
         if time_ms is None:
             time_ms = max(int(time.time() * 1000), self.tip.time_ms)
         txids = [tx.txid for tx in self._transactions]
+        commitment = state_commitment(self.tip.state_commitment, self.height, self._changes)
         header = sign_header(self.proposer, self.chain.chain_id, self.height, self.tip.hash, time_ms, len(txids),
-                             merkle.root(txids), state_commitment(self.tip.state_commitment, self.height, self._changes),
-                             version=self.chain.version, history_root=self._history_root())
+                             merkle.root(txids), commitment, version=self.chain.version,
+                             history_root=self._history_root())
         return Block(header, tuple(self._transactions))
