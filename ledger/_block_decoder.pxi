@@ -55,8 +55,9 @@ cdef object _header_object(model, bytes data, const ledger_block_view *view, con
 
 
 def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model, version=None):
-    """Decode and hash a canonical block of the chain's format `version` (None: either). `model` supplies the classes and the error type
-    (Block, BlockHeader, Transaction, Transfer, Mint, Record, LedgerError) so that this returns
+    """Decode and hash a canonical block of the chain's format `version` (None: either). `model`
+    supplies the classes and the error type (Block, BlockHeader, Transaction, Transfer, Mint,
+    Record, LedgerError) so that this returns
     exactly what the Python twin returns: (Block, Merkle root of the transaction ids, signature
     records). The records are what ledger.crypto.verify_records takes, 128 bytes each, header
     first: key (32) || signature (64) || signed message (the 32-byte block hash or txid)."""

@@ -167,7 +167,8 @@ static void header(reader *r, ledger_block_view *b, uint64_t expected) {
         b->state_commitment = bin_exact(r, 32, "the state root must be binary", "the state root must be 32 bytes");
         b->history_root = bin_exact(r, 32, "the history root must be binary", "the history root must be 32 bytes");
     } else {
-        b->state_commitment = bin_exact(r, 32, "the state commitment must be binary", "the state commitment must be 32 bytes");
+        b->state_commitment = bin_exact(r, 32, "the state commitment must be binary",
+                                        "the state commitment must be 32 bytes");
     }
     b->proposer = bin_exact(r, 32, "the proposer must be binary", "the proposer must be 32 bytes");
     b->signature = bin_exact(r, 64, "the header signature must be binary", "the header signature must be 64 bytes");
