@@ -199,7 +199,8 @@ class Ledger:
                 "tip_hash": tip.hash.hex(),
                 "tip_time_ms": tip.time_ms,
                 "tx_count": snap.tx_count(),
-                "state_commitment": tip.state_commitment.hex(),
+                "state_commitment": tip.state_commitment.hex(),   # version 2: the state root (FORMAT.md §6)
+                "format_version": self.chain.version,
                 "validators": len(self.genesis.validators),
                 "issuers": len(self.genesis.issuers),
             }
