@@ -537,6 +537,10 @@ static int bucket_reserve(bucket *b, size_t more) {
     size_t need = (size_t)b->count + more;
     if (need <= b->capacity) return 0;
     if (need > UINT32_MAX) return -1;
+    /* A bucket filled by a bulk load gets exactly its entries; one that grows a few at a time (a
+     * block's new keys) gets half again, so that later blocks rarely reallocate it. */
+    if (more < b->count) need += need / 2;
+    if (need > UINT32_MAX) need = UINT32_MAX;
     entry *items = realloc(b->items, need * sizeof(entry));
     if (items == NULL) return -1;
     b->items = items;
