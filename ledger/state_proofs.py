@@ -167,6 +167,15 @@ def prove_record(tree, owner: bytes, key: bytes, value: Optional[bytes], header:
     return RecordProof(owner, key, value, tree.path(key_hash), header)
 
 
+def block_header_bytes(block: bytes) -> bytes:
+    """The signed header of a stored block, exactly as its bytes hold it (a proof carries these)."""
+    reader = codec._Reader(bytes(block))
+    reader.fields(2, "block")
+    start = reader.pos
+    reader.header()
+    return bytes(block[start:reader.pos])
+
+
 def prove_history(leaves: list[bytes], old_header: bytes, new_header: bytes) -> HistoryProof:
     """The history proof from `old_header` to `new_header`, given the history tree's leaves up to the
     new header's height (§7.3: the chain id, then the block hashes of heights 1 ... new height - 1)."""
@@ -410,22 +419,21 @@ def check_history_proof(proof: HistoryProof, trusted_validators: Optional[Iterab
     return old, new
 
 
-def check(proof: AnyProof, trusted_validators: Optional[Iterable[bytes]] = None,
-          chain_id: Optional[bytes] = None) -> None:
-    """Raise LedgerError unless the proof of any kind holds."""
+def check_any_proof(proof: AnyProof, trusted_validators: Optional[Iterable[bytes]] = None,
+                    chain_id: Optional[bytes] = None, history: Optional[HistoryProof] = None) -> None:
+    """Raise LedgerError unless the proof of any kind holds; with `history`, also unless that history
+    proof holds (same anchor) and carries the proof forward: its old header is the proof's header,
+    byte for byte (§13)."""
     if isinstance(proof, HistoryProof):
         check_history_proof(proof, trusted_validators, chain_id)
     elif isinstance(proof, TxProof):
         check_proof(proof, trusted_validators, chain_id)
     else:
         check_state_proof(proof, trusted_validators, chain_id)
-
-
-def check_carried(proof: AnyProof, history: HistoryProof) -> None:
-    """§13: the proof's header is the history proof's old header, byte for byte (both already checked)."""
-    if header_of(proof) != history.old_header:
-        raise LedgerError(PROOF_INVALID, "the proof's header is not the history proof's old header",
-                          decode_header(history.new_header).height)
+    if history is not None:
+        _, new = check_history_proof(history, trusted_validators, chain_id)
+        if header_of(proof) != history.old_header:
+            raise LedgerError(PROOF_INVALID, "the proof's header is not the history proof's old header", new.height)
 
 
 # ---------------------------------------------------------------- JSON form
@@ -504,7 +512,7 @@ _TYPE_NAMES = {_HEX: "a hex string", (int,): "an integer", (bool,): "true or fal
                (str, type(None)): "a hex string or null"}
 
 
-def load(data: bytes | str | dict) -> AnyProof:
+def load_proof(data: bytes | str | dict) -> AnyProof:
     """A proof of any kind from what a file holds: JSON (§11 or §12) when it starts with `{`, else
     the binary encoding (§12)."""
     if isinstance(data, (bytes, bytearray, memoryview)) and bytes(data[:1]) != b"{":
@@ -513,14 +521,14 @@ def load(data: bytes | str | dict) -> AnyProof:
 
 
 def verify_state_proof(proof: AnyProof | bytes | str | dict, trusted_validators: Optional[Iterable[bytes]] = None,
-                       chain_id: Optional[bytes] = None) -> bool:
-    """True when the proof holds (see check for the reason when it does not). `proof` is a proof
-    object, its binary encoding, or its JSON form (text, UTF-8 bytes starting with `{`, or a parsed
-    object); any kind is accepted, so one call checks what a QR code or a file holds."""
+                       chain_id: Optional[bytes] = None, history: Optional[HistoryProof] = None) -> bool:
+    """True when the proof holds (see check_any_proof for the reason when it does not). `proof` is a
+    proof object, its binary encoding, or its JSON form (text, UTF-8 bytes starting with `{`, or a
+    parsed object); any kind is accepted, so one call checks what a QR code or a file holds."""
     try:
         if not isinstance(proof, (AccountProof, RecordProof, HistoryProof, TxProof)):
-            proof = load(proof)
-        check(proof, trusted_validators, chain_id)
+            proof = load_proof(proof)
+        check_any_proof(proof, trusted_validators, chain_id, history)
     except LedgerError:
         return False
     return True

@@ -114,7 +114,7 @@ ABSENT_EMPTY = absent_account_empty()
 
 def rejects(code: str, proof, trusted=None, chain_id=None, height=None):
     with pytest.raises(LedgerError) as caught:
-        state_proofs.check(state_proofs.decode(proof) if isinstance(proof, bytes) else proof, trusted, chain_id)
+        state_proofs.check_any_proof(state_proofs.decode(proof) if isinstance(proof, bytes) else proof, trusted, chain_id)
     assert caught.value.code == code, str(caught.value)
     if height is not None:
         assert caught.value.height == height
@@ -597,8 +597,10 @@ def test_history_proof_tampering():
     rejects(PROOF_INVALID, replace(proof, inclusion=proof.inclusion + (b"\x01" * 32,)))
     rejects(PROOF_INVALID, replace(proof, consistency=proof.inclusion, inclusion=proof.consistency))
     # swapped headers: old height above new
-    rejects(PROOF_INVALID, replace(proof, old_header=proof.new_header, new_header=proof.old_header), height=5)
-    rejects(PROOF_INVALID, replace(proof, new_header=proof.old_header), height=5)   # h1 = h2
+    for swapped in (replace(proof, old_header=proof.new_header, new_header=proof.old_header),
+                    replace(proof, new_header=proof.old_header, consistency=(), inclusion=())):   # h1 = h2
+        error = rejects(PROOF_INVALID, swapped, height=5)
+        assert "not below" in error.message
     # another header at the old height (a fork the validator also signed)
     fork = resign(HEADERS[5], time_ms=77)
     rejects(PROOF_INVALID, replace(proof, old_header=fork))
@@ -658,11 +660,17 @@ def test_carrying_forward():
     history = history_proof(5, 12)
     state_proofs.check_state_proof(proof)
     state_proofs.check_history_proof(history)
-    state_proofs.check_carried(proof, history)
+    state_proofs.check_any_proof(proof, [VALIDATOR.public_key], CHAIN_ID, history)
+    assert state_proofs.verify_state_proof(proof.to_bytes(), history=history)
     with pytest.raises(LedgerError) as caught:
-        state_proofs.check_carried(proof, history_proof(4, 12))
+        state_proofs.check_any_proof(proof, history=history_proof(4, 12))
     assert caught.value.code == PROOF_INVALID and caught.value.height == 12
-    state_proofs.check_carried(history_proof(1, 5), history)
+    with pytest.raises(LedgerError) as caught:      # the history proof is checked under the same anchor
+        state_proofs.check_any_proof(proof, [VALIDATOR.public_key], OTHER_CHAIN, history)
+    assert caught.value.code == PROOF_INVALID
+    bad_history = replace(history, inclusion=history.inclusion[:-1])
+    assert not state_proofs.verify_state_proof(proof, history=bad_history)
+    state_proofs.check_any_proof(history_proof(1, 5), history=history)   # a history proof carried on
 
 
 # ---------------------------------------------------------------- transaction proofs in binary
@@ -693,7 +701,7 @@ def test_transaction_proof_binary_round_trip():
     changed = list(fields)
     changed[3] = 3
     rejects(PROOF_INVALID, _pack(changed))
-    assert state_proofs.load(json.dumps(proof.to_json()).encode()) == proof
+    assert state_proofs.load_proof(json.dumps(proof.to_json()).encode()) == proof
 
 
 # ---------------------------------------------------------------- JSON form
@@ -790,7 +798,7 @@ def test_certificate_issue_prove_revoke():
     state_proofs.check_state_proof(fresh, [VALIDATOR.public_key], CHAIN_ID)
     history = state_proofs.prove_history(leaves, issued_header, revoked_header)
     state_proofs.check_history_proof(history, [VALIDATOR.public_key], CHAIN_ID)
-    state_proofs.check_carried(issued, history)   # the old value was in block 3 of this chain: nothing more
+    state_proofs.check_any_proof(issued, history=history)   # the old value was in block 3 of this chain: nothing more
 
 
 # ---------------------------------------------------------------- size
