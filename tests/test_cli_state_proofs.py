@@ -1,0 +1,118 @@
+"""`ledger verify-proof` with account, record and history proofs (docs/FORMAT.md §12, §13), as JSON and
+as binary files, anchored or not, carried forward with --history; and `ledger prove-account`,
+`prove-record`, `prove-history` on a version-2 store, through the certificate scenario: issue a
+record, prove it, revoke it, and see the old proof refused against the new header."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from ledger import encode_genesis, make_genesis, state_proofs
+from ledger_cli.main import cli
+
+from tests.test_state_proofs import (
+    ABSENT_EMPTY, ACCOUNTS, PRESENT_KEY, PRESENT_NAME, PRESENT_OWNER, RECORDS, STRANGER, TREE, VALIDATOR,
+    account_proof, history_chain, make_header, record_proof,
+)
+
+GENESIS = make_genesis("cli state proofs", 1_000, [VALIDATOR.public_key], version=2)
+CHAIN_ID = GENESIS.chain_id
+HEADERS, LEAVES = history_chain(12, chain_id=CHAIN_ID)
+
+
+def run(*args: str, input: bytes | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def files(tmp_path):
+    genesis = tmp_path / "genesis.bin"
+    genesis.write_bytes(encode_genesis(GENESIS))
+    other = tmp_path / "other.bin"
+    other.write_bytes(encode_genesis(make_genesis("other", 1_000, [VALIDATOR.public_key], version=2)))
+    proofs = {
+        "account": account_proof(PRESENT_KEY, header=HEADERS[5]),
+        "absent": account_proof(ABSENT_EMPTY, header=HEADERS[5]),
+        "record": record_proof(PRESENT_OWNER, PRESENT_NAME, header=HEADERS[5]),
+        "history": state_proofs.prove_history(LEAVES[:12], HEADERS[5], HEADERS[12]),
+        "history-4": state_proofs.prove_history(LEAVES[:12], HEADERS[4], HEADERS[12]),
+    }
+    paths = {"genesis": str(genesis), "other": str(other)}
+    for name, proof in proofs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(proof.to_json()))
+        (tmp_path / f"{name}.bin").write_bytes(proof.to_bytes())
+        paths[name] = str(tmp_path / name)
+    return paths, proofs
+
+
+@pytest.mark.parametrize("name", ["account", "absent", "record", "history"])
+@pytest.mark.parametrize("form", [".json", ".bin"])
+def test_verify_every_kind_in_both_forms(files, name, form):
+    paths, _ = files
+    result = run("verify-proof", paths[name] + form, "--genesis", paths["genesis"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("valid: ") and f"anchored by the genesis of chain {CHAIN_ID.hex()}" in result.output
+    assert {"account": "has balance", "absent": "is not in the state", "record": "holds",
+            "history": "block 12"}[name] in result.output
+    result = run("verify-proof", paths[name] + form, "--validator", VALIDATOR.public_key.hex())
+    assert result.exit_code == 0 and "anchored by trusted validator" in result.output
+    result = run("verify-proof", paths[name] + form)
+    assert result.exit_code == 1 and "proof-unanchored" in result.output
+    result = run("verify-proof", paths[name] + form, "--no-anchor")
+    assert result.exit_code == 0 and "NOT anchored" in result.output
+    for anchor in (["--genesis", paths["other"]], ["--validator", STRANGER.public_key.hex()]):
+        result = run("verify-proof", paths[name] + form, *anchor)
+        assert result.exit_code == 1 and "proof-invalid" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_verify_reads_stdin(files):
+    paths, proofs = files
+    result = run("verify-proof", "-", "--no-anchor", input=proofs["record"].to_bytes())
+    assert result.exit_code == 0 and "holds" in result.output
+
+
+def test_tampered_files_give_one_line_and_exit_1(files, tmp_path):
+    paths, proofs = files
+    data = bytearray(proofs["record"].to_bytes())
+    data[-5] ^= 1
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(data))
+    result = run("verify-proof", str(bad), "--no-anchor")
+    assert result.exit_code == 1 and result.output.startswith("error: proof-invalid")
+    bad.write_bytes(proofs["record"].to_bytes() + b"\x00")
+    result = run("verify-proof", str(bad), "--no-anchor")
+    assert result.exit_code == 1 and result.output.startswith("error: bad-encoding")
+    shown = proofs["account"].to_json()
+    bad.write_text(json.dumps({**shown, "balance": shown["balance"] + 1}))
+    result = run("verify-proof", str(bad), "--no-anchor")
+    assert result.exit_code == 1 and "proof-invalid" in result.output and "'balance'" in result.output
+    bad.write_bytes(b"\x00" * 70_000)
+    result = run("verify-proof", str(bad), "--no-anchor")
+    assert result.exit_code == 1 and result.output.startswith("error: limit-exceeded")
+
+
+def test_history_carries_a_proof_forward(files):
+    paths, _ = files
+    for form in (".json", ".bin"):
+        result = run("verify-proof", paths["record"] + form, "--history", paths["history"] + form,
+                     "--genesis", paths["genesis"])
+        assert result.exit_code == 0, result.output
+        assert "carried forward to block 12" in result.output
+    result = run("verify-proof", paths["record"] + ".json", "--history",
+                 paths["history-4"] + ".json", "--genesis", paths["genesis"])
+    assert result.exit_code == 1 and "proof-invalid" in result.output and "old header" in result.output
+    result = run("verify-proof", paths["record"] + ".json", "--history", paths["account"] + ".json",
+                 "--genesis", paths["genesis"])
+    assert result.exit_code == 2 and "not a history proof" in result.output
+
+
+def test_usage_errors(files):
+    paths, _ = files
+    result = run("verify-proof", paths["record"] + ".json", "--no-anchor", "--validator", VALIDATOR.public_key.hex())
+    assert result.exit_code == 2
+    result = run("verify-proof", paths["record"] + ".missing", "--no-anchor")
+    assert result.exit_code == 2
