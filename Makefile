@@ -40,10 +40,10 @@ bench-large: build
 	$(PY) bench/scale_large.py --transactions $(SCALE_TRANSACTIONS)
 
 # The C code under AddressSanitizer + UBSan: signature vectors, block decoder, BLAKE3 and Merkle,
-# the native block rules and account cache, the txid entries,
+# the native block rules and account cache, the txid entries, the state tree,
 # and the bindings walking containers that a buffer export mutates.
 sanitize: build
-	tools/sanitize.sh tests/test_ed25519_vectors.py tests/test_block_decoder.py tests/test_blake3_native.py tests/test_merkle_native.py tests/test_native_containers.py tests/test_ed25519_first_bad.py tests/test_ed25519_coalesce.py tests/test_native_rules.py tests/test_txindex.py
+	tools/sanitize.sh tests/test_ed25519_vectors.py tests/test_block_decoder.py tests/test_blake3_native.py tests/test_merkle_native.py tests/test_native_containers.py tests/test_ed25519_first_bad.py tests/test_ed25519_coalesce.py tests/test_native_rules.py tests/test_txindex.py tests/test_state_tree.py
 
 # The threaded paths under ThreadSanitizer: batch verification on 2 threads, the Merkle root
 # split over threads, the SIMD switches and key cache under concurrent use, the import pipeline.

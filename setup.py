@@ -5,7 +5,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 # One C file a concern; a file joins the build when it compiles cleanly on its own.
-C_SOURCES = ["blake3.c", "blake3_many.c", "merkle.c", "sha512.c", "fe25519.c", "ge25519.c", "sc25519.c", "msm.c", "ed25519_verify.c", "ed25519_batch.c", "block_decoder.c", "block_rules.c", "key_hash.c"]
+C_SOURCES = ["blake3.c", "blake3_many.c", "merkle.c", "sha512.c", "fe25519.c", "ge25519.c", "sc25519.c", "msm.c", "ed25519_verify.c", "ed25519_batch.c", "block_decoder.c", "block_rules.c", "key_hash.c", "state_tree.c"]
 c_sources = [f"ledger/csrc/{name}" for name in C_SOURCES]
 
 core = Extension(
