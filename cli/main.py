@@ -238,11 +238,13 @@ def _public_key_option(text: str, what: str) -> str:
 @click.option("--issuer", "issuers", multiple=True, metavar="HEX", help="An issuer's public key (hex); repeatable.")
 @click.option("--balance", "balances", multiple=True, metavar="HEX=AMOUNT",
               help="A starting balance; repeatable.")
+@click.option("--format-version", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="The chain format (docs/FORMAT.md): 2, or 1 for a chain of the first format.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the file here (an existing file is refused) instead of printing it.")
 @force_option
 def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...], issuers: tuple[str, ...],
-                    balances: tuple[str, ...], out: str | None, force: bool) -> None:
+                    balances: tuple[str, ...], format_version: int, out: str | None, force: bool) -> None:
     """Write a genesis JSON file for `ledger init`.
 
     With at least one --validator the file is complete: `ledger init` accepts it as written, and the
@@ -267,7 +269,7 @@ def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...],
         if len(set(keys)) != len(keys):
             raise click.BadParameter("a key is given twice", param_hint=what)
     spec = genesis_spec(name, int(time.time() * 1000) if time_ms is None else time_ms,
-                        validator_keys or [VALIDATOR_PLACEHOLDER], issuer_keys, balance_map)
+                        validator_keys or [VALIDATOR_PLACEHOLDER], issuer_keys, balance_map, format_version)
     text = json.dumps(spec, indent=2) + "\n"
     complete = bool(validator_keys)
     chain_id = parse_genesis_json(text).chain_id.hex() if complete else None   # what init will read
@@ -335,7 +337,9 @@ def init(db: str, genesis_path: str, wait: bool, as_json: bool) -> None:
 @click.option("--txs-per-block", default=1000, show_default=True, type=click.IntRange(0, 65536))
 @click.option("--accounts", default=1000, show_default=True, type=click.IntRange(2))
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same bytes.")
-def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int) -> None:
+@click.option("--format-version", "format_version", default=2, show_default=True, type=click.Choice(["1", "2"]),
+              help="Chain format: 2 (state root and history root in every header) or 1 (state commitment chain).")
+def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int, format_version: str) -> None:
     """Generate a deterministic synthetic chain of transfers, mints and records.
 
     For demos and benchmarks: keys are derived from the seed, so never use them for anything real.
@@ -348,7 +352,7 @@ def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int
             rate = transactions / max(time.perf_counter() - started, 1e-9)
             click.echo(f"\rblock {height}/{block_count}  {transactions:,} tx  {rate:,.0f} tx/s", nl=False, err=True)
 
-    generate_chain_file(out, block_count, txs_per_block, accounts, seed, progress)
+    generate_chain_file(out, block_count, txs_per_block, accounts, seed, progress, version=int(format_version))
     if show:
         click.echo(err=True)
     elapsed = time.perf_counter() - started
@@ -1036,7 +1040,8 @@ EXAMPLES = {
                 "    --balance $(ledger pubkey alice.pem --hex)=1000 --out genesis.json",
                 "ledger genesis --out template.json      # a template: replace the placeholder key"],
     "init": ["ledger init --db db --genesis genesis.json"],
-    "gen": ["ledger gen --out demo.ledger --blocks 100 --txs-per-block 1000 --seed 1"],
+    "gen": ["ledger gen --out demo.ledger --blocks 100 --txs-per-block 1000 --seed 1",
+            "ledger gen --out old.ledger --blocks 100 --format-version 1   # a version-1 chain"],
     "import": ["ledger import demo.ledger --db db",
                "ledger import demo.ledger --db db --assume-valid $(ledger info --db trusted --json | jq -r .tip_hash)"],
     "export": ["ledger export --db db --out copy.ledger"],

@@ -30,8 +30,10 @@ from ledger.native_rules import (
 )
 from ledger.pipeline import Pipeline
 from ledger.proofs import TxProof
+from ledger.state import (
+    Account, BlockChanges, MemoryState, Tip, apply_to_tree, apply_transactions, genesis_accounts, root_after,
+)
 from ledger.state_proofs import AccountProof, HistoryProof, RecordProof, StateProof
-from ledger.state import Account, MemoryState, Tip, apply_transactions, genesis_accounts
 from ledger.storage import MAP_SIZE_INITIAL, PendingBlock, Snapshot, Store, Wait
 from ledger.validate import Chain, check_block
 
@@ -93,6 +95,11 @@ class Ledger:
         self.chain = Chain.from_genesis(genesis)
         # The bound of the import's cache of accounts (ledger.native_rules), in entries.
         self.account_cache_entries = ACCOUNT_CACHE_ENTRIES
+        # Version 2: the state tree (ledger.state_tree) at `_tree_tip`, derived from the stored
+        # accounts and records when first needed, then kept up to date by this Ledger's writes;
+        # None until then, and again after a write whose commit may have failed (rebuilt from the store).
+        self._tree = None
+        self._tree_tip: Tip | None = None
         if not store.read_only:
             store.start_indexer()   # the txid index is built in the background (ledger/txindex.py)
 
@@ -203,7 +210,47 @@ class Ledger:
         """A builder for the block after the current tip. It reads committed state as it goes (no
         snapshot is held); `append` re-validates everything, so a block built on a tip that moved
         meanwhile is refused, never stored."""
-        return BlockBuilder(self.chain, self.tip, _StoreReader(self._store), proposer)
+        state_root = self._state_root_after if self.chain.genesis.version == 2 else None
+        return BlockBuilder(self.chain, self.tip, _StoreReader(self._store), proposer, state_root=state_root)
+
+    # ------------------------------------------------------------ the version-2 state tree
+
+    def _state_tree(self):
+        """The state tree at the store's tip (version 2): built on first need from the stored
+        accounts and records (its root checked against the tip's state root), then kept up to date
+        by this Ledger's writes, and rebuilt if another process wrote since. Hold `_write_mutex`
+        while using it, so no write of this process moves it meanwhile."""
+        with self._write_mutex, self._store.snapshot() as snap:
+            return self._tree_at(snap, snap.tip())
+
+    def _tree_at(self, snap: Snapshot, tip: Tip):
+        if self.chain.genesis.version != 2:
+            raise LedgerError(BAD_VERSION, "a version-1 chain has no state tree (its headers carry a commitment chain)")
+        if self._tree is not None and self._tree_tip == tip:
+            return self._tree
+        self._tree = self._tree_tip = None
+        tree = state_tree.new_tree()
+        for packed in snap.iter_accounts_packed():
+            state_tree.update_packed(tree, *state_tree.account_hashes(packed))
+        records = []
+        for record in snap.iter_records():
+            records.append(record)
+            if len(records) >= 65_536:
+                state_tree.update_packed(tree, *state_tree.record_hashes(records))
+                records = []
+        state_tree.update_packed(tree, *state_tree.record_hashes(records))
+        if tree.root() != tip.state_commitment:
+            raise LedgerError(BAD_STATE_ROOT, f"the store's accounts and records give the state root "
+                              f"{tree.root().hex()}, not the tip's {tip.state_commitment.hex()}: the store is "
+                              "damaged", tip.height)
+        self._tree, self._tree_tip = tree, tip
+        return tree
+
+    def _state_root_after(self, tip: Tip, changes: BlockChanges) -> bytes:
+        """The state root after `changes` over the stored state (a builder's block; the tree is
+        left as it was). The builder's tip may be behind the store's: append then refuses the block."""
+        with self._write_mutex:
+            return root_after(self._state_tree(), changes)
 
     def append(self, block: Block | bytes) -> Block:
         """Validate and durably store one block; on any error nothing is written."""
@@ -211,24 +258,30 @@ class Ledger:
         with self._write_mutex, self._store.writing():
             with self._store.snapshot() as snap:
                 tip = snap.tip()
+                tree = self._tree_at(snap, tip) if tip.history is not None else None
                 if native_enabled():
                     try:
-                        compact, records, root = decode_block_compact(data)
+                        compact, records, root = decode_block_compact(data, self.chain.version)
                     except LedgerError as error:
                         raise error.at(tip.height + 1) from None
-                    rules = NativeRules(self.chain, AccountCache())
+                    rules = NativeRules(self.chain, AccountCache(), tree)
                     changes, new_tip = rules.check(tip, compact, None, root, snap.read_accounts,
                                                    snap.has_transaction, records)
                     accounts = changes.accounts_packed
+                    self._tree = None   # it holds the block now: until the commit is durable, it is not the store's
                 else:
                     try:
-                        decoded = decode_block(data)
+                        decoded = decode_block(data, self.chain.version)
                     except LedgerError as error:
                         raise error.at(tip.height + 1) from None
-                    changes, new_tip = check_block(self.chain, tip, snap, decoded)
+                    changes, new_tip = check_block(self.chain, tip, snap, decoded, tree=tree)
                     accounts = None
             self._store.commit([PendingBlock(new_tip.height, new_tip.hash, data, changes, new_tip)], accounts=accounts)
-        return decoded if accounts is None else decode_block(data)
+            if tree is not None:
+                if accounts is None:   # the readable twin left the tree at the old tip
+                    apply_to_tree(tree, changes)
+                self._tree, self._tree_tip = tree, new_tip
+        return decoded if accounts is None else decode_block(data, self.chain.version)
 
     def import_blocks(self, blocks: Iterable[tuple[int, bytes]], progress: ProgressCallback | None = None,
                       threads: int | None = None, assume_valid: AssumedValid | None = None) -> ImportProgress:
@@ -240,8 +293,22 @@ class Ledger:
         `progress` is called after each durable commit. `assume_valid` (from `assume_valid_lookup`):
         signatures of blocks up to its height are not verified (see import_chain)."""
         with self._write_mutex, self._store.writing():
-            return Importer(self._store, self.chain, progress, assume_valid,
-                            self.account_cache_entries).run(blocks, threads)
+            tree = None
+            if self.chain.genesis.version == 2:
+                with self._store.snapshot() as snap:
+                    tree = self._tree_at(snap, snap.tip())
+                # The importer moves the tree with the blocks it accepts, ahead of their commits:
+                # it is the store's again only if the store ends at the importer's tip (below).
+                self._tree = None
+            importer = Importer(self._store, self.chain, progress, assume_valid, self.account_cache_entries, tree)
+            try:
+                return importer.run(blocks, threads)
+            finally:
+                if tree is not None:
+                    with self._store.snapshot() as snap:
+                        stored = snap.tip()
+                    if stored == importer.tip:
+                        self._tree, self._tree_tip = tree, stored
 
     def assume_valid_lookup(self, stream, block_hash: bytes) -> AssumeValidLookup:
         """The first pass of `--assume-valid` over a chain file `stream` positioned at its first
@@ -250,7 +317,7 @@ class Ledger:
         block_hash = _bytes_argument(block_hash, "assume_valid")
         if len(block_hash) != 32:
             raise ValueError(f"assume_valid is a 32-byte block hash, not {len(block_hash)} bytes")
-        return locate(stream, block_hash, self.chain_id)
+        return locate(stream, block_hash, self.chain_id, version=self.chain.version)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
                      threads: int | None = None, assume_valid: bytes | None = None,
@@ -297,7 +364,8 @@ class Ledger:
 
     def validate(self, start: int = 1, end: int | None = None, threads: int | None = None) -> ValidationReport:
         """Re-verify stored blocks start..end: encoding, links, signatures, roots, every state rule and
-        the state commitments. State is replayed from genesis (blocks before `start` are applied
+        the state commitments (version 2: history and state roots, the state tree rebuilt in memory
+        from the genesis as the blocks are replayed). State is replayed from genesis (blocks before `start` are applied
         without re-checking signatures). At the tip, the stored accounts must equal the replay.
         Decoding and batched signature verification run ahead of the replay (ledger.pipeline).
         Blocks are read in segments, with the store's touched pages released between them, so
@@ -310,7 +378,7 @@ class Ledger:
         native = native_enabled()
         replay = _ReplayState(self.genesis)
         if native:   # the replayed accounts live in a native cache, never evicted (no store behind it)
-            rules = NativeRules(self.chain, AccountCache())
+            rules = NativeRules(self.chain, AccountCache(), replay.tree)
             for key, account in replay.accounts.items():
                 rules.cache.put(key, account.balance, account.nonce)
             replay.accounts = {}
@@ -321,7 +389,7 @@ class Ledger:
             with self._store.snapshot() as snap, self._store.snapshot() as source:
                 replay.snapshot = snap
                 with Pipeline(source.iter_blocks(first, last), verify_from=start, threads=threads,
-                              decoder=decode_block_compact if native else None) as stream:
+                              decoder=decode_block_compact if native else None, version=self.chain.version) as stream:
                     for item in stream:
                         if item.error is not None:
                             raise item.error
@@ -329,11 +397,11 @@ class Ledger:
                         replay.height = height
                         if height < start and native:
                             try:
-                                block = decode_block_compact(item.data)[0]
+                                block = decode_block_compact(item.data, self.chain.version)[0]
                             except LedgerError as error:
                                 raise error.at(height) from None
                             rules.replay(block, height, replay.has_transaction)
-                            tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
+                            tip = tip.after(height, block.hash, block.header.time_ms, block.header.state_commitment)
                         elif native:
                             _changes, tip = rules.check(tip, item.block, item.verdicts, item.tx_root, None,
                                                         replay.has_transaction)
@@ -341,11 +409,11 @@ class Ledger:
                             transactions += item.block.count
                         elif height < start:
                             try:
-                                block = decode_block(item.data)
+                                block = decode_block(item.data, self.chain.version)
                             except LedgerError as error:
                                 raise error.at(height) from None
                             changes = apply_transactions(replay, self.chain.issuers, block.transactions, height)
-                            tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
+                            tip = tip.after(height, block.hash, block.header.time_ms, block.header.state_commitment)
                         else:
                             changes, tip = check_block(self.chain, tip, replay, item.block, item.verdicts,
                                                        item.tx_root)
@@ -380,7 +448,7 @@ class Ledger:
 
     def block(self, height_or_hash: int | bytes) -> Block | None:
         data = self.block_bytes(height_or_hash)
-        return None if data is None else decode_block(data)
+        return None if data is None else decode_block(data, self.chain.version)
 
     def tx(self, txid: bytes) -> TxInfo | None:
         txid = _bytes_argument(txid, "txid")
@@ -389,7 +457,7 @@ class Ledger:
             if location is None:
                 return None
             height, index = location
-            block = decode_block(snap.block_bytes(height))
+            block = decode_block(snap.block_bytes(height), self.chain.version)
         return TxInfo(height, index, block.transactions[index])
 
     def account(self, public_key: bytes) -> Account:
@@ -418,7 +486,7 @@ class Ledger:
                 raise LedgerError(NOT_FOUND, f"transaction {txid.hex()} is not in this chain")
             height, index = location
             data = snap.block_bytes(height)
-        block = decode_block(data)
+        block = decode_block(data, self.chain.version)
         txids = [tx.txid for tx in block.transactions]
         return TxProof(encode_transaction(block.transactions[index]), index,
                        tuple(merkle.inclusion_proof(txids, index)), encode_header(block.header))
@@ -432,19 +500,18 @@ class Ledger:
 
     def _prove_state(self, make: Callable) -> "StateProof":
         """A state proof against the tip's header: `make(snapshot, tree, header)` builds it from a
-        snapshot of the store and the state tree at the same tip; the proof is checked against the
-        header's state root before it is handed out (a tree that moved meanwhile is retried once)."""
+        snapshot of the store and the state tree at that snapshot's tip. The proof is checked against
+        the header's state root before it is handed out."""
         self._require_state_proofs()
-        for _ in range(2):
-            with self._store.snapshot() as snap:
-                tip = snap.tip()
-                if tip.height == 0:
-                    raise LedgerError(NOT_FOUND, "the chain has no block yet: a state proof needs a signed header")
-                header = state_proofs.block_header_bytes(snap.block_bytes(tip.height))
-                proof = make(snap, self._state_tree(), header)
-            if state_proofs.state_root_of(proof) == tip.state_commitment:
-                return proof
-        raise LedgerError(BAD_STATE_ROOT, "the state tree does not match the tip's state root", tip.height)
+        with self._write_mutex, self._store.snapshot() as snap:
+            tip = snap.tip()
+            if tip.height == 0:
+                raise LedgerError(NOT_FOUND, "the chain has no block yet: a state proof needs a signed header")
+            header = state_proofs.block_header_bytes(snap.block_bytes(tip.height))
+            proof = make(snap, self._tree_at(snap, tip), header)
+        if state_proofs.state_root_of(proof) != tip.state_commitment:
+            raise LedgerError(BAD_STATE_ROOT, "the state tree does not give the tip's state root", tip.height)
+        return proof
 
     def prove_account(self, public_key: bytes) -> "AccountProof":
         """A proof of the account's balance and nonce (or of its absence: balance 0, nonce 0) after
@@ -523,6 +590,8 @@ class _ReplayState(MemoryState):
 
     def apply(self, changes) -> None:
         self.accounts.update(changes.accounts)
+        if self.tree is not None:
+            apply_to_tree(self.tree, changes)
 
     def check_accounts_match(self, snap: Snapshot) -> None:
         if snap.account_count() != len(self.accounts):

@@ -26,7 +26,8 @@ KEYS = [bytes([i + 1]) * 32 for i in range(5)]
 SMALL_ORDER = bytes([1]) + bytes(31)          # the identity point: small order
 POOL = KEYS + [SMALL_ORDER]
 GENESIS = make_genesis("native-rules", 1_000, [VALIDATOR], issuers=[KEYS[0]],
-                       balances={KEYS[0]: MAX, KEYS[1]: MAX - 5, KEYS[2]: 10})
+                       balances={KEYS[0]: MAX, KEYS[1]: MAX - 5, KEYS[2]: 10},
+                       version=1)   # version 1's commitment chain: the state roots of version 2 are not here yet
 CHAIN = Chain.from_genesis(GENESIS)
 TIP = Tip(5, b"\x07" * 32, 5_000, b"\x09" * 32)
 

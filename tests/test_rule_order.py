@@ -51,7 +51,8 @@ FAULTED = (1, 2)                          # slots 0 and 3 always hold valid tran
 
 GENESIS = make_genesis("rule order", 1_000, [VALIDATOR.public_key], [ISSUER.public_key],
                        {**{k.public_key: 1_000 for k in SLOTS}, DUPER.public_key: 1_000, ZERO_KEY: 1_000,
-                        RICH: limits.AMOUNT_MAX})
+                        RICH: limits.AMOUNT_MAX},
+                       version=1)   # headers are signed here: version 2's roots are not built yet
 
 # ---------------------------------------------------------------- the faults, in the documented order
 
@@ -196,7 +197,7 @@ def build(book: Ledger, placed: tuple[tuple[str, int | None], ...]) -> bytes:
                   tx_count=len(txs), tx_root=merkle.root([t.txid for t in txs]), commitment=commitment)
     header.update(_header_changes(header, faults))
     proposer = STRANGER if "proposer" in faults else VALIDATOR
-    signed = sign_header(proposer, **header)
+    signed = sign_header(proposer, **header, version=GENESIS.version)
     if "block-signature" in faults:
         signed = dataclasses.replace(signed, signature=ISSUER.sign(signed.hash))
     header_bytes = encode_header(signed)
@@ -250,7 +251,7 @@ def twin(book: Ledger, data: bytes) -> LedgerError:
     tip = book.tip
     with pytest.raises(LedgerError) as caught:
         try:
-            block = decode_block_python(data)
+            block = decode_block_python(data, book.chain.version)
         except LedgerError as error:
             raise error.at(tip.height + 1) from None
         with book._store.snapshot() as snap:
@@ -376,5 +377,5 @@ def test_which_decoding_faults_carry_an_index(book):
     for name, (variant, index) in variants.items():
         for decode in (decode_block, decode_block_python):
             with pytest.raises(LedgerError) as caught:
-                decode(variant)
+                decode(variant, book.chain.version)
             assert (caught.value.code, caught.value.index) == (errors.BAD_ENCODING, index), (name, decode)

@@ -58,7 +58,8 @@ def resign(block: Block, proposer, **changes) -> bytes:
                   tx_count=h.tx_count, tx_root=h.tx_root, commitment=h.state_commitment)
     fields.update(changes)
     header = sign_header(proposer, fields["chain_id"], fields["height"], fields["previous_hash"], fields["time_ms"],
-                         fields["tx_count"], fields["tx_root"], fields["commitment"])
+                         fields["tx_count"], fields["tx_root"], fields["commitment"], version=h.version,
+                         history_root=h.history_root)
     return encode_block(Block(header, block.transactions))
 
 
