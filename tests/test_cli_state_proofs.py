@@ -116,3 +116,85 @@ def test_usage_errors(files):
     assert result.exit_code == 2
     result = run("verify-proof", paths["record"] + ".missing", "--no-anchor")
     assert result.exit_code == 2
+
+
+# ---------------------------------------------------------------- prove-* on a store: the certificate example
+
+
+@pytest.fixture
+def store(tmp_path):
+    from ledger import Keypair
+    issuer = Keypair.from_seed(b"cli issuer".ljust(32, b"."))
+    (tmp_path / "validator.pem").write_text(VALIDATOR.to_pem())
+    (tmp_path / "issuer.pem").write_text(issuer.to_pem())
+    genesis = make_genesis("certificates", 1_000, [VALIDATOR.public_key], [issuer.public_key], version=2)
+    (tmp_path / "genesis.bin").write_bytes(encode_genesis(genesis))
+    db = str(tmp_path / "db")
+    assert run("init", "--db", db, "--genesis", str(tmp_path / "genesis.bin")).exit_code == 0
+    return tmp_path, db, issuer.public_key.hex()
+
+
+def _issue(tmp_path, db: str, value: str) -> None:
+    pending = str(tmp_path / "pending.txs")
+    result = run("sign", "record", "--db", db, "--key", str(tmp_path / "issuer.pem"), "--name", "licence/2026/0042",
+                 "--value", value, "--out", pending)
+    assert result.exit_code == 0, result.output
+    result = run("propose", "--db", db, "--key", str(tmp_path / "validator.pem"), pending, "--consume")
+    assert result.exit_code == 0, result.output
+
+
+def test_certificate_example_end_to_end(store):
+    tmp_path, db, issuer = store
+    genesis = str(tmp_path / "genesis.bin")
+    _issue(tmp_path, db, "valid until 2027-12-31")
+    issued = tmp_path / "issued.json"
+    result = run("prove-record", issuer, "licence/2026/0042", "--db", db, "--out", str(issued))
+    assert result.exit_code == 0, result.output
+    result = run("verify-proof", str(issued), "--genesis", genesis)
+    assert result.exit_code == 0 and "holds " + b"valid until 2027-12-31".hex() in result.output, result.output
+
+    _issue(tmp_path, db, "revoked 2026-12-01")
+    revoked = tmp_path / "revoked.bin"
+    result = run("prove-record", issuer, "licence/2026/0042", "--db", db, "--binary", "--out", str(revoked))
+    assert result.exit_code == 0 and "the binary proof is" in result.output
+    result = run("verify-proof", str(revoked), "--genesis", genesis)
+    assert result.exit_code == 0 and b"revoked 2026-12-01".hex() in result.output and "block 2" in result.output
+    # the old proof against the new header: refused
+    old = state_proofs.load_proof(issued.read_bytes())
+    new = state_proofs.load_proof(revoked.read_bytes())
+    stale = tmp_path / "stale.bin"
+    stale.write_bytes(replace(old, header=new.header).to_bytes())
+    result = run("verify-proof", str(stale), "--genesis", genesis)
+    assert result.exit_code == 1 and result.output.startswith("error: proof-invalid at height 2")
+    # the old proof carried forward says only that block 1 held the old value, in the chain of block 2
+    history = tmp_path / "history.json"
+    assert run("prove-history", "--db", db, "--from", "1", "--to", "2", "--out", str(history)).exit_code == 0
+    result = run("verify-proof", str(issued), "--history", str(history), "--genesis", genesis)
+    assert result.exit_code == 0 and "after block 1" in result.output and "carried forward to block 2" in result.output
+
+
+def test_prove_commands_print_json_size_and_errors(store):
+    tmp_path, db, issuer = store
+    result = run("prove-account", issuer, "--db", db)
+    assert result.exit_code == 1 and result.output.startswith("error: not-found")   # no block yet
+    _issue(tmp_path, db, "v")
+    result = run("prove-account", issuer, "--db", db)
+    shown = json.loads(result.output)
+    assert shown["kind"] == "account" and shown["nonce"] == 1 and shown["present"] is True
+    result = run("prove-record", issuer, "6c6963656e63652f323032362f30303432", "--hex-key", "--db", db, "--json")
+    wrapped = json.loads(result.output)
+    assert set(wrapped) == {"proof", "size"}
+    assert wrapped["size"] == len(bytes.fromhex(wrapped["proof"]["proof"])) and wrapped["proof"]["value"] == "76"
+    result = run("prove-record", issuer, "nothing", "--db", db)
+    assert json.loads(result.output)["present"] is False
+    assert run("prove-record", issuer, "x", "--db", db, "--binary").exit_code == 2
+    assert run("prove-history", "--db", db, "--from", "1", "--to", "1").exit_code == 2
+    result = run("prove-history", "--db", db, "--from", "1", "--to", "9")
+    assert result.exit_code == 1 and "not-found" in result.output
+    out = tmp_path / "p.json"
+    assert run("prove-account", issuer, "--db", db, "--out", str(out)).exit_code == 0
+    assert run("prove-account", issuer, "--db", db, "--out", str(out)).exit_code == 2       # refuses to replace
+    assert run("prove-account", issuer, "--db", db, "--out", str(out), "--force").exit_code == 0
+    assert run("prove-account", "zz", "--db", db).exit_code == 2
+    result = run("prove-account", issuer, "--db", db, "--json", "--binary")
+    assert result.exit_code == 2 and '"code": "usage"' in result.output

@@ -814,3 +814,81 @@ def test_record_proof_size_budget():
     assert size(1, 0) - size(0, 0) == 34 and size(0, 1) - size(0, 0) == 2 and size(0, 0) < 1_420
     assert size(24, 0) <= 2_900
     assert size(25, 22) <= 2_900
+
+
+# ---------------------------------------------------------------- through a store (the public API)
+
+
+def _store(tmp_path, version: int = 2):
+    from ledger import Ledger, make_genesis
+    issuer = Keypair.from_seed(b"api issuer".ljust(32, b"."))
+    genesis = make_genesis("api proofs", 1_000, [VALIDATOR.public_key], [issuer.public_key],
+                           {issuer.public_key: 50}, version=version)
+    return Ledger.create(tmp_path / f"db{version}", genesis), issuer, genesis
+
+
+def _append(book, sender, *bodies):
+    builder = book.builder(VALIDATOR)
+    for body in bodies:
+        builder.transaction(sender, body)
+    return book.append(builder.build())
+
+
+def test_api_certificate_issue_prove_revoke(tmp_path):
+    from ledger import check_state_proof, check_any_proof, verify_state_proof
+    from ledger.codec import Mint, Record
+    book, issuer, genesis = _store(tmp_path)
+    anchor = dict(trusted_validators=genesis.validators, chain_id=genesis.chain_id)
+    with book:
+        name = b"licence/2026/0042"
+        _append(book, issuer, Record(name, b"valid until 2027-12-31"), Mint(VALIDATOR.public_key, 5))
+        issued = book.prove_record(issuer.public_key, name)
+        assert issued.value == b"valid until 2027-12-31"
+        assert check_state_proof(issued, **anchor).height == 1
+        never = book.prove_record(issuer.public_key, b"licence/2026/0043")
+        assert never.value is None and verify_state_proof(never.to_bytes(), **anchor)
+        account = book.prove_account(issuer.public_key)
+        assert account.value == (50, 2) and verify_state_proof(account.to_json(), **anchor)
+        stranger = book.prove_account(STRANGER.public_key)
+        assert stranger.value is None and verify_state_proof(stranger, **anchor)
+        assert book.prove_account(VALIDATOR.public_key).value == (5, 0)
+
+        _append(book, issuer, Record(name, b"revoked 2026-12-01"))
+        _append(book, issuer)
+        revoked = book.prove_record(issuer.public_key, name)
+        assert revoked.value == b"revoked 2026-12-01" and decode_header(revoked.header).height == 3
+        assert verify_state_proof(revoked, **anchor)
+        # the old proof still says what block 1 held; against the new header it is refused
+        assert verify_state_proof(issued, **anchor)
+        rejects(PROOF_INVALID, replace(issued, header=revoked.header), genesis.validators, genesis.chain_id,
+                height=3)
+        history = book.prove_history(1, 3)
+        check_any_proof(issued, genesis.validators, genesis.chain_id, history)
+        assert verify_state_proof(history.to_bytes(), **anchor)
+        for old, new in ((1, 2), (2, 3)):
+            assert verify_state_proof(book.prove_history(old, new), **anchor)
+        with pytest.raises(ValueError):
+            book.prove_history(2, 2)
+        with pytest.raises(ValueError):
+            book.prove_history(0, 2)
+        with pytest.raises(LedgerError) as caught:
+            book.prove_history(1, 4)
+        assert caught.value.code == "not-found"
+        with pytest.raises(LedgerError) as caught:
+            book.prove_record(issuer.public_key, b"k" * 65)
+        assert caught.value.code == RECORD_TOO_LARGE
+
+
+def test_api_refuses_where_no_proof_can_be(tmp_path):
+    book, issuer, _ = _store(tmp_path)
+    with book:
+        with pytest.raises(LedgerError) as caught:
+            book.prove_account(issuer.public_key)
+        assert caught.value.code == "not-found"
+    book, issuer, _ = _store(tmp_path, version=1)
+    with book:
+        _append(book, issuer)
+        for call in (lambda: book.prove_account(issuer.public_key), lambda: book.prove_history(1, 2)):
+            with pytest.raises(LedgerError) as caught:
+                call()
+            assert caught.value.code == BAD_VERSION
