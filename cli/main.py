@@ -28,7 +28,7 @@ import click
 import lmdb
 
 from ledger import (
-    HistoryProof, Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_any_proof, load_proof,
+    HistoryProof, Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_any_proof, encode_proof, load_proof,
 )
 from ledger.assume_valid import parse_block_hash
 from ledger.chainfile import ChainReader
@@ -621,15 +621,6 @@ def record(owner: str, name: str, db: str, hex_name: bool, read_only: bool, as_j
                    f"{len(found.history)} versions")
 
 
-@cli.command()
-@click.argument("txid")
-@db_option
-@read_only_option
-def proof(txid: str, db: str, read_only: bool) -> None:
-    """Print an inclusion proof of TXID up to its signed block header (JSON)."""
-    txid_bytes = _hex_argument(txid, 32, "TXID")
-    with _open(db, read_only) as book:
-        _emit(book.prove(txid_bytes).to_json())
 
 
 def _proof_output_options(command):
@@ -651,7 +642,7 @@ def _write_proof(proof, binary: bool, out: str | None, force: bool, as_json: boo
     --out; --json prints the JSON with the binary's size beside it."""
     if binary and not out:
         raise click.UsageError("--binary writes bytes: give --out FILE")
-    data = proof.to_bytes()
+    data = encode_proof(proof)
     if out:
         _create_file(out, data if binary else json.dumps(proof.to_json(), indent=2) + "\n", force, 0o644)
     if as_json:
@@ -660,6 +651,20 @@ def _write_proof(proof, binary: bool, out: str | None, force: bool, as_json: boo
         click.echo(f"wrote {out} ({'binary' if binary else 'JSON'}; the binary proof is {len(data)} bytes)")
     else:
         _emit(proof.to_json())
+
+
+@cli.command()
+@click.argument("txid")
+@db_option
+@read_only_option
+@_proof_output_options
+def proof(txid: str, db: str, read_only: bool, binary: bool, out: str | None, force: bool, as_json: bool) -> None:
+    """Print an inclusion proof of TXID up to its signed block header (JSON, FORMAT.md §11; the
+    binary form of §12 with --binary --out)."""
+    txid_bytes = _hex_argument(txid, 32, "TXID")
+    with _open(db, read_only) as book:
+        found = book.prove(txid_bytes)
+    _write_proof(found, binary, out, force, as_json)
 
 
 @cli.command(name="prove-account")
@@ -1052,7 +1057,8 @@ EXAMPLES = {
     "account": ["ledger account $(ledger pubkey alice.pem --hex) --db db"],
     "record": ["ledger record $(ledger pubkey alice.pem --hex) certificate/42 --db db",
                "ledger record $(ledger pubkey alice.pem --hex) 00ff --hex-name --db db"],
-    "proof": ["ledger proof 3f2a…(64 hex digits) --db db > proof.json"],
+    "proof": ["ledger proof 3f2a…(64 hex digits) --db db > proof.json",
+              "ledger proof 3f2a…(64 hex digits) --db db --binary --out proof.bin"],
     "prove-account": ["ledger prove-account $(ledger pubkey alice.pem --hex) --db db > account.json",
                       "ledger prove-account $(ledger pubkey alice.pem --hex) --db db --binary --out account.bin"],
     "prove-record": ["ledger prove-record $(ledger pubkey issuer.pem --hex) licence/2026/0042 --db db > licence.json",

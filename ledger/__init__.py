@@ -22,6 +22,7 @@ from ledger.state_proofs import (
     AccountProof, HistoryProof, RecordProof, check_any_proof, check_history_proof, check_state_proof, load_proof,
     verify_state_proof,
 )
+from ledger.state_proofs import encode as encode_proof   # the binary form of a proof of any kind (FORMAT.md §12)
 from ledger.state import Account
 
 __version__ = "0.1.0"
@@ -31,6 +32,6 @@ __all__ = [
     "KeyFormatError", "Keypair", "Ledger", "LedgerError", "Mint", "Record", "RecordInfo", "RecordProof",
     "Transaction", "Transfer", "TxInfo", "TxProof", "ValidationReport", "check_any_proof", "check_history_proof",
     "check_proof", "check_state_proof", "decode_block", "decode_genesis", "decode_transaction", "encode_block",
-    "encode_genesis", "encode_transaction", "load_proof", "make_genesis", "sign_transaction", "verify_proof",
-    "verify_state_proof",
+    "encode_genesis", "encode_proof", "encode_transaction", "load_proof", "make_genesis", "sign_transaction",
+    "verify_proof", "verify_state_proof",
 ]

@@ -198,3 +198,54 @@ def test_prove_commands_print_json_size_and_errors(store):
     assert run("prove-account", "zz", "--db", db).exit_code == 2
     result = run("prove-account", issuer, "--db", db, "--json", "--binary")
     assert result.exit_code == 2 and '"code": "usage"' in result.output
+
+
+def test_transaction_proof_in_binary(store):
+    tmp_path, db, issuer = store
+    _issue(tmp_path, db, "v")
+    from ledger import Ledger
+    with Ledger.open(db) as book:
+        txid = book.block(1).transactions[0].txid.hex()
+    out = tmp_path / "tx.bin"
+    result = run("proof", txid, "--db", db, "--binary", "--out", str(out), "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["size"] == out.stat().st_size
+    assert out.read_bytes()[:3] == b"\x96\x01\x03"
+    result = run("verify-proof", str(out), "--genesis", str(tmp_path / "genesis.bin"))
+    assert result.exit_code == 0 and f"transaction {txid} is at index 0 of block 1" in result.output
+    data = bytearray(out.read_bytes())
+    data[-1] ^= 1
+    out.write_bytes(bytes(data))
+    result = run("verify-proof", str(out), "--genesis", str(tmp_path / "genesis.bin"))
+    assert result.exit_code == 1 and result.output.startswith("error: proof-invalid")
+
+
+def test_readme_certificate_walkthrough_runs(tmp_path):
+    """The certificate example of README.md, run by bash as written after the operator's walk-through."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(sys.executable).parent / "ledger"
+    if not script.exists():
+        pytest.skip(f"console script {script} is not installed")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    setup = readme.split("An operator's chain from the shell", 1)[1].split("\n\n", 2)[1]
+    example = readme.split("A certificate, checked offline by anyone", 1)[1].split("\n\n", 2)[1]
+    for name in ("issuer", "alice", "bob"):
+        assert run("keygen", "--out", str(tmp_path / f"{name}.pem")).exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_DB"}
+    env["PATH"] = f"{script.parent}{os.pathsep}{env.get('PATH', '')}"
+    lines = [line[4:] for line in (setup + "\n" + example).splitlines()]
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(lines)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    verdicts = [line for line in result.stdout.splitlines() if line.startswith("valid: ")]
+    assert len(verdicts) == 3
+    assert b"valid until 2027-12-31".hex() in verdicts[0] and "after block 2" in verdicts[0]
+    assert b"revoked".hex() in verdicts[1] and "after block 3" in verdicts[1]
+    assert "after block 2" in verdicts[2] and "carried forward to block 3" in verdicts[2]
+    issued = state_proofs.load_proof((tmp_path / "issued.json").read_bytes())
+    revoked = state_proofs.load_proof((tmp_path / "revoked.bin").read_bytes())
+    (tmp_path / "stale.bin").write_bytes(replace(issued, header=revoked.header).to_bytes())
+    result = run("verify-proof", str(tmp_path / "stale.bin"), "--genesis", str(tmp_path / "genesis.json"))
+    assert result.exit_code == 1 and result.output.startswith("error: proof-invalid at height 3")
