@@ -348,6 +348,17 @@ def test_every_header_field_is_bound(field, which):
     rejects(PROOF_INVALID, replace(proof, header=_header_tampers(HEADER)[field]), height=None)
 
 
+def test_header_decoding_codes_in_step_4():
+    """The header inside a proof decodes alone as a version-2 header, with §8 step 2's codes."""
+    proof = account_proof(PRESENT_KEY)
+    rejects(LIMIT_EXCEEDED, replace(proof, header=make_header(5, TREE.root(), tx_count=65_537)))
+    rejects(BAD_VERSION, replace(proof, header=make_header(5, TREE.root(), version=1)))
+    rejects(BAD_ENCODING, replace(proof, header=HEADER + b"\x00"))
+    rejects(BAD_ENCODING, replace(proof, header=b""))
+    v1_length = bytes([0x9A]) + HEADER[1:]      # 10 fields announced, version 2 read: the length is not the version's
+    rejects(BAD_ENCODING, replace(proof, header=v1_length))
+
+
 def test_account_fields_are_bound():
     proof = account_proof(PRESENT_KEY)
     balance, nonce = proof.value
