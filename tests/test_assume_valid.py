@@ -151,9 +151,10 @@ def _chain_with_bad_nonce(workload, bad_height: int, total: int) -> list[bytes]:
             nonce = state.account(sender.public_key).nonce + 2
             tx = sign_transaction(sender, chain.chain_id, nonce, Transfer(receiver.public_key, 1))
             header = sign_header(proposer, chain.chain_id, height, tip.hash, tip.time_ms + 1, 1,
-                                 merkle.root([tx.txid]), bytes(32), version=chain.version)
+                                 merkle.root([tx.txid]), bytes(32), version=chain.version,
+                                 history_root=b"" if tip.history is None else tip.history.root())
             block = Block(header, (tx,))
-            tip = BlockBuilder.tip_after(block)
+            tip = tip.after(height, header.hash, header.time_ms, header.state_commitment)
         else:
             builder = BlockBuilder(chain, tip, state, proposer)
             builder.transaction(sender, Transfer(receiver.public_key, 1))

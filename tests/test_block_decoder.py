@@ -18,7 +18,7 @@ from ledger.native_rules import decode_block_compact
 from ledger.workload import Workload
 
 CHAIN_VERSIONS = (None, 1, 2)
-BLOCKS_V1 = [codec.encode_block(b) for b in Workload.make(5, 12).blocks(3, 12)]
+BLOCKS_V1 = [codec.encode_block(b) for b in Workload.make(5, 12, version=1).blocks(3, 12)]
 
 
 def _as_version_2(data: bytes, index: int) -> bytes:
