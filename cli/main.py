@@ -690,7 +690,8 @@ def prove_account(public_key: str, db: str, read_only: bool, binary: bool, out: 
 @click.argument("owner")
 @click.argument("key")
 @db_option
-@click.option("--hex-key", "hex_key", is_flag=True, help="KEY is hex rather than UTF-8 text.")
+@click.option("--hex-key", "--hex-name", "hex_key", is_flag=True,
+              help="KEY is hex rather than UTF-8 text (--hex-name: the spelling of `ledger record`).")
 @read_only_option
 @_proof_output_options
 def prove_record(owner: str, key: str, db: str, hex_key: bool, read_only: bool, binary: bool, out: str | None,
