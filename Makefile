@@ -56,7 +56,7 @@ clean:
 # Fuzzing (atheris, coverage-guided) and mutation testing (cosmic-ray): tools pinned here and
 # installed into the venv by the targets themselves; `make test` needs neither.
 FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES := block_decoder ed25519 merkle_proofs chain_file genesis_json proof_json
+FUZZ_HARNESSES := block_decoder ed25519 merkle_proofs chain_file genesis_json proof_json state_proof
 ATHERIS := atheris==3.0.0
 COSMIC_RAY := cosmic-ray==8.7.0
 

@@ -27,7 +27,9 @@ _previous_sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
 import click
 import lmdb
 
-from ledger import Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_proof
+from ledger import (
+    HistoryProof, Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_any_proof, encode_proof, load_proof,
+)
 from ledger.assume_valid import parse_block_hash
 from ledger.chainfile import ChainReader
 from ledger.codec import decode_genesis, encode_genesis
@@ -143,10 +145,11 @@ def cli() -> None:
     """
 
 
-def _create_file(path: str, text: str, force: bool, mode: int) -> None:
-    """Write `text` to a new file at `path`, never half a file: an existing file is refused (exit 2)
-    unless `force`, which replaces it by a rename. The file is created with `mode` from the start."""
-    data = text.encode("utf-8")
+def _create_file(path: str, text: str | bytes, force: bool, mode: int) -> None:
+    """Write `text` (str as UTF-8, or bytes) to a new file at `path`, never half a file: an existing
+    file is refused (exit 2) unless `force`, which replaces it by a rename. The file is created with
+    `mode` from the start."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if not force:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -618,15 +621,139 @@ def record(owner: str, name: str, db: str, hex_name: bool, read_only: bool, as_j
                    f"{len(found.history)} versions")
 
 
+
+
+def _proof_output_options(command):
+    for option in reversed([
+        click.option("--binary", is_flag=True, help="Write the compact binary proof (FORMAT.md §12) to --out."),
+        click.option("--out", type=click.Path(dir_okay=False), default=None,
+                     help="Write the proof here (JSON, or binary with --binary) instead of printing it; an "
+                          "existing file is refused."),
+        force_option,
+        click.option("--json", "as_json", is_flag=True, callback=_remember_json,
+                     help='Print {"proof": the JSON proof, "size": bytes of its binary form} (errors as JSON too).'),
+    ]):
+        command = option(command)
+    return command
+
+
+def _write_proof(proof, binary: bool, out: str | None, force: bool, as_json: bool) -> None:
+    """Print or write a proof as the prove-* commands do: its JSON (FORMAT.md §12), or the binary to
+    --out; --json prints the JSON with the binary's size beside it."""
+    if binary and not out:
+        raise click.UsageError("--binary writes bytes: give --out FILE")
+    data = encode_proof(proof)
+    if out:
+        _create_file(out, data if binary else json.dumps(proof.to_json(), indent=2) + "\n", force, 0o644)
+    if as_json:
+        _emit({"proof": proof.to_json(), "size": len(data)})
+    elif out:
+        click.echo(f"wrote {out} ({'binary' if binary else 'JSON'}; the binary proof is {len(data)} bytes)")
+    else:
+        _emit(proof.to_json())
+
+
 @cli.command()
 @click.argument("txid")
 @db_option
 @read_only_option
-def proof(txid: str, db: str, read_only: bool) -> None:
-    """Print an inclusion proof of TXID up to its signed block header (JSON)."""
+@_proof_output_options
+def proof(txid: str, db: str, read_only: bool, binary: bool, out: str | None, force: bool, as_json: bool) -> None:
+    """Print an inclusion proof of TXID up to its signed block header (JSON, FORMAT.md §11; the
+    binary form of §12 with --binary --out)."""
     txid_bytes = _hex_argument(txid, 32, "TXID")
     with _open(db, read_only) as book:
-        _emit(book.prove(txid_bytes).to_json())
+        found = book.prove(txid_bytes)
+    _write_proof(found, binary, out, force, as_json)
+
+
+@cli.command(name="prove-account")
+@click.argument("public_key")
+@db_option
+@read_only_option
+@_proof_output_options
+def prove_account(public_key: str, db: str, read_only: bool, binary: bool, out: str | None, force: bool,
+                  as_json: bool) -> None:
+    """Prove an account's balance and nonce (or that the key has none) after the tip's block.
+
+    The proof (JSON, FORMAT.md §12) holds the signed tip header and the path of the state map from
+    the account to its state root: `ledger verify-proof` checks it without a store. Needs a
+    version-2 chain with at least one block.
+    """
+    key = _hex_argument(public_key, 32, "PUBLIC_KEY")
+    with _open(db, read_only) as book:
+        proof = book.prove_account(key)
+    _write_proof(proof, binary, out, force, as_json)
+
+
+@cli.command(name="prove-record")
+@click.argument("owner")
+@click.argument("key")
+@db_option
+@click.option("--hex-key", "--hex-name", "hex_key", is_flag=True,
+              help="KEY is hex rather than UTF-8 text (--hex-name: the spelling of `ledger record`).")
+@read_only_option
+@_proof_output_options
+def prove_record(owner: str, key: str, db: str, hex_key: bool, read_only: bool, binary: bool, out: str | None,
+                 force: bool, as_json: bool) -> None:
+    """Prove OWNER's record KEY: its latest value, or that it was never written, after the tip's block.
+
+    A proof of a value shows what the record held at that block; after the record is overwritten
+    (a certificate revoked), only a new proof shows the new value. Needs a version-2 chain.
+    """
+    owner_key = _hex_argument(owner, 32, "OWNER")
+    record_key = _record_name(key, hex_key, "KEY")
+    with _open(db, read_only) as book:
+        proof = book.prove_record(owner_key, record_key)
+    _write_proof(proof, binary, out, force, as_json)
+
+
+@cli.command(name="prove-history")
+@db_option
+@click.option("--from", "old_height", type=click.IntRange(1, 2**64 - 1), required=True,
+              help="The older height H1 (at least 1).")
+@click.option("--to", "new_height", type=click.IntRange(1, 2**64 - 1), required=True,
+              help="The newer height H2 (above H1, at most the tip).")
+@read_only_option
+@_proof_output_options
+def prove_history(db: str, old_height: int, new_height: int, read_only: bool, binary: bool, out: str | None,
+                  force: bool, as_json: bool) -> None:
+    """Prove that the block at H2 extends the block at H1 (FORMAT.md §13).
+
+    With it, a proof against the header at H1 is carried forward to H2:
+    `ledger verify-proof PROOF --history HISTORY`.
+    """
+    if old_height >= new_height:
+        raise click.BadParameter(f"--from ({old_height}) must be below --to ({new_height})", param_hint="--from")
+    with _open(db, read_only) as book:
+        proof = book.prove_history(old_height, new_height)
+    _write_proof(proof, binary, out, force, as_json)
+
+
+def _read_proof(handle) -> object:
+    from ledger.proofs import PROOF_JSON_BYTES_MAX
+
+    return load_proof(handle.read(PROOF_JSON_BYTES_MAX + 1))
+
+
+def _describe(proof) -> str:
+    """One line saying what a verified proof shows (every value derived from the checked bytes)."""
+    if isinstance(proof, TxProof):
+        shown = proof.to_json()
+        return (f"transaction {shown['txid']} is at index {shown['index']} of block {shown['height']} "
+                f"({shown['block_hash']}) of chain {shown['chain_id']}")
+    shown = proof.to_json()
+    if isinstance(proof, HistoryProof):
+        return (f"block {shown['new_height']} ({shown['new_block_hash']}) extends block {shown['old_height']} "
+                f"({shown['old_block_hash']}) of chain {shown['chain_id']}")
+    where = f"after block {shown['height']} ({shown['block_hash']}) of chain {shown['chain_id']}"
+    if "public_key" in shown:
+        if not shown["present"]:
+            return f"account {shown['public_key']} is not in the state (balance 0, nonce 0) {where}"
+        return f"account {shown['public_key']} has balance {shown['balance']} and nonce {shown['nonce']} {where}"
+    if not shown["present"]:
+        return f"record {shown['key']} (hex) of {shown['owner']} was never written {where}"
+    return f"record {shown['key']} (hex) of {shown['owner']} holds {shown['value'] or '(empty)'} (hex) {where}"
 
 
 @cli.command(name="verify-proof")
@@ -636,43 +763,55 @@ def proof(txid: str, db: str, read_only: bool) -> None:
               help="Trust the validators and chain id of this genesis (JSON or canonical bytes).")
 @click.option("--no-anchor", is_flag=True,
               help="Accept a proof that only holds together: nothing ties it to a chain you trust.")
-def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: str | None, no_anchor: bool) -> None:
-    """Check a proof from `ledger proof` without any store (use - for stdin).
+@click.option("--history", "history_file", type=click.File("rb"), default=None,
+              help="A history proof (ledger prove-history) from the proof's block to a newer one: carry the proof "
+                   "forward to that block.")
+def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: str | None, no_anchor: bool,
+                         history_file) -> None:
+    """Check a proof of any kind without any store (use - for stdin).
 
+    Takes a transaction proof (`ledger proof`), an account, record or history proof (`ledger
+    prove-account`, `prove-record`, `prove-history`), as JSON or as a binary file (--binary).
     Every field of the proof is checked against the signed bytes it carries. A proof is anchored
     by --genesis (the header is of that chain and its proposer one of its validators) or by
     --validator (the proposer is one of these keys). Without either, anyone could have made the
     chain: the command says so and exits 1, unless --no-anchor is given.
-
-    Example: ledger verify-proof proof.json --genesis genesis.json
     """
     from ledger.codec import decode_header
-    from ledger.proofs import PROOF_JSON_BYTES_MAX, PROOF_UNANCHORED
+    from ledger.proofs import PROOF_UNANCHORED
 
     if no_anchor and (validators or genesis_path):
         raise click.UsageError("--no-anchor contradicts --genesis and --validator")
     trusted = [_hex_argument(v, 32, "--validator") for v in validators] or None
-    proof_data = TxProof.from_json(proof_file.read(PROOF_JSON_BYTES_MAX + 1))
+    proof_data = _read_proof(proof_file)
+    history = None
+    if history_file is not None:
+        history = _read_proof(history_file)
+        if not isinstance(history, HistoryProof):
+            raise click.BadParameter("the file is not a history proof (ledger prove-history)", param_hint="--history")
     chain_id = None
     if genesis_path:
         genesis = decode_genesis(_read_genesis_file(genesis_path))
         trusted = list(genesis.validators) + (trusted or [])
         chain_id = genesis.chain_id
-    check_proof(proof_data, trusted, chain_id)
+    check_any_proof(proof_data, trusted, chain_id, history)
     if trusted is None and not no_anchor:
         raise LedgerError(PROOF_UNANCHORED, "the proof holds together, but nothing anchors it to a chain you trust "
                                             "(give --genesis or --validator, or --no-anchor to accept that)")
-    # Every value shown is derived from the bytes check_proof verified.
-    summary = proof_data.to_json()
-    proposer = decode_header(proof_data.header).proposer.hex()
+    header = decode_header(proof_data.new_header if isinstance(proof_data, HistoryProof) else proof_data.header)
+    proposer = header.proposer.hex()
     if chain_id is not None:
-        anchor = f"anchored by the genesis of chain {summary['chain_id']}"
+        anchor = f"anchored by the genesis of chain {header.chain_id.hex()}"
     elif trusted is not None:
         anchor = f"anchored by trusted validator {proposer}"
     else:
         anchor = "NOT anchored: anyone could have made this chain"
-    click.echo(f"valid: transaction {summary['txid']} is at index {summary['index']} of block {summary['height']} "
-               f"({summary['block_hash']}) of chain {summary['chain_id']}, signed by {proposer}; {anchor}")
+    carried = ""
+    if history is not None:
+        newer = decode_header(history.new_header)
+        carried = (f"; carried forward to block {newer.height} ({newer.hash.hex()}), signed by "
+                   f"{newer.proposer.hex()}")
+    click.echo(f"valid: {_describe(proof_data)}, signed by {proposer}{carried}; {anchor}")
 
 
 # ---------------------------------------------------------------- producing blocks from the shell
@@ -919,8 +1058,16 @@ EXAMPLES = {
     "account": ["ledger account $(ledger pubkey alice.pem --hex) --db db"],
     "record": ["ledger record $(ledger pubkey alice.pem --hex) certificate/42 --db db",
                "ledger record $(ledger pubkey alice.pem --hex) 00ff --hex-name --db db"],
-    "proof": ["ledger proof 3f2a…(64 hex digits) --db db > proof.json"],
-    "verify-proof": ["ledger verify-proof proof.json --genesis genesis.json"],
+    "proof": ["ledger proof 3f2a…(64 hex digits) --db db > proof.json",
+              "ledger proof 3f2a…(64 hex digits) --db db --binary --out proof.bin"],
+    "prove-account": ["ledger prove-account $(ledger pubkey alice.pem --hex) --db db > account.json",
+                      "ledger prove-account $(ledger pubkey alice.pem --hex) --db db --binary --out account.bin"],
+    "prove-record": ["ledger prove-record $(ledger pubkey issuer.pem --hex) licence/2026/0042 --db db > licence.json",
+                     "ledger prove-record $(ledger pubkey issuer.pem --hex) 00ff --hex-key --db db --json"],
+    "prove-history": ["ledger prove-history --db db --from 10 --to 250 > history.json"],
+    "verify-proof": ["ledger verify-proof proof.json --genesis genesis.json",
+                     "ledger verify-proof licence.bin --validator $(ledger pubkey validator.pem --hex)",
+                     "ledger verify-proof licence.json --history history.json --genesis genesis.json"],
     "sign": ["ledger sign transfer --db db --key alice.pem --to $(ledger pubkey bob.pem --hex) --amount 30 "
              "--out pending.txs",
              "ledger propose --db db --key validator.pem pending.txs --consume"],

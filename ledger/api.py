@@ -11,17 +11,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ledger import merkle
+from ledger import hashing, limits, merkle, state_proofs, state_tree
 from ledger.assume_valid import AssumedValid, AssumeValidLookup, locate
 from ledger.builder import BlockBuilder
 from ledger.chainfile import ChainReader, ChainWriter
 from ledger.codec import (
     Block, Genesis, Transaction, decode_block, decode_genesis, encode_block, encode_genesis, encode_header,
-    encode_transaction,
+    encode_transaction, unsigned_from_signed,
 )
 from ledger.errors import (
-    BAD_STATE_COMMITMENT, BAD_STATE_ROOT, BAD_VERSION, NOT_FOUND, STORE_EXISTS, WRONG_GENESIS, LedgerError,
-    fault_from_os_error,
+    BAD_STATE_COMMITMENT, BAD_STATE_ROOT, BAD_VERSION, NOT_FOUND, RECORD_TOO_LARGE, STORE_EXISTS, WRONG_GENESIS,
+    LedgerError, fault_from_os_error,
 )
 from ledger.importer import ImportProgress, Importer, ProgressCallback
 from ledger.keys import Keypair
@@ -30,10 +30,10 @@ from ledger.native_rules import (
 )
 from ledger.pipeline import Pipeline
 from ledger.proofs import TxProof
-from ledger import state_tree
 from ledger.state import (
     Account, BlockChanges, MemoryState, Tip, apply_to_tree, apply_transactions, genesis_accounts, root_after,
 )
+from ledger.state_proofs import AccountProof, HistoryProof, RecordProof, StateProof
 from ledger.storage import MAP_SIZE_INITIAL, PendingBlock, Snapshot, Store, Wait
 from ledger.validate import Chain, check_block
 
@@ -491,6 +491,73 @@ class Ledger:
         txids = [tx.txid for tx in block.transactions]
         return TxProof(encode_transaction(block.transactions[index]), index,
                        tuple(merkle.inclusion_proof(txids, index)), encode_header(block.header))
+
+    # ------------------------------------------------------------ state and history proofs (FORMAT.md §12, §13)
+
+    def _require_state_proofs(self) -> None:
+        if self.genesis.version != 2:
+            raise LedgerError(BAD_VERSION, "state and history proofs need a version-2 chain (this one is version "
+                                           f"{self.genesis.version})")
+
+    def _prove_state(self, make: Callable) -> "StateProof":
+        """A state proof against the tip's header: `make(snapshot, tree, header)` builds it from a
+        snapshot of the store and the state tree at that snapshot's tip. The proof is checked against
+        the header's state root before it is handed out."""
+        self._require_state_proofs()
+        with self._write_mutex, self._store.snapshot() as snap:
+            tip = snap.tip()
+            if tip.height == 0:
+                raise LedgerError(NOT_FOUND, "the chain has no block yet: a state proof needs a signed header")
+            header = state_proofs.block_header_bytes(snap.block_bytes(tip.height))
+            proof = make(snap, self._tree_at(snap, tip), header)
+        if state_proofs.state_root_of(proof) != tip.state_commitment:
+            raise LedgerError(BAD_STATE_ROOT, "the state tree does not give the tip's state root", tip.height)
+        return proof
+
+    def prove_account(self, public_key: bytes) -> "AccountProof":
+        """A proof of the account's balance and nonce (or of its absence: balance 0, nonce 0) after
+        the tip's block, up to its signed header (FORMAT.md §12)."""
+        public_key = _bytes_argument(public_key, "public_key")
+        if len(public_key) != 32:
+            raise ValueError(f"a public key is 32 bytes, not {len(public_key)}")
+
+        def make(snap: Snapshot, tree, header: bytes) -> "AccountProof":
+            present = tree.get(state_tree.account_key_hash(public_key)) is not None
+            account = snap.account(public_key)
+            return state_proofs.prove_account(tree, public_key, (account.balance, account.nonce) if present else None,
+                                              header)
+        return self._prove_state(make)
+
+    def prove_record(self, owner: bytes, key: bytes) -> "RecordProof":
+        """A proof of `owner`'s record `key`: its latest value, or that it was never written, after
+        the tip's block, up to its signed header (FORMAT.md §12)."""
+        owner, key = _bytes_argument(owner, "owner"), _bytes_argument(key, "the record key")
+        if len(owner) != 32:
+            raise ValueError(f"an owner is a 32-byte public key, not {len(owner)} bytes")
+        if len(key) > limits.RECORD_KEY_BYTES_MAX:
+            raise LedgerError(RECORD_TOO_LARGE, f"a record key is at most {limits.RECORD_KEY_BYTES_MAX} bytes")
+
+        def make(snap: Snapshot, tree, header: bytes) -> "RecordProof":
+            latest = snap.record(owner, key)
+            return state_proofs.prove_record(tree, owner, key, None if latest is None else latest[2], header)
+        return self._prove_state(make)
+
+    def prove_history(self, old_height: int, new_height: int) -> "HistoryProof":
+        """A proof that the block at `new_height` extends the block at `old_height` (FORMAT.md §13):
+        1 <= old_height < new_height <= the tip's height."""
+        self._require_state_proofs()
+        for value, name in ((old_height, "old_height"), (new_height, "new_height")):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        if not 1 <= old_height < new_height:
+            raise ValueError(f"a history proof runs from a height h1 >= 1 to a height h2 > h1, not {old_height} to "
+                             f"{new_height}")
+        with self._store.snapshot() as snap:
+            if new_height > snap.tip().height:
+                raise LedgerError(NOT_FOUND, f"the store holds no block at height {new_height}", new_height)
+            headers = [state_proofs.block_header_bytes(snap.block_bytes(h)) for h in range(1, new_height + 1)]
+        leaves = [self.chain_id] + [hashing.header_hash(unsigned_from_signed(h)) for h in headers[:-1]]
+        return state_proofs.prove_history(leaves, headers[old_height - 1], headers[-1])
 
 
 class _StoreReader:
