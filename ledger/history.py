@@ -124,7 +124,15 @@ class Frontier:
             carry = node_fn(nodes.pop(), carry)
             size >>= 1
         nodes.append(carry)
-        return Frontier(self._size + 1, nodes, self._scheme)
+        return self._trusted(self._size + 1, tuple(nodes))
+
+    def _trusted(self, size: int, nodes: tuple[bytes, ...]) -> "Frontier":
+        """A frontier of this hash from parts already checked (append builds them from checked ones)."""
+        frontier = object.__new__(Frontier)
+        object.__setattr__(frontier, "_size", size)
+        object.__setattr__(frontier, "_nodes", nodes)
+        object.__setattr__(frontier, "_scheme", self._scheme)
+        return frontier
 
     def extend(self, leaves: Iterable[Bytes]) -> "Frontier":
         """The frontier after appending every leaf of ``leaves`` in order."""

@@ -261,3 +261,31 @@ def test_checkpoint_and_verify_as_subprocesses(made, tmp_path):
     assert checked.returncode == 0 and checked.stdout.startswith("valid:"), checked.stderr
     refused = run("checkpoint", "--db", path / "db", "--key", path / "stranger.pem")
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "not-validator" in refused.stderr
+
+
+# ---------------------------------------------------------------- the API under the commands
+
+
+def test_history_leaves_of_a_store(made):
+    from ledger import Ledger, LedgerError
+    from ledger.history import Frontier, root
+
+    path, leaves = made
+    with Ledger.open(path / "db", read_only=True) as book:
+        assert book.history_leaves() == leaves
+        for size in range(len(leaves) + 1):
+            assert book.history_leaves(size) == leaves[:size]
+        with pytest.raises(LedgerError) as raised:
+            book.history_leaves(len(leaves) + 1)
+        assert raised.value.code == "not-found"
+        with pytest.raises(ValueError):
+            book.history_leaves(-1)
+        stranger = Keypair.from_seed(bytes(range(32)))
+        with pytest.raises(LedgerError) as raised:
+            book.checkpoint(stranger)
+        assert raised.value.code == "not-validator"
+    # the BLAKE3 history root a version-2 header at height h would carry, two ways
+    frontier = Frontier()
+    for height in range(1, len(leaves) + 1):
+        frontier = frontier.append(leaves[height - 1])
+        assert frontier.root() == root(leaves[:height])
