@@ -84,10 +84,16 @@ class BlockHeader:
     time_ms: int
     tx_count: int
     tx_root: bytes
-    state_commitment: bytes
+    state_commitment: bytes   # version 1: the commitment chain (§7.1); version 2: the state root (§7.2)
     proposer: bytes
     signature: bytes
     hash: bytes = field(compare=False, repr=False, default=b"")
+    history_root: bytes = b""  # version 2 only (§7.3); b"" in a version-1 header
+
+    @property
+    def state_root(self) -> bytes:
+        """The version-2 name of the state field."""
+        return self.state_commitment
 
 
 @_model
@@ -157,8 +163,11 @@ def unsigned_from_signed(signed: bytes) -> bytes:
 
 
 def _header_fields(h: BlockHeader) -> list:
+    if h.version == 1:
+        return [h.version, h.chain_id, h.height, h.previous_hash, h.time_ms, h.tx_count, h.tx_root,
+                h.state_commitment, h.proposer]
     return [h.version, h.chain_id, h.height, h.previous_hash, h.time_ms, h.tx_count, h.tx_root,
-            h.state_commitment, h.proposer]
+            h.state_commitment, h.history_root, h.proposer]
 
 
 def encode_unsigned_header(h: BlockHeader) -> bytes:
@@ -219,12 +228,13 @@ class _Reader:
     byte order. ledger/csrc/block_decoder.c is the native twin and gives the same verdicts, codes,
     transaction indexes and messages on every input."""
 
-    __slots__ = ("data", "pos", "index")
+    __slots__ = ("data", "pos", "index", "version")
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, version: int | None = None):
         self.data = data
         self.pos = 0
         self.index: int | None = None
+        self.version = version   # the chain's format version; None accepts any known version
 
     def fail(self, message: str, code: str = BAD_ENCODING) -> LedgerError:
         return LedgerError(code, message, index=self.index)
@@ -331,11 +341,21 @@ class _Reader:
         return Transaction(chain_id, sender, nonce, body, signature, txid)
 
     def header(self) -> BlockHeader:
+        """A header of the chain's version (self.version), or of any known version when None. The
+        array length is read first (10 or 11, else bad-encoding), then the version, which chooses
+        the schema: a version not accepted is bad-version, then a length other than the version's
+        is bad-encoding (FORMAT.md §6, §8 step 2)."""
         start = self.pos
-        self.fields(10, "block header")
+        count = self.array("block header")
+        if count not in limits.HEADER_FIELDS.values():
+            raise self.fail("the block header must be an array of 10 (version 1) or 11 (version 2) fields")
         version = self.uint("header version")
-        if version != limits.FORMAT_VERSION:
-            raise self.fail("unsupported block format version", BAD_VERSION)
+        accepted = limits.FORMAT_VERSIONS if self.version is None else (self.version,)
+        if version not in accepted:
+            raise self.fail("unsupported block format version" if self.version is None
+                            else f"the block format version is not the chain's ({self.version})", BAD_VERSION)
+        if count != limits.HEADER_FIELDS[version]:
+            raise self.fail(f"a version-{version} block header must be an array of {limits.HEADER_FIELDS[version]} fields")
         chain_id = self.bin_exact(32, "header chain id")
         height = self.uint("height")   # 0 decodes; it is never the next height (bad-height, FORMAT.md §8)
         previous_hash = self.bin_exact(32, "previous hash")
@@ -344,12 +364,13 @@ class _Reader:
         if tx_count > limits.TRANSACTIONS_PER_BLOCK_MAX:
             raise self.fail("too many transactions for one block", LIMIT_EXCEEDED)
         tx_root = self.bin_exact(32, "transaction root")
-        commitment = self.bin_exact(32, "state commitment")
+        commitment = self.bin_exact(32, "state commitment" if version == 1 else "state root")
+        history_root = self.bin_exact(32, "history root") if version == 2 else b""
         proposer = self.bin_exact(32, "proposer")
         signature = self.bin_exact(64, "header signature")
         digest = hashing.header_hash(unsigned_from_signed(self.data[start:self.pos]))
         return BlockHeader(version, chain_id, height, previous_hash, time_ms, tx_count, tx_root, commitment,
-                           proposer, signature, digest)
+                           proposer, signature, digest, history_root)
 
     def block(self) -> Block:
         if len(self.data) > limits.BLOCK_BYTES_MAX:
@@ -397,16 +418,18 @@ def check_record_size(tx: Transaction) -> str | None:
     return None
 
 
-def decode_header(data: bytes) -> BlockHeader:
-    reader = _Reader(_as_bytes(data, "a block header"))
+def decode_header(data: bytes, version: int | None = None) -> BlockHeader:
+    """A header alone: of the given chain version, or of any known version when None."""
+    reader = _Reader(_as_bytes(data, "a block header"), version)
     header = reader.header()
     reader.end("block header")
     return header
 
 
-def decode_block_python(data: bytes) -> Block:
-    """The readable twin of the native block decoder."""
-    return _Reader(_as_bytes(data, "a block")).block()
+def decode_block_python(data: bytes, version: int | None = None) -> Block:
+    """The readable twin of the native block decoder: a block of the chain's version (any known
+    version when None)."""
+    return _Reader(_as_bytes(data, "a block"), version).block()
 
 
 class _Model:
@@ -452,8 +475,8 @@ def decode_genesis(data: bytes) -> Genesis:
     version, name, time_ms, validators, issuers, balances = _check_array(fields, 6, "genesis")
     if not _is_uint(version):
         raise _fail("the genesis version must be an unsigned integer")
-    if version != limits.FORMAT_VERSION:
-        raise LedgerError(BAD_VERSION, f"genesis format version {version} is not supported (expected {limits.FORMAT_VERSION})")
+    if version not in limits.FORMAT_VERSIONS:
+        raise LedgerError(BAD_VERSION, f"genesis format version {version} is not supported (expected 1 or 2)")
     if type(name) is not str:
         raise _fail("the chain name must be a string")
     if len(name.encode("utf-8")) > limits.CHAIN_NAME_BYTES_MAX:
@@ -494,7 +517,7 @@ def _balances(value: object) -> tuple[tuple[bytes, int], ...]:
 
 def check_genesis(g: Genesis) -> None:
     """Rules a genesis must meet beyond its schema (also applied when one is created in Python)."""
-    if g.version != limits.FORMAT_VERSION:
+    if g.version not in limits.FORMAT_VERSIONS:
         raise LedgerError(BAD_VERSION, f"genesis format version {g.version} is not supported")
     if len(g.name.encode("utf-8")) > limits.CHAIN_NAME_BYTES_MAX:
         raise LedgerError(LIMIT_EXCEEDED, f"the chain name is at most {limits.CHAIN_NAME_BYTES_MAX} bytes")
@@ -521,10 +544,12 @@ def check_genesis(g: Genesis) -> None:
         raise LedgerError(BAD_GENESIS, "the genesis time must be an unsigned 64-bit integer of milliseconds")
 
 
-def make_genesis(name: str, time_ms: int, validators, issuers=(), balances=()) -> Genesis:
-    """Build a valid genesis: keys are sorted for the canonical form; duplicates are an error."""
+def make_genesis(name: str, time_ms: int, validators, issuers=(), balances=(),
+                 version: int = limits.DEFAULT_FORMAT_VERSION) -> Genesis:
+    """Build a valid genesis: keys are sorted for the canonical form; duplicates are an error.
+    `version` chooses the chain format (2, the default, or 1)."""
     pairs = balances.items() if isinstance(balances, dict) else balances
-    genesis = Genesis(limits.FORMAT_VERSION, name, time_ms, tuple(sorted(validators)), tuple(sorted(issuers)),
+    genesis = Genesis(version, name, time_ms, tuple(sorted(validators)), tuple(sorted(issuers)),
                       tuple(sorted((bytes(key), int(amount)) for key, amount in pairs)))
     check_genesis(genesis)
     return genesis

@@ -25,7 +25,9 @@ BAD_TX_COUNT = "bad-tx-count"            # header count differs from the transac
 BAD_MERKLE_ROOT = "bad-merkle-root"      # header root differs from the root of the transaction ids
 UNKNOWN_PROPOSER = "unknown-proposer"    # proposer is not a genesis validator
 BAD_BLOCK_SIGNATURE = "bad-block-signature"
-BAD_STATE_COMMITMENT = "bad-state-commitment"
+BAD_STATE_COMMITMENT = "bad-state-commitment"   # version 1: the commitment chain link (FORMAT.md §7.1)
+BAD_HISTORY_ROOT = "bad-history-root"   # version 2: the header's history root is not that of the earlier block hashes (§7.3)
+BAD_STATE_ROOT = "bad-state-root"       # version 2: the header's state root is not the map's after the block (§7.2)
 # Transaction rules.
 BAD_TX_SIGNATURE = "bad-tx-signature"
 SMALL_ORDER_KEY = "small-order-key"      # sender key is a point of small order (anyone could sign)

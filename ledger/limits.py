@@ -2,7 +2,9 @@
 
 Specification: docs/FORMAT.md §10."""
 
-FORMAT_VERSION = 1
+FORMAT_VERSIONS = (1, 2)          # the genesis version chooses the chain format (FORMAT.md §4, §6)
+DEFAULT_FORMAT_VERSION = 2        # new chains
+HEADER_FIELDS = {1: 10, 2: 11}    # a header's number of fields, by version (with the signature)
 
 TRANSACTIONS_PER_BLOCK_MAX = 65_536
 BLOCK_BYTES_MAX = 16 * 1024 * 1024
