@@ -1,14 +1,14 @@
-"""What the history frontier and checkpoints cost, as ratios against baselines measured in the same run.
+"""What history roots, history leaves and checkpoints cost, as ratios against baselines measured in the same run.
 
-Specification: none (a benchmark of ledger/history.py, ledger/checkpoint.py and Ledger.history_leaves,
-docs/FORMAT.md §7.3 and §14).
+Specification: none (a benchmark of ledger/history_frontier.py, ledger/history.py, ledger/checkpoint.py and
+Ledger.history_leaves, docs/FORMAT.md §7.3, §13 and §14).
 
     .venv/bin/python bench/history_checkpoint.py [--leaves 200000] [--blocks 400] [--txs-per-block 500]
 
 1. A history root per block: Frontier.append + root() per leaf, against recomputing
    merkle.root over every leaf so far (the native root) at each of the first --recompute leaves.
-2. Frontier.append alone against hashing the same leaves with merkle.leaf_hashes (a lower bound:
-   every append hashes one leaf).
+2. A history proof (history.prove + history.verify) from the middle to the end of --leaves leaves,
+   against one merkle.root over the same leaves (proving hashes the whole tree once).
 3. Ledger.history_leaves (headers only) against decoding every stored block (decode_block) for
    its hash.
 4. Signing and verifying a checkpoint note against one bare Ed25519 signature / verification.
@@ -25,7 +25,8 @@ import nacl.bindings
 
 from ledger import Ledger, decode_block, merkle
 from ledger.checkpoint import VerifierKey, make_checkpoint, open_checkpoint, sign_checkpoint
-from ledger.history import Frontier
+from ledger import history
+from ledger.history_frontier import Frontier
 from ledger.workload import Workload, generate_chain_file
 
 
@@ -49,7 +50,7 @@ def main() -> None:
     leaves = [hashlib.sha256(b"%d" % i).digest() for i in range(args.leaves)]
 
     def frontier_roots(count: int) -> None:
-        frontier = Frontier()
+        frontier = Frontier.empty()
         for leaf in leaves[:count]:
             frontier = frontier.append(leaf)
             frontier.root()
@@ -64,10 +65,15 @@ def main() -> None:
     print(f"1. a root per block, {n} blocks: frontier {n / frontier_s:,.0f} roots/s, recomputing "
           f"{n / recompute_s:,.0f} roots/s; ratio {recompute_s / frontier_s:,.1f}x")
 
-    append_s = best_of(args.repeat, lambda: Frontier().extend(leaves))
-    hash_s = best_of(args.repeat, lambda: merkle.leaf_hashes(leaves))
-    print(f"2. Frontier.append: {args.leaves / append_s:,.0f} leaves/s; hashing the leaves alone "
-          f"{args.leaves / hash_s:,.0f} leaves/s; append costs {append_s / hash_s:,.1f}x the leaf hashes")
+    size = args.leaves
+    old = size // 2
+    root_s = best_of(args.repeat, lambda: merkle.root(leaves))
+    parts = history.prove(leaves, old, size)
+    prove_s = best_of(args.repeat, lambda: history.prove(leaves, old, size))
+    old_root, new_root = history.root(leaves[:old]), history.root(leaves)
+    verify_s = best_of(args.repeat, lambda: history.verify(old, old_root, leaves[old], size, new_root, *parts))
+    print(f"2. history proof {old} -> {size}: prove {prove_s * 1e3:.1f} ms ({prove_s / root_s:.1f}x one root), "
+          f"verify {verify_s * 1e6:.0f} us, {len(parts.consistency) + len(parts.inclusion)} hashes")
 
     with tempfile.TemporaryDirectory() as folder:
         chain = Path(folder) / "chain.ledger"

@@ -442,7 +442,7 @@ class Ledger:
                                              f"not {size}", tip + 1)
             leaves = [self.chain_id] if size else []
             for height, data in snap.iter_blocks(1, size - 1):
-                leaves.append(_block_hash(data, height))
+                leaves.append(_block_hash(data, height, self.genesis.version))
         if len(leaves) != size:
             raise LedgerError(NOT_FOUND, f"the store holds no block at height {len(leaves)}", len(leaves))
         return leaves
@@ -458,7 +458,7 @@ class Ledger:
         return sign_checkpoint(make_checkpoint(self.history_leaves(), origin), keypair)
 
 
-def _block_hash(block: bytes, height: int) -> bytes:
+def _block_hash(block: bytes, height: int, version: int) -> bytes:
     """The block hash of a stored block, from its header alone (the first field of the block array)."""
     unpacker = msgpack.Unpacker(raw=True)
     unpacker.feed(block)
@@ -469,7 +469,7 @@ def _block_hash(block: bytes, height: int) -> bytes:
     except (ValueError, msgpack.UnpackException) as error:
         raise LedgerError(BAD_ENCODING, f"the stored block's header does not decode: {error}", height) from None
     try:
-        return decode_header(block[start:unpacker.tell()]).hash
+        return decode_header(block[start:unpacker.tell()], version).hash
     except LedgerError as error:
         raise error.at(height) from None
 

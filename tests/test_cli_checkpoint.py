@@ -268,7 +268,8 @@ def test_checkpoint_and_verify_as_subprocesses(made, tmp_path):
 
 def test_history_leaves_of_a_store(made):
     from ledger import Ledger, LedgerError
-    from ledger.history import Frontier, root
+    from ledger.history import root
+    from ledger.history_frontier import Frontier
 
     path, leaves = made
     with Ledger.open(path / "db", read_only=True) as book:
@@ -285,7 +286,7 @@ def test_history_leaves_of_a_store(made):
             book.checkpoint(stranger)
         assert raised.value.code == "not-validator"
     # the BLAKE3 history root a version-2 header at height h would carry, two ways
-    frontier = Frontier()
+    frontier = Frontier.empty()
     for height in range(1, len(leaves) + 1):
         frontier = frontier.append(leaves[height - 1])
         assert frontier.root() == root(leaves[:height])
