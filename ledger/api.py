@@ -18,12 +18,14 @@ from ledger.assume_valid import AssumedValid, AssumeValidLookup, locate
 from ledger.builder import BlockBuilder
 from ledger.chainfile import ChainReader, ChainWriter
 from ledger.codec import (
-    Block, Genesis, Transaction, decode_block, decode_genesis, decode_header, encode_block, encode_genesis,
-    encode_header, encode_transaction,
+    Block, Genesis, Transaction, decode_block, decode_genesis, encode_block, encode_genesis, encode_header,
+    encode_transaction,
 )
 from ledger.checkpoint import NOT_VALIDATOR, Note, default_origin, make_checkpoint, sign_checkpoint
+from ledger.codec import decode_header
+from ledger.errors import BAD_ENCODING
 from ledger.errors import (
-    BAD_ENCODING, BAD_STATE_COMMITMENT, NOT_FOUND, STORE_EXISTS, WRONG_GENESIS, LedgerError, fault_from_os_error,
+    BAD_STATE_COMMITMENT, NOT_FOUND, STORE_EXISTS, WRONG_GENESIS, LedgerError, fault_from_os_error,
 )
 from ledger.importer import ImportProgress, Importer, ProgressCallback
 from ledger.keys import Keypair
