@@ -45,13 +45,24 @@ def fails(status: int, code: str | None, *args: object):
     return result
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    """A generated version-1 chain of 9 blocks, a store of its first 5 blocks, its genesis file, a
-    validator key file and a key that validates nothing."""
-    path = tmp_path_factory.mktemp("checkpoint")
+def _format_options(version: int) -> list:
+    """`ledger gen` options for a chain of format `version` (before --format-version existed, gen
+    wrote version 1 only)."""
+    if "--format-version" in ok("gen", "--help").stdout:
+        return ["--format-version", version]
+    if version != 1:
+        pytest.skip("this `ledger gen` writes version-1 chains only")
+    return []
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["v1", "v2"])
+def made(request, tmp_path_factory):
+    """A generated chain of 9 blocks (format version 1, then 2), a store of it and one of its
+    first 5 blocks, its genesis file, a validator key file and a key that validates nothing."""
+    path = tmp_path_factory.mktemp(f"checkpoint-v{request.param}")
     chain = path / "chain.ledger"
-    ok("gen", "--out", chain, "--blocks", BLOCKS, "--txs-per-block", TXS, "--accounts", ACCOUNTS, "--seed", SEED)
+    ok("gen", "--out", chain, "--blocks", BLOCKS, "--txs-per-block", TXS, "--accounts", ACCOUNTS, "--seed", SEED,
+       *_format_options(request.param))
     with open(chain, "rb") as stream:
         reader = ChainReader(stream)
         genesis = reader.genesis
@@ -68,6 +79,7 @@ def made(tmp_path_factory):
         for data in blocks[:5]:
             writer.write_block(data)
     ok("import", path / "prefix.ledger", "--db", path / "prefix")
+    assert decode_genesis(genesis).version == request.param
     leaves = [decode_genesis(genesis).chain_id] + [decode_block(data).hash for data in blocks]
     return path, leaves
 
@@ -285,8 +297,30 @@ def test_history_leaves_of_a_store(made):
         with pytest.raises(LedgerError) as raised:
             book.checkpoint(stranger)
         assert raised.value.code == "not-validator"
-    # the BLAKE3 history root a version-2 header at height h would carry, two ways
+    # the BLAKE3 history root the header at height h carries (version 2), three ways
     frontier = Frontier.empty()
-    for height in range(1, len(leaves) + 1):
-        frontier = frontier.append(leaves[height - 1])
-        assert frontier.root() == root(leaves[:height])
+    with Ledger.open(path / "db", read_only=True) as book:
+        for height in range(1, len(leaves)):
+            frontier = frontier.append(leaves[height - 1])
+            assert frontier.root() == root(leaves[:height])
+            if book.genesis.version >= 2:
+                assert book.block(height).header.history_root == root(book.history_leaves(height))
+
+
+def test_history_proofs_between_the_stored_headers(made):
+    """history.prove over a store's leaves, checked against the signed headers' own roots (v2)."""
+    from ledger import Ledger
+    from ledger.history import prove, verify
+
+    path, leaves = made
+    with Ledger.open(path / "db", read_only=True) as book:
+        if book.genesis.version < 2:
+            pytest.skip("version-1 headers carry no history root")
+        headers = {height: book.block(height).header for height in range(1, BLOCKS + 1)}
+        for old in range(1, BLOCKS):
+            for new in range(old + 1, BLOCKS + 1):
+                parts = prove(book.history_leaves(new), old, new)
+                assert verify(old, headers[old].history_root, headers[old].hash, new, headers[new].history_root,
+                              *parts), (old, new)
+                assert not verify(old, headers[old].history_root, headers[old - 1].hash if old > 1 else bytes(32),
+                                  new, headers[new].history_root, *parts)
