@@ -324,3 +324,20 @@ def test_history_proofs_between_the_stored_headers(made):
                               *parts), (old, new)
                 assert not verify(old, headers[old].history_root, headers[old - 1].hash if old > 1 else bytes(32),
                                   new, headers[new].history_root, *parts)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_chain_without_blocks_has_a_block_log_of_one_leaf(tmp_path, version):
+    from ledger import Ledger, make_genesis
+
+    validator = Keypair.from_seed(bytes([7]) * 32)
+    save_keypair(tmp_path / "validator.pem", validator)
+    genesis = make_genesis("empty", 0, [validator.public_key], version=version)
+    with Ledger.create(tmp_path / "db", genesis) as book:
+        assert book.history_leaves() == [book.chain_id]
+        chain_id = book.chain_id
+    text = ok("checkpoint", "--db", tmp_path / "db", "--key", tmp_path / "validator.pem").stdout
+    checkpoint = open_checkpoint(text, [VerifierKey(f"ledger/{chain_id.hex()}", validator.public_key)])[0]
+    assert (checkpoint.size, checkpoint.root) == (1, merkle.root([chain_id], "sha256"))
+    (tmp_path / "cp.txt").write_text(text, encoding="utf-8")
+    ok("checkpoint-verify", tmp_path / "cp.txt", "--validator", validator.public_key.hex(), "--db", tmp_path / "db")
