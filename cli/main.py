@@ -994,6 +994,159 @@ def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None,
         click.echo(f"appended block {block.height} ({block.hash.hex()}) with {len(block.transactions)} transactions")
 
 
+# ---------------------------------------------------------------- checkpoints (docs/FORMAT.md §14)
+
+
+def _origin_argument(origin: str | None, hint: str) -> str | None:
+    """An origin is also the key name, so it must be one (signed-note: no space, no '+')."""
+    from ledger.checkpoint import VerifierKey
+
+    if origin is None:
+        return None
+    try:
+        VerifierKey(origin, bytes(32))
+    except ValueError:
+        raise click.BadParameter(f"{origin!r} cannot name a key: it must be non-empty, without spaces, '+' or "
+                                 "control characters", param_hint=hint) from None
+    return origin
+
+
+def _checkpoint_json(checkpoint, signers) -> dict:
+    import base64
+
+    return {"origin": checkpoint.origin, "size": checkpoint.size, "height": checkpoint.size - 1,
+            "root": base64.b64encode(checkpoint.root).decode("ascii"), "root_hex": checkpoint.root.hex(),
+            "signers": [{"name": key.name, "key_id": key.key_id.hex(), "public_key": key.public_key.hex(),
+                         "verifier_key": key.to_string()} for key in signers]}
+
+
+@cli.command(name="checkpoint")
+@db_option
+@key_option
+@click.option("--origin", default=None, metavar="ORIGIN",
+              help="The checkpoint's origin line, also its key name (default: ledger/<chain id hex>).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write the note to this file (an existing file is refused) instead of printing it.")
+@force_option
+@read_only_option
+@json_option
+def checkpoint_command(db: str, key_path: str, origin: str | None, out_path: str | None, force: bool,
+                       read_only: bool, as_json: bool) -> None:
+    """Write a C2SP checkpoint of the block log, signed by a validator's key.
+
+    The block log is the RFC 6962 (SHA-256) Merkle tree over the chain id and every block hash,
+    so its size is the tip height + 1 (docs/FORMAT.md §14). The note (origin, size, base64 root,
+    then the signature line) is a C2SP tlog-checkpoint that transparency-log witnesses can
+    cosign. --key must be one of the genesis validators, else `not-validator` (exit 1). With
+    --out the note goes to that file and the verifier key (name+id+key) is printed; --json
+    prints both.
+    """
+    from ledger.checkpoint import VerifierKey, parse_checkpoint
+
+    origin = _origin_argument(origin, "--origin")
+    keypair = load_keypair(key_path)
+    with _open(db, read_only) as book:
+        note = book.checkpoint(keypair, origin)
+    text = note.to_text()
+    checkpoint = parse_checkpoint(note.text)
+    signer = VerifierKey(note.signatures[0].name, keypair.public_key)
+    if out_path:
+        _create_file(out_path, text, force, 0o644)
+    if as_json:
+        _emit({**_checkpoint_json(checkpoint, [signer]), "note": text, "out": out_path})
+    elif out_path:
+        click.echo(f"wrote {out_path}: checkpoint of size {checkpoint.size} (blocks up to height "
+                   f"{checkpoint.size - 1}); verifier key {signer.to_string()}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _trusted_checkpoint_keys(values: tuple[str, ...], origin: str) -> list:
+    """--validator values: a verifier key (name+id+base64) as it is, or 64 hex digits named by the
+    checkpoint's origin (FORMAT.md §14: the key name is the origin)."""
+    from ledger.checkpoint import VerifierKey
+
+    keys = []
+    for value in values:
+        if "+" in value:
+            try:
+                keys.append(VerifierKey.from_string(value))
+            except LedgerError as error:
+                raise click.BadParameter(f"{value!r} is not a verifier key: {error.message}",
+                                         param_hint="--validator") from None
+        else:
+            public_key = _hex_argument(value, 32, "--validator")
+            try:
+                keys.append(VerifierKey(origin, public_key))
+            except ValueError:   # an origin that cannot name a key: no hex key can have signed it
+                pass
+    return keys
+
+
+@cli.command(name="checkpoint-verify")
+@click.argument("note_file", type=click.File("rb"))
+@click.option("--validator", "validators", multiple=True, metavar="KEY",
+              help="A key you trust: 64 hex digits (its name is the checkpoint's origin) or a verifier key "
+                   "name+id+base64; repeatable.")
+@click.option("--genesis", "genesis_path", type=click.Path(exists=True, dir_okay=False),
+              help="Trust the validators of this genesis (JSON or canonical bytes); the origin must then be "
+                   "ledger/<its chain id> unless --origin says otherwise.")
+@click.option("--origin", default=None, metavar="ORIGIN", help="The origin the checkpoint must have.")
+@click.option("--db", "db", default=None, type=click.Path(file_okay=False),
+              help="Also check that the root is the root of this store's block log at the checkpoint's size.")
+@read_only_option
+@json_option
+def checkpoint_verify(note_file, validators: tuple[str, ...], genesis_path: str | None, origin: str | None,
+                      db: str | None, read_only: bool, as_json: bool) -> None:
+    """Check a checkpoint from `ledger checkpoint` (use - for stdin).
+
+    The note is read strictly (C2SP signed-note and tlog-checkpoint); signature lines of keys you
+    do not trust are ignored, a trusted key's signature that fails rejects the note, and at least
+    one trusted key must have signed it (else `proof-invalid`, exit 1). Trust comes from
+    --validator or --genesis (one is required). With --db, the store must hold at least that
+    many leaves (else `not-found`) and its block log of that size must have that root (else
+    `proof-invalid`): the checkpoint then describes this store's chain.
+    """
+    from ledger.checkpoint import (
+        NOTE_BYTES_MAX, PROOF_INVALID, VerifierKey, block_log_root, default_origin, parse_checkpoint, parse_note,
+        verify_note,
+    )
+
+    if not validators and not genesis_path:
+        raise click.UsageError("give --validator or --genesis: the keys you trust to sign checkpoints")
+    origin = _origin_argument(origin, "--origin")
+    note = parse_note(note_file.read(NOTE_BYTES_MAX + 1))
+    checkpoint = parse_checkpoint(note.text)   # its origin names the keys given as hex
+    trusted = _trusted_checkpoint_keys(validators, checkpoint.origin)
+    if genesis_path:
+        genesis = decode_genesis(_read_genesis_file(genesis_path))
+        if origin is None:
+            origin = default_origin(genesis.chain_id)
+        try:
+            trusted += [VerifierKey(checkpoint.origin, key) for key in genesis.validators]
+        except ValueError:
+            pass
+    if origin is not None and checkpoint.origin != origin:
+        raise LedgerError(PROOF_INVALID, f"the checkpoint's origin is {checkpoint.origin!r}, not {origin!r}")
+    signers = verify_note(note, trusted)
+    matches = None
+    if db is not None:
+        with _open(db, read_only) as book:
+            leaves = book.history_leaves(checkpoint.size)
+        if block_log_root(leaves) != checkpoint.root:
+            raise LedgerError(PROOF_INVALID, f"the checkpoint's root is not the root of the block log of {db} at "
+                                             f"size {checkpoint.size}: the store holds another chain or history",
+                              checkpoint.size - 1)
+        matches = db
+    if as_json:
+        _emit({"valid": True, **_checkpoint_json(checkpoint, signers), "store": matches})
+        return
+    names = ", ".join(f"{key.name} ({key.public_key.hex()})" for key in signers)
+    store = f"; it matches the block log of {db}" if matches else ""
+    click.echo(f"valid: checkpoint of {checkpoint.origin}, size {checkpoint.size} (blocks up to height "
+               f"{checkpoint.size - 1}), signed by {names}{store}")
+
+
 @cli.command()
 @click.option("--blocks", default=20, show_default=True, type=click.IntRange(1), help="Blocks in the test chain.")
 @click.option("--txs-per-block", default=1000, show_default=True, type=click.IntRange(1, 65536))
@@ -1079,6 +1232,10 @@ EXAMPLES = {
                     "ledger sign record --db db --key alice.pem --name 00ff --hex-name --value-file scan.bin "
                     "--out pending.txs"],
     "propose": ["ledger propose --db db --key validator.pem pending.txs --consume"],
+    "checkpoint": ["ledger checkpoint --db db --key validator.pem --out checkpoint.txt",
+                   "ledger checkpoint --db db --key validator.pem --origin example.org/city-log --json"],
+    "checkpoint-verify": ["ledger checkpoint-verify checkpoint.txt --genesis genesis.json --db db",
+                          "ledger checkpoint-verify checkpoint.txt --validator $(ledger pubkey validator.pem --hex)"],
     "bench": ["ledger bench --blocks 10 --threads 1 --threads 2 --plot bench.png"],
 }
 

@@ -19,6 +19,9 @@ from ledger.codec import (
     Block, Genesis, Transaction, decode_block, decode_genesis, encode_block, encode_genesis, encode_header,
     encode_transaction, unsigned_from_signed,
 )
+from ledger.checkpoint import NOT_VALIDATOR, Note, default_origin, make_checkpoint, sign_checkpoint
+from ledger.codec import decode_header
+from ledger.errors import BAD_ENCODING
 from ledger.errors import (
     BAD_STATE_COMMITMENT, BAD_STATE_ROOT, BAD_VERSION, NOT_FOUND, RECORD_TOO_LARGE, STORE_EXISTS, WRONG_GENESIS,
     LedgerError, fault_from_os_error,
@@ -48,6 +51,24 @@ def _bytes_argument(value: object, name: str) -> bytes:
         return bytes(value)
     hint = " (use bytes.fromhex for hex text)" if isinstance(value, str) else ""
     raise TypeError(f"{name} must be bytes, not {type(value).__name__}{hint}")
+
+
+def _block_hash(block: bytes, height: int, version: int) -> bytes:
+    """The block hash of a stored block, from its header alone (the first field of the block array)."""
+    import msgpack
+
+    unpacker = msgpack.Unpacker(raw=True)
+    unpacker.feed(block)
+    try:
+        unpacker.read_array_header()
+        start = unpacker.tell()
+        unpacker.skip()
+    except (ValueError, msgpack.UnpackException) as error:
+        raise LedgerError(BAD_ENCODING, f"the stored block's header does not decode: {error}", height) from None
+    try:
+        return decode_header(block[start:unpacker.tell()], version).hash
+    except LedgerError as error:
+        raise error.at(height) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +455,39 @@ class Ledger:
                         replay.accounts = dict(unpack_accounts(rules.cache.packed()))
                     replay.check_accounts_match(snap)
         return ValidationReport(start, end, blocks, transactions)
+
+    # ------------------------------------------------------------ history and checkpoints
+
+    def history_leaves(self, size: int | None = None) -> list[bytes]:
+        """The first `size` leaves of the history tree and of the block log (FORMAT.md §7.3, §14):
+        the chain id, then the block hash of each height 1 .. size - 1. Default: every stored
+        block (size = tip height + 1). A size beyond that is `not-found`. Read from one snapshot;
+        each block's header is decoded, not its transactions."""
+        with self._store.snapshot() as snap:
+            tip = snap.tip().height
+            if size is None:
+                size = tip + 1
+            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                raise ValueError(f"a tree size is an int from 0, not {size!r}")
+            if size > tip + 1:
+                raise LedgerError(NOT_FOUND, f"the block log holds {tip + 1} leaves (tip height {tip}), "
+                                             f"not {size}", tip + 1)
+            leaves = [self.chain_id] if size else []
+            for height, data in snap.iter_blocks(1, size - 1):
+                leaves.append(_block_hash(data, height, self.genesis.version))
+        if len(leaves) != size:
+            raise LedgerError(NOT_FOUND, f"the store holds no block at height {len(leaves)}", len(leaves))
+        return leaves
+
+    def checkpoint(self, keypair: Keypair, origin: str | None = None) -> Note:
+        """The C2SP checkpoint of the block log at the tip (FORMAT.md §14), signed by `keypair`
+        under the key name `origin` (default `ledger/<chain id hex>`). The key must be one of
+        the genesis validators, else `not-validator`."""
+        if keypair.public_key not in self.genesis.validators:
+            raise LedgerError(NOT_VALIDATOR, f"the key {keypair.public_key.hex()} is not a validator of this "
+                                             "chain's genesis; only a validator signs its checkpoints")
+        origin = default_origin(self.chain_id) if origin is None else origin
+        return sign_checkpoint(make_checkpoint(self.history_leaves(), origin), keypair)
 
     # ------------------------------------------------------------ queries
 
