@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ledger import hashing, limits, merkle, state_proofs, state_tree
+from ledger import limits, merkle, state_proofs, state_tree
 from ledger.assume_valid import AssumedValid, AssumeValidLookup, locate
 from ledger.builder import BlockBuilder
 from ledger.chainfile import ChainReader, ChainWriter
 from ledger.codec import (
     Block, Genesis, Transaction, decode_block, decode_genesis, encode_block, encode_genesis, encode_header,
-    encode_transaction, unsigned_from_signed,
+    encode_transaction,
 )
 from ledger.checkpoint import NOT_VALIDATOR, Note, default_origin, make_checkpoint, sign_checkpoint
 from ledger.codec import decode_header
@@ -609,9 +609,9 @@ class Ledger:
         with self._store.snapshot() as snap:
             if new_height > snap.tip().height:
                 raise LedgerError(NOT_FOUND, f"the store holds no block at height {new_height}", new_height)
-            headers = [state_proofs.block_header_bytes(snap.block_bytes(h)) for h in range(1, new_height + 1)]
-        leaves = [self.chain_id] + [hashing.header_hash(unsigned_from_signed(h)) for h in headers[:-1]]
-        return state_proofs.prove_history(leaves, headers[old_height - 1], headers[-1])
+            old_header, new_header = (state_proofs.block_header_bytes(snap.block_bytes(h))
+                                      for h in (old_height, new_height))
+        return state_proofs.prove_history(self.history_leaves(new_height), old_header, new_header)
 
 
 class _StoreReader:

@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional, Union
 
-from ledger import codec, limits, merkle, signatures, state_tree
+from ledger import codec, history, limits, merkle, signatures, state_tree
 from ledger.codec import BlockHeader, decode_header
 from ledger.errors import BAD_ENCODING, BAD_VERSION, LIMIT_EXCEEDED, RECORD_TOO_LARGE, LedgerError
 from ledger.proofs import (
-    AUDIT_PATH_NODES_MAX, PROOF_INVALID, PROOF_JSON_BYTES_MAX, PROOF_VERSION, TxProof, _hex, _integer, _malformed,
+    AUDIT_PATH_NODES_MAX, PROOF_INVALID, PROOF_VERSION, TxProof, _hex, _integer, _malformed,
     _parse, _utf8, check_proof,
 )
 from ledger.state_tree import EMPTY, Path
@@ -184,8 +184,8 @@ def prove_history(leaves: list[bytes], old_header: bytes, new_header: bytes) -> 
         raise ValueError("a history proof runs from a height h1 >= 1 to a height h2 > h1, over h2 leaves")
     if leaves[old.height] != old.hash:
         raise AssertionError("the history leaves do not hold the old header's block hash")
-    return HistoryProof(old_header, new_header, tuple(merkle.consistency_proof(leaves, old.height)),
-                        tuple(merkle.inclusion_proof(leaves, old.height)))
+    parts = history.prove(leaves, old.height, new.height)
+    return HistoryProof(old_header, new_header, tuple(parts.consistency), tuple(parts.inclusion))
 
 
 # ---------------------------------------------------------------- binary encoding
