@@ -251,16 +251,7 @@ class Ledger:
         if self._tree is not None and self._tree_tip == tip:
             return self._tree
         self._tree = self._tree_tip = None
-        tree = state_tree.new_tree()
-        for packed in snap.iter_accounts_packed():
-            state_tree.update_packed(tree, *state_tree.account_hashes(packed))
-        records = []
-        for record in snap.iter_records():
-            records.append(record)
-            if len(records) >= 65_536:
-                state_tree.update_packed(tree, *state_tree.record_hashes(records))
-                records = []
-        state_tree.update_packed(tree, *state_tree.record_hashes(records))
+        tree = _tree_of_tables(snap)
         if tree.root() != tip.state_commitment:
             raise LedgerError(BAD_STATE_ROOT, f"the store's accounts and records give the state root "
                               f"{tree.root().hex()}, not the tip's {tip.state_commitment.hex()}: the store is "
@@ -388,7 +379,8 @@ class Ledger:
         """Re-verify stored blocks start..end: encoding, links, signatures, roots, every state rule and
         the state commitments (version 2: the history and state roots, over a state tree of its own
         replayed in memory from the genesis). State is replayed from genesis (blocks before `start` are applied
-        without re-checking signatures). At the tip, the stored accounts must equal the replay.
+        without re-checking signatures). At the tip, the stored accounts (version 2: and records)
+        must equal the replay.
         Decoding and batched signature verification run ahead of the replay (ledger.pipeline).
         Blocks are read in segments, with the store's touched pages released between them, so
         memory stays flat however long the chain; stored blocks never change, so the segments
@@ -454,6 +446,10 @@ class Ledger:
                     if native:
                         replay.accounts = dict(unpack_accounts(rules.cache.packed()))
                     replay.check_accounts_match(snap)
+                    # Version 2: the records too (and the accounts once more, as the tree hashes them).
+                    if replay.tree is not None and _tree_of_tables(snap).root() != tip.state_commitment:
+                        raise LedgerError(BAD_STATE_ROOT, "the stored accounts and records differ from the replayed "
+                                          "state", end)
         return ValidationReport(start, end, blocks, transactions)
 
     # ------------------------------------------------------------ history and checkpoints
@@ -612,6 +608,21 @@ class Ledger:
             old_header, new_header = (state_proofs.block_header_bytes(snap.block_bytes(h))
                                       for h in (old_height, new_height))
         return state_proofs.prove_history(self.history_leaves(new_height), old_header, new_header)
+
+
+def _tree_of_tables(snap: Snapshot):
+    """A state tree of every account and record a snapshot's tables hold (FORMAT.md §7.2)."""
+    tree = state_tree.new_tree()
+    for packed in snap.iter_accounts_packed():
+        state_tree.update_packed(tree, *state_tree.account_hashes(packed))
+    records = []
+    for record in snap.iter_records():
+        records.append(record)
+        if len(records) >= 65_536:
+            state_tree.update_packed(tree, *state_tree.record_hashes(records))
+            records = []
+    state_tree.update_packed(tree, *state_tree.record_hashes(records))
+    return tree
 
 
 class _StoreReader:

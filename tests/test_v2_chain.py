@@ -300,3 +300,22 @@ def test_the_stored_tip_keeps_the_history_frontier_in_version_2_only(chains, tmp
     with Ledger.open(tmp_path / "db") as book:
         book.append(encode_block(blocks[3]))   # its history root is checked against the stored frontier
         assert book.height == 4
+
+
+@pytest.mark.parametrize("rules", RULES)
+def test_validate_finds_a_stored_record_that_differs_from_the_replay(chains, tmp_path, monkeypatch, rules):
+    """Version 2 commits to the records, so validate compares the stored ones with the replay too."""
+    monkeypatch.setenv("LEDGER_RULES", rules)
+    path, workload, blocks = chains[2]
+    owner, key = next((tx.sender, tx.body.key) for b in blocks for tx in b.transactions if tx.kind == 2)
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        book.import_chain(path)
+        book.validate()
+        store = book._store
+        raw = store.snapshot()
+        stored = raw._get(b"records", owner + key)
+        raw.close()
+        store._write(lambda txn: txn.put(owner + key, stored[:12] + b"forged", db=store._dbs[b"records"]))
+        with pytest.raises(LedgerError) as caught:
+            book.validate()
+        assert (caught.value.code, caught.value.height) == (BAD_STATE_ROOT, BLOCKS)
