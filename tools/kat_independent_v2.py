@@ -170,46 +170,46 @@ def sign(key: nacl.signing.SigningKey, message: bytes) -> bytes:
 TRANSFER, MINT, RECORD = 0, 1, 2
 
 
-def main() -> None:
-    validator, issuer, alice, bob, carol, dave, erin = (signer(b) for b in (1, 2, 3, 4, 5, 6, 7))
-    genesis_time = 1_764_400_000_000
+class Chain:
+    """One version-2 chain built block by block, with the state map after each height (§7.2)."""
 
-    # §4: version 2; a zero balance is still an entry of the state map (§7.2).
-    balances = sorted([[public(alice), 1000], [public(bob), 500], [public(erin), 0]])
-    genesis = pack([2, "kat v2", genesis_time, [public(validator)], [public(issuer)], balances])
-    chain_id = keyed("genesis", genesis)
+    def __init__(self, name: str, time_ms: int, validator, issuers: list[bytes], balances: list[list]) -> None:
+        self.validator = validator
+        # §4: version 2; a zero balance is still an entry of the state map (§7.2).
+        self.genesis = pack([2, name, time_ms, [public(validator)], sorted(issuers), sorted(balances)])
+        self.chain_id = keyed("genesis", self.genesis)
+        self.accounts: dict[bytes, list[int]] = {key: [amount, 0] for key, amount in balances}
+        self.records: dict[tuple[bytes, bytes], bytes] = {}
+        self.block_hashes = [self.chain_id]     # §7.3: L_0 = the chain id, L_i = the hash of block i
+        self.headers: list[bytes] = [b""]       # signed header encodings by height
+        self.state_by_height = [self.entries()]
+        self.previous_time = time_ms
+        self.pending: list[dict] = []
+        self.blocks: list[dict] = []
+        self.proofs: list[dict] = []
 
-    accounts: dict[bytes, list[int]] = {key: [amount, 0] for key, amount in balances}
-    records: dict[tuple[bytes, bytes], bytes] = {}
+    @property
+    def tip(self) -> int:
+        return len(self.block_hashes) - 1
 
-    def entries() -> list[tuple[bytes, bytes]]:
-        out = [(account_key(key), account_value(*value)) for key, value in accounts.items()]
-        out += [(record_key(owner, key), record_value(value)) for (owner, key), value in records.items()]
+    def entries(self) -> list[tuple[bytes, bytes]]:
+        out = [(account_key(key), account_value(*value)) for key, value in self.accounts.items()]
+        out += [(record_key(owner, key), record_value(value)) for (owner, key), value in self.records.items()]
         return out
 
-    vectors: dict = {
-        "source": ("tools/kat_independent_v2.py, from docs/FORMAT.md v2 "
-                   "(blake3, msgpack, hashlib, PyNaCl; no ledger code)"),
-        "hash_keys": {name: key.hex() for name, key in KEYS.items()},
-        "keys": {"validator_seed": (bytes([1]) * 32).hex(), "validator": public(validator).hex(),
-                 "issuer": public(issuer).hex(), "alice": public(alice).hex(), "bob": public(bob).hex(),
-                 "carol": public(carol).hex(), "dave": public(dave).hex(), "erin": public(erin).hex()},
-        "genesis": {"encoding": genesis.hex(), "chain_id": chain_id.hex(), "state_root": state_root(entries()).hex()},
-        "blocks": [],
-    }
-
-    def transaction(key, kind: int, body: list) -> dict:
+    def transaction(self, key, kind: int, body: list) -> dict:
         sender = public(key)
-        nonce = accounts.get(sender, [0, 0])[1] + 1 + sum(1 for tx in pending if tx["sender"] == sender)
-        unsigned = pack([chain_id, sender, nonce, kind, body])
+        nonce = self.accounts.get(sender, [0, 0])[1] + 1 + sum(1 for tx in self.pending if tx["sender"] == sender)
+        unsigned = pack([self.chain_id, sender, nonce, kind, body])
         txid = keyed("transaction", unsigned)
-        tx = {"fields": [chain_id, sender, nonce, kind, body, sign(key, txid)], "txid": txid, "sender": sender,
-              "kind": kind, "body": body, "nonce": nonce}
-        pending.append(tx)
+        tx = {"fields": [self.chain_id, sender, nonce, kind, body, sign(key, txid)], "txid": txid,
+              "sender": sender, "kind": kind, "body": body, "nonce": nonce}
+        self.pending.append(tx)
         return tx
 
-    def apply(txs: list[dict]) -> None:
+    def apply(self, txs: list[dict]) -> None:
         """§7.1: the touched accounts (a self-transfer touches only its sender) and the last writes."""
+        accounts = self.accounts
         for tx in txs:
             sender = accounts.setdefault(tx["sender"], [0, 0])
             assert tx["nonce"] == sender[1] + 1
@@ -223,74 +223,41 @@ def main() -> None:
                 to, amount = tx["body"]
                 accounts.setdefault(to, [0, 0])[0] += amount
             else:
-                records[(tx["sender"], tx["body"][0])] = tx["body"][1]
+                self.records[(tx["sender"], tx["body"][0])] = tx["body"][1]
         assert all(0 <= value[0] < 2**64 for value in accounts.values())
 
-    block_hashes = [chain_id]          # §7.3: L_0 = the chain id, L_i = the hash of block i
-    headers: list[bytes] = [b""]       # signed header encodings by height
-    state_by_height = [entries()]
-    previous_time = genesis_time
-
-    def block(time_ms: int, txs: list[dict]) -> None:
-        nonlocal previous_time
-        height = len(block_hashes)
-        assert time_ms >= previous_time
+    def block(self, time_ms: int, txs: list[dict]) -> None:
+        height = self.tip + 1
+        assert time_ms >= self.previous_time
         tx_root = mth([tx["txid"] for tx in txs])
-        apply(txs)
-        root = state_root(entries())
-        history_root = mth(block_hashes[:height])
-        fields = [2, chain_id, height, block_hashes[-1], time_ms, len(txs), tx_root, root, history_root,
-                  public(validator)]
+        self.apply(txs)
+        root = state_root(self.entries())
+        history_root = mth(self.block_hashes[:height])
+        fields = [2, self.chain_id, height, self.block_hashes[-1], time_ms, len(txs), tx_root, root, history_root,
+                  public(self.validator)]
         block_hash = keyed("block_header", pack(fields))
-        header = pack(fields + [sign(validator, block_hash)])
-        encoding = pack([fields + [sign(validator, block_hash)], [tx["fields"] for tx in txs]])
-        block_hashes.append(block_hash)
-        headers.append(header)
-        state_by_height.append(entries())
-        previous_time = time_ms
-        vectors["blocks"].append({"height": height, "encoding": encoding.hex(), "header": header.hex(),
-                                  "block_hash": block_hash.hex(), "tx_root": tx_root.hex(),
-                                  "state_root": root.hex(), "history_root": history_root.hex(),
-                                  "txids": [tx["txid"].hex() for tx in txs]})
-        pending.clear()
+        header = pack(fields + [sign(self.validator, block_hash)])
+        encoding = pack([fields + [sign(self.validator, block_hash)], [tx["fields"] for tx in txs]])
+        self.block_hashes.append(block_hash)
+        self.headers.append(header)
+        self.state_by_height.append(self.entries())
+        self.previous_time = time_ms
+        self.blocks.append({"height": height, "encoding": encoding.hex(), "header": header.hex(),
+                            "block_hash": block_hash.hex(), "tx_root": tx_root.hex(), "state_root": root.hex(),
+                            "history_root": history_root.hex(), "txids": [tx["txid"].hex() for tx in txs]})
+        self.pending.clear()
 
-    pending: list[dict] = []
-    block(genesis_time + 1000, [
-        transaction(alice, TRANSFER, [public(carol), 250]),
-        transaction(issuer, MINT, [public(carol), 5]),              # the issuer enters the map: nonce 1
-        transaction(carol, RECORD, [b"licence/2026/0042", b"valid until 2027-12-31"]),
-        transaction(bob, TRANSFER, [public(bob), 7]),                # to oneself: only the nonce moves
-        transaction(alice, TRANSFER, [public(dave), 0]),             # amount 0 to a new key: dave enters
-        transaction(carol, RECORD, [b"", b""]),                      # empty key and value: present
-    ])
-    block(genesis_time + 1000, [                                     # the same time is allowed
-        transaction(carol, RECORD, [b"licence/2026/0042", b"revoked"]),   # overwrite
-        transaction(carol, RECORD, [b"note", b"first"]),
-        transaction(carol, RECORD, [b"note", b""]),                  # the last write of a block counts: empty
-        transaction(issuer, MINT, [public(issuer), 2**32]),
-    ])
-    block(genesis_time + 5000, [])                                   # an empty block: the state root stays
-    block(genesis_time + 6000, [
-        transaction(dave, RECORD, [b"k" * 64, bytes(range(256)) * 16]),   # dave's first transaction
-        transaction(bob, TRANSFER, [public(alice), 493]),
-    ])
+    def chain_file(self) -> bytes:
+        """§9: magic, u16 version 1, then u32-length-prefixed genesis and blocks."""
+        data = b"\x89LEDGER\n" + struct.pack(">H", 1) + struct.pack(">I", len(self.genesis)) + self.genesis
+        for vector in self.blocks:
+            encoding = bytes.fromhex(vector["encoding"])
+            data += struct.pack(">I", len(encoding)) + encoding
+        return data
 
-    tip = len(block_hashes) - 1
-    # §9: magic, u16 version 1, then u32-length-prefixed genesis and blocks.
-    chain_file = b"\x89LEDGER\n" + struct.pack(">H", 1) + struct.pack(">I", len(genesis)) + genesis
-    for vector in vectors["blocks"]:
-        data = bytes.fromhex(vector["encoding"])
-        chain_file += struct.pack(">I", len(data)) + data
-    vectors["chain_file"] = {"bytes": chain_file.hex(), "sha256": hashlib.sha256(chain_file).hexdigest(),
-                             "blake3": blake3.blake3(chain_file).hexdigest()}
-    vectors["final_state"] = {
-        "accounts": {key.hex(): value for key, value in sorted(accounts.items())},
-        "records": [[owner.hex(), key.hex(), value.hex()] for (owner, key), value in sorted(records.items())],
-    }
-
-    # §12: state proofs, [1, kind, ...] with EMPTY siblings written as b"".
-    def state_proof(height: int, kind: int, subject: list, k: bytes, value: list) -> bytes:
-        siblings, terminal = state_path(state_by_height[height], k)
+    def state_proof(self, height: int, kind: int, subject: list, k: bytes, value: list) -> tuple[bytes, int]:
+        """§12: [1, kind, subject…, value, [siblings, other], header], EMPTY siblings written as b""."""
+        siblings, terminal = state_path(self.state_by_height[height], k)
         other: list = []
         if terminal is not None and terminal[0] != k:
             other = [terminal[0], terminal[1]]
@@ -301,104 +268,126 @@ def main() -> None:
             assert terminal is None or terminal[0] != k
         # The proof must fold to the header's state root (§12 step 7).
         end = EMPTY if terminal is None else leaf(*terminal)
-        assert fold(k, siblings, end) == state_root(state_by_height[height])
+        assert fold(k, siblings, end) == state_root(self.state_by_height[height])
         path = [[b"" if s == EMPTY else s for s in siblings], other]
-        return pack([1, kind, *subject, value, path, headers[height]])
+        return pack([1, kind, *subject, value, path, self.headers[height]]), len(siblings)
 
-    proofs: list[dict] = []
-
-    def add_account(name: str, height: int, key: bytes, value: list) -> None:
-        proof = state_proof(height, 0, [key], account_key(key), value)
-        siblings, _ = state_path(state_by_height[height], account_key(key))
-        proofs.append({"name": name, "kind": "account", "height": height, "public_key": key.hex(),
-                       "present": bool(value), "value": value, "siblings": len(siblings), "proof": proof.hex()})
-
-    def add_record(name: str, height: int, owner: bytes, key: bytes, value: list) -> None:
-        proof = state_proof(height, 1, [owner, key], record_key(owner, key), value)
-        siblings, _ = state_path(state_by_height[height], record_key(owner, key))
-        proofs.append({"name": name, "kind": "record", "height": height, "owner": owner.hex(), "key": key.hex(),
-                       "present": bool(value), "value": [v.hex() for v in value], "siblings": len(siblings),
-                       "proof": proof.hex()})
-
-    add_account("account present (alice, tip)", tip, public(alice), accounts[public(alice)])
-    add_account("account present, zero balance from genesis (erin)", tip, public(erin), [0, 0])
-    add_account("account present, amount-0 transfer recipient (dave, block 1)", 1, public(dave), [0, 0])
-    add_account("account absent (never seen)", tip, public(signer(9)), [])
-    add_account("account absent (another never-seen key)", tip, public(signer(10)), [])
-    add_record("record present (overwritten: revoked)", tip, public(carol), b"licence/2026/0042", [b"revoked"])
-    add_record("record present, old value at block 1", 1, public(carol), b"licence/2026/0042",
-               [b"valid until 2027-12-31"])
-    add_record("record present, empty key and value", tip, public(carol), b"", [b""])
-    add_record("record present, last write of a block is empty", 2, public(carol), b"note", [b""])
-    add_record("record present, limits exactly", tip, public(dave), b"k" * 64, [bytes(range(256)) * 16])
-    add_record("record absent (never written)", tip, public(carol), b"licence/2026/0043", [])
-    add_record("record absent, other owner's key", tip, public(alice), b"licence/2026/0042", [])
-    add_record("record absent before it was written", 1, public(carol), b"note", [])
-    # §12 JSON form: version, kind, the shown fields in the listed order, proof (hex).
-    def shown(height: int) -> dict:
-        fields = msgpack.unpackb(headers[height], raw=True)
-        return {"chain_id": chain_id.hex(), "height": height, "block_hash": block_hashes[height].hex(),
+    def shown(self, height: int) -> dict:
+        """§12 JSON form: the shown fields every state proof starts with."""
+        fields = msgpack.unpackb(self.headers[height], raw=True)
+        return {"chain_id": self.chain_id.hex(), "height": height, "block_hash": self.block_hashes[height].hex(),
                 "state_root": bytes(fields[7]).hex()}
 
-    for p in proofs:
-        if p["kind"] == "account":
-            balance, nonce = p["value"] or [0, 0]
-            p["json"] = {"version": 1, "kind": "account", **shown(p["height"]), "public_key": p["public_key"],
-                         "present": p["present"], "balance": balance, "nonce": nonce, "proof": p["proof"]}
-        else:
-            p["json"] = {"version": 1, "kind": "record", **shown(p["height"]), "owner": p["owner"], "key": p["key"],
-                         "present": p["present"], "value": p["value"][0] if p["value"] else None,
-                         "proof": p["proof"]}
+    def add_account(self, name: str, height: int, key: bytes, value: list) -> None:
+        proof, depth = self.state_proof(height, 0, [key], account_key(key), value)
+        balance, nonce = value or [0, 0]
+        self.proofs.append({"name": name, "kind": "account", "height": height, "public_key": key.hex(),
+                            "present": bool(value), "value": value, "siblings": depth, "proof": proof.hex(),
+                            "json": {"version": 1, "kind": "account", **self.shown(height), "public_key": key.hex(),
+                                     "present": bool(value), "balance": balance, "nonce": nonce,
+                                     "proof": proof.hex()}})
 
-    # At least one absent proof must end in another key's leaf and one in EMPTY, to cover both terminals.
-    terminals = set()
-    for p in proofs:
-        if not p["present"]:
-            decoded = msgpack.unpackb(bytes.fromhex(p["proof"]), raw=True)
-            terminals.add(bool(decoded[-2][1]))
-    vectors["state_proofs"] = proofs
-    vectors["absent_terminals_covered"] = sorted(terminals)
+    def add_record(self, name: str, height: int, owner: bytes, key: bytes, value: list) -> None:
+        proof, depth = self.state_proof(height, 1, [owner, key], record_key(owner, key), value)
+        self.proofs.append({"name": name, "kind": "record", "height": height, "owner": owner.hex(), "key": key.hex(),
+                            "present": bool(value), "value": [v.hex() for v in value], "siblings": depth,
+                            "proof": proof.hex(),
+                            "json": {"version": 1, "kind": "record", **self.shown(height), "owner": owner.hex(),
+                                     "key": key.hex(), "present": bool(value),
+                                     "value": value[0].hex() if value else None, "proof": proof.hex()}})
 
-    # §13: history proofs [1, 2, old header, new header, consistency, inclusion].
-    history = []
-    for old, new in ((1, tip), (2, 3), (1, 2), (3, tip)):
-        consistency = consistency_proof(old, block_hashes[:new])
-        inclusion = inclusion_path(old, block_hashes[:new])
-        proof = pack([1, 2, headers[old], headers[new], consistency, inclusion])
-        history.append({"old_height": old, "new_height": new, "consistency": len(consistency),
-                        "inclusion": len(inclusion), "proof": proof.hex(),
-                        "json": {"version": 1, "kind": "history", "chain_id": chain_id.hex(), "old_height": old,
-                                 "old_block_hash": block_hashes[old].hex(), "new_height": new,
-                                 "new_block_hash": block_hashes[new].hex(), "proof": proof.hex()}})
-    vectors["history_proofs"] = history
+    def history_proof(self, old: int, new: int) -> dict:
+        """§13: [1, 2, old header, new header, consistency, inclusion]."""
+        consistency = consistency_proof(old, self.block_hashes[:new])
+        inclusion = inclusion_path(old, self.block_hashes[:new])
+        proof = pack([1, 2, self.headers[old], self.headers[new], consistency, inclusion])
+        return {"old_height": old, "new_height": new, "consistency": len(consistency), "inclusion": len(inclusion),
+                "proof": proof.hex(),
+                "json": {"version": 1, "kind": "history", "chain_id": self.chain_id.hex(), "old_height": old,
+                         "old_block_hash": self.block_hashes[old].hex(), "new_height": new,
+                         "new_block_hash": self.block_hashes[new].hex(), "proof": proof.hex()}}
 
-    # Tampered variants with the verdict FORMAT.md §12/§13 names for each.
-    def flip(data: bytes, at: int) -> bytes:
-        return data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+    def checkpoint(self) -> dict:
+        """§14: the note over L_0 … L_tip with RFC 6962 SHA-256, signed as a C2SP signed note."""
+        origin = "ledger/" + self.chain_id.hex()
+        sha_root = mth(self.block_hashes, "sha256")
+        text = f"{origin}\n{len(self.block_hashes)}\n{base64.b64encode(sha_root).decode()}\n".encode()
+        key_id = hashlib.sha256(origin.encode() + b"\n\x01" + public(self.validator)).digest()[:4]
+        signature = base64.b64encode(key_id + sign(self.validator, text)).decode()
+        note = text + b"\n" + f"\u2014 {origin} {signature}\n".encode()
+        return {"origin": origin, "size": len(self.block_hashes), "sha256_root": sha_root.hex(),
+                "key_id": key_id.hex(), "note": note.decode()}
 
+    def vectors(self, history: list[tuple[int, int]]) -> dict:
+        chain_file = self.chain_file()
+        terminals = set()   # absent proofs ending in EMPTY (False) and in another key's leaf (True)
+        for p in self.proofs:
+            if not p["present"]:
+                terminals.add(bool(msgpack.unpackb(bytes.fromhex(p["proof"]), raw=True)[-2][1]))
+        return {
+            "genesis": {"encoding": self.genesis.hex(), "chain_id": self.chain_id.hex(),
+                        "state_root": state_root(self.state_by_height[0]).hex()},
+            "blocks": self.blocks,
+            "chain_file": {"bytes": chain_file.hex(), "sha256": hashlib.sha256(chain_file).hexdigest(),
+                           "blake3": blake3.blake3(chain_file).hexdigest()},
+            "final_state": {
+                "accounts": {key.hex(): value for key, value in sorted(self.accounts.items())},
+                "records": [[owner.hex(), key.hex(), value.hex()]
+                            for (owner, key), value in sorted(self.records.items())],
+            },
+            "state_proofs": self.proofs,
+            "absent_terminals_covered": sorted(terminals),
+            "history_proofs": [self.history_proof(old, new) for old, new in history],
+            "checkpoint": self.checkpoint(),
+            # §3/§7.3 on their own: the history roots and the RFC 6962 roots of every prefix of the block log.
+            "history_roots": [mth(self.block_hashes[:n]).hex() for n in range(len(self.block_hashes) + 1)],
+            "block_log_sha256_roots": [mth(self.block_hashes[:n], "sha256").hex()
+                                       for n in range(len(self.block_hashes) + 1)],
+        }
+
+
+def ground_record_key(owner: bytes, prefix: str, want: str) -> bytes:
+    """The first record key `prefix` + decimal n whose key hash starts with the bit string `want`
+    (keys next to each other, or at an end of the key space)."""
+    n = 0
+    while True:
+        key = f"{prefix}{n}".encode()
+        k = record_key(owner, key)
+        if all(bit(k, i) == int(b) for i, b in enumerate(want)):
+            return key
+        n += 1
+
+
+def bits(k: bytes, count: int) -> str:
+    return "".join(str(bit(k, i)) for i in range(count))
+
+
+def flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+
+
+def tampered_proofs(chain: Chain, history: dict, bob: bytes) -> list[dict]:
+    """Tampered variants of the chain's proofs, with the verdict FORMAT.md §12/§13 names for each."""
     tampered = []
 
     def tamper(name: str, base: str, data: bytes, code: str, anchor: str = "genesis") -> None:
         tampered.append({"name": name, "base": base, "proof": data.hex(), "code": code, "anchor": anchor})
 
-    by_name = {p["name"]: p for p in proofs}
-    alice_p = msgpack.unpackb(bytes.fromhex(by_name["account present (alice, tip)"]["proof"]), raw=True)
-    record_p = msgpack.unpackb(bytes.fromhex(by_name["record present (overwritten: revoked)"]["proof"]), raw=True)
-    absent_other = next(msgpack.unpackb(bytes.fromhex(p["proof"]), raw=True) for p in proofs
+    def decoded(name: str) -> list:
+        proof = next(p for p in chain.proofs if p["name"] == name)
+        return msgpack.unpackb(bytes.fromhex(proof["proof"]), raw=True)
+
+    a = decoded("account present (alice, tip)")
+    absent_other = next(msgpack.unpackb(bytes.fromhex(p["proof"]), raw=True) for p in chain.proofs
                         if not p["present"] and msgpack.unpackb(bytes.fromhex(p["proof"]), raw=True)[-2][1])
-
-    def first_full_sibling(siblings: list) -> int:
-        return next(i for i, s in enumerate(siblings) if len(s) == 32)
-
-    a = [list(x) if isinstance(x, list) else x for x in alice_p]
     v = list(a[3]); v[0] += 1
     tamper("account balance changed", "account", pack(a[:3] + [v] + a[4:]), "proof-invalid")
     v = list(a[3]); v[1] += 1
     tamper("account nonce changed", "account", pack(a[:3] + [v] + a[4:]), "proof-invalid")
     tamper("account claimed absent", "account", pack(a[:3] + [[]] + a[4:]), "proof-invalid")
-    tamper("account other public key", "account", pack(a[:2] + [public(bob)] + a[3:]), "proof-invalid")
+    tamper("account other public key", "account", pack(a[:2] + [bob] + a[3:]), "proof-invalid")
     sib = [bytes(s) for s in a[4][0]]
-    i = first_full_sibling(sib)
+    i = next(i for i, s in enumerate(sib) if len(s) == 32)
     tamper("account sibling flipped", "account",
            pack(a[:4] + [[sib[:i] + [flip(sib[i], 0)] + sib[i + 1:], a[4][1]]] + a[5:]), "proof-invalid")
     tamper("account sibling dropped", "account", pack(a[:4] + [[sib[1:], a[4][1]]] + a[5:]), "proof-invalid")
@@ -416,7 +405,7 @@ def main() -> None:
     header = bytes(a[5])
     tamper("header signature flipped", "account", pack(a[:5] + [flip(header, len(header) - 1)]), "proof-invalid")
     tamper("header state root flipped", "account", pack(a[:5] + [flip(header, header.index(bytes.fromhex(
-        vectors["blocks"][-1]["state_root"])))]), "proof-invalid")
+        chain.blocks[-1]["state_root"])))]), "proof-invalid")
     tamper("another chain id anchored", "account", pack(a), "proof-invalid", anchor="other-chain")
     tamper("untrusted validator", "account", pack(a), "proof-invalid", anchor="other-validator")
     v1 = msgpack.unpackb(header, raw=True)
@@ -426,7 +415,7 @@ def main() -> None:
     tamper("11-field header announcing version 1", "account", pack(a[:5] + [b"\x9b\x01" + header[2:]]),
            "bad-version")
 
-    r = list(record_p)
+    r = decoded("record present (overwritten: revoked)")
     tamper("record value changed (old proof value)", "record",
            pack(r[:4] + [[b"valid until 2027-12-31"]] + r[5:]), "proof-invalid")
     tamper("record other key", "record", pack(r[:3] + [b"licence/2026/0043"] + r[4:]), "proof-invalid")
@@ -435,17 +424,15 @@ def main() -> None:
     tamper("record claimed absent", "record", pack(r[:4] + [[]] + r[5:]), "proof-invalid")
     o = list(absent_other)
     other = [bytes(x) for x in o[-2][1]]
+    own = record_key(bytes(o[2]), bytes(o[3])) if o[1] == 1 else account_key(bytes(o[2]))
     tamper("absent: other leaf's value hash changed", ("account", "record")[o[1]],
            pack(o[:-2] + [[o[-2][0], [other[0], flip(other[1], 0)]]] + o[-1:]), "proof-invalid")
     tamper("absent: other leaf is the key itself", ("account", "record")[o[1]],
-           pack(o[:-2] + [[o[-2][0], [bytes(record_key(bytes(o[2]), bytes(o[3])) if o[1] == 1
-                                             else account_key(bytes(o[2]))), other[1]]]] + o[-1:]),
-           "proof-invalid")
+           pack(o[:-2] + [[o[-2][0], [own, other[1]]]] + o[-1:]), "proof-invalid")
     tamper("absent: other leaf dropped", ("account", "record")[o[1]],
            pack(o[:-2] + [[o[-2][0], []]] + o[-1:]), "proof-invalid")
 
-    h = msgpack.unpackb(bytes.fromhex(history[0]["proof"]), raw=True)
-    h = [bytes(x) if isinstance(x, bytes) else x for x in h]
+    h = msgpack.unpackb(bytes.fromhex(history["proof"]), raw=True)
     cons = [bytes(x) for x in h[4]]
     incl = [bytes(x) for x in h[5]]
     tamper("history consistency node flipped", "history",
@@ -463,20 +450,96 @@ def main() -> None:
     tamper("history node of 31 bytes", "history", pack(h[:4] + [[cons[0][:31]] + cons[1:], incl]), "bad-encoding")
     tamper("history old header announcing version 1 (11 fields)", "history",
            pack(h[:2] + [b"\x9b\x01" + h[2][2:]] + h[3:]), "bad-version")
-    vectors["tampered"] = tampered
+    return tampered
 
-    # §14: the checkpoint note over L_0 … L_tip with RFC 6962 SHA-256, signed as a C2SP signed note.
-    origin = "ledger/" + chain_id.hex()
-    sha_root = mth(block_hashes, "sha256")
-    text = f"{origin}\n{len(block_hashes)}\n{base64.b64encode(sha_root).decode()}\n".encode()
-    key_id = hashlib.sha256(origin.encode() + b"\n\x01" + public(validator)).digest()[:4]
-    note = text + b"\n" + f"\u2014 {origin} {base64.b64encode(key_id + sign(validator, text)).decode()}\n".encode()
-    vectors["checkpoint"] = {"origin": origin, "size": len(block_hashes), "sha256_root": sha_root.hex(),
-                             "key_id": key_id.hex(), "note": note.decode()}
 
-    # §3/§7.3 on their own: the history roots and the RFC 6962 roots of every prefix of the block log.
-    vectors["history_roots"] = [mth(block_hashes[:n]).hex() for n in range(len(block_hashes) + 1)]
-    vectors["block_log_sha256_roots"] = [mth(block_hashes[:n], "sha256").hex() for n in range(len(block_hashes) + 1)]
+def main() -> None:
+    validator, issuer, alice, bob, carol, dave, erin = (signer(b) for b in (1, 2, 3, 4, 5, 6, 7))
+    genesis_time = 1_764_400_000_000
+
+    chain = Chain("kat v2", genesis_time, validator, [public(issuer)],
+                  [[public(alice), 1000], [public(bob), 500], [public(erin), 0]])
+    tx = chain.transaction
+    chain.block(genesis_time + 1000, [
+        tx(alice, TRANSFER, [public(carol), 250]),
+        tx(issuer, MINT, [public(carol), 5]),                # the issuer enters the map: nonce 1
+        tx(carol, RECORD, [b"licence/2026/0042", b"valid until 2027-12-31"]),
+        tx(bob, TRANSFER, [public(bob), 7]),                  # to oneself: only the nonce moves
+        tx(alice, TRANSFER, [public(dave), 0]),               # amount 0 to a new key: dave enters
+        tx(carol, RECORD, [b"", b""]),                        # empty key and value: present
+    ])
+    chain.block(genesis_time + 1000, [                       # the same time is allowed
+        tx(carol, RECORD, [b"licence/2026/0042", b"revoked"]),   # overwrite
+        tx(carol, RECORD, [b"note", b"first"]),
+        tx(carol, RECORD, [b"note", b""]),                    # the last write of a block counts: empty
+        tx(issuer, MINT, [public(issuer), 2**32]),
+    ])
+    chain.block(genesis_time + 5000, [])                     # an empty block: the state root stays
+    chain.block(genesis_time + 6000, [
+        tx(dave, RECORD, [b"k" * 64, bytes(range(256)) * 16]),   # dave's first transaction
+        tx(bob, TRANSFER, [public(alice), 493]),
+    ])
+    tip = chain.tip
+    chain.add_account("account present (alice, tip)", tip, public(alice), chain.accounts[public(alice)])
+    chain.add_account("account present, zero balance from genesis (erin)", tip, public(erin), [0, 0])
+    chain.add_account("account present, amount-0 transfer recipient (dave, block 1)", 1, public(dave), [0, 0])
+    chain.add_account("account absent (never seen)", tip, public(signer(9)), [])
+    chain.add_account("account absent (another never-seen key)", tip, public(signer(10)), [])
+    chain.add_record("record present (overwritten: revoked)", tip, public(carol), b"licence/2026/0042", [b"revoked"])
+    chain.add_record("record present, old value at block 1", 1, public(carol), b"licence/2026/0042",
+                     [b"valid until 2027-12-31"])
+    chain.add_record("record present, empty key and value", tip, public(carol), b"", [b""])
+    chain.add_record("record present, last write of a block is empty", 2, public(carol), b"note", [b""])
+    chain.add_record("record present, limits exactly", tip, public(dave), b"k" * 64, [bytes(range(256)) * 16])
+    chain.add_record("record absent (never written)", tip, public(carol), b"licence/2026/0043", [])
+    chain.add_record("record absent, other owner's key", tip, public(alice), b"licence/2026/0042", [])
+    chain.add_record("record absent before it was written", 1, public(carol), b"note", [])
+
+    vectors: dict = {
+        "source": ("tools/kat_independent_v2.py, from docs/FORMAT.md v2 "
+                   "(blake3, msgpack, hashlib, PyNaCl; no ledger code)"),
+        "hash_keys": {name: key.hex() for name, key in KEYS.items()},
+        "keys": {"validator_seed": (bytes([1]) * 32).hex(), "validator": public(validator).hex(),
+                 "issuer": public(issuer).hex(), "alice": public(alice).hex(), "bob": public(bob).hex(),
+                 "carol": public(carol).hex(), "dave": public(dave).hex(), "erin": public(erin).hex()},
+        **chain.vectors([(1, tip), (2, 3), (1, 2), (3, tip)]),
+    }
+    vectors["tampered"] = tampered_proofs(chain, vectors["history_proofs"][0], public(bob))
+
+    # A second chain for the edges of §7.2: no genesis balance and no issuer, so the map is empty
+    # (root EMPTY, in a header) until block 2 holds one entry (root = its leaf, paths of no sibling);
+    # then record keys ground so that two key hashes share their first 16 bits (a run of EMPTY
+    # siblings) and two lie at the ends of the key space (12 leading zero bits, 12 leading ones).
+    edges = Chain("kat v2 edges", genesis_time, validator, [], [])
+    owner = public(alice)
+    near = b"licence/2026/0042"
+    twin = ground_record_key(owner, "twin/", bits(record_key(owner, near), 16))
+    lowest = ground_record_key(owner, "low/", "0" * 12)
+    highest = ground_record_key(owner, "high/", "1" * 12)
+    between = ground_record_key(owner, "absent/", bits(record_key(owner, near), 16))   # never written
+    edges.block(genesis_time, [])                                                       # root EMPTY
+    edges.block(genesis_time + 1, [edges.transaction(alice, TRANSFER, [owner, 0])])     # one entry
+    edges.block(genesis_time + 2, [
+        edges.transaction(alice, RECORD, [near, b"issued"]),
+        edges.transaction(alice, RECORD, [twin, b"twin"]),
+        edges.transaction(alice, RECORD, [lowest, b"low"]),
+        edges.transaction(alice, RECORD, [highest, b"high"]),
+    ])
+    edges.add_account("empty map: account absent", 1, owner, [])
+    edges.add_record("empty map: record absent", 1, owner, near, [])
+    edges.add_account("one entry: account present, no sibling", 2, owner, [0, 1])
+    edges.add_account("one entry: account absent, the other leaf at depth 0", 2, public(bob), [])
+    edges.add_record("one entry: record absent", 2, owner, near, [])
+    edges.add_record("16 shared bits: record present", 3, owner, near, [b"issued"])
+    edges.add_record("16 shared bits: its neighbour present", 3, owner, twin, [b"twin"])
+    edges.add_record("16 shared bits: absent key between them", 3, owner, between, [])
+    edges.add_record("lowest end of the key space", 3, owner, lowest, [b"low"])
+    edges.add_record("highest end of the key space", 3, owner, highest, [b"high"])
+    edges.add_account("account after the records", 3, owner, [0, 5])
+    vectors["edge_chain"] = {"keys": {"validator": public(validator).hex(), "alice": owner.hex()},
+                             "record_keys": {"near": near.hex(), "twin": twin.hex(), "lowest": lowest.hex(),
+                                             "highest": highest.hex(), "between": between.hex()},
+                             **edges.vectors([(1, 2), (1, 3), (2, 3)])}
     json.dump(vectors, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
