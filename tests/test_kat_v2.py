@@ -226,6 +226,8 @@ def test_tampered_proof_is_rejected_with_the_named_code(vector):
         else:
             state_proofs.check_state_proof(proof, trusted, chain_id)
     assert caught.value.code == vector["code"], caught.value
+    if vector["height"] is not None:
+        assert caught.value.height == vector["height"], caught.value
     assert not state_proofs.verify_state_proof(data, trusted, chain_id)
 
 

@@ -371,7 +371,13 @@ def tampered_proofs(chain: Chain, history: dict, bob: bytes) -> list[dict]:
     tampered = []
 
     def tamper(name: str, base: str, data: bytes, code: str, anchor: str = "genesis") -> None:
-        tampered.append({"name": name, "base": base, "proof": data.hex(), "code": code, "anchor": anchor})
+        # §12, §13: a proof-invalid failure carries the height of the (new) header.
+        height = None
+        if code == "proof-invalid":
+            fields = msgpack.unpackb(data, raw=True)
+            height = msgpack.unpackb(fields[3] if base == "history" else fields[-1], raw=True)[2]
+        tampered.append({"name": name, "base": base, "proof": data.hex(), "code": code, "anchor": anchor,
+                         "height": height})
 
     def decoded(name: str) -> list:
         proof = next(p for p in chain.proofs if p["name"] == name)
