@@ -251,3 +251,32 @@ def test_checkpoint_note(stores, name):
     assert f"\n{size}\n" in expected                                  # size = tip height + 1
     (path / "bad-note.txt").write_text(expected.replace(f"\n{size}\n", f"\n{size - 1}\n"))
     assert invoke("checkpoint-verify", path / "bad-note.txt", "--validator", VALIDATOR.hex()).exit_code == 1
+
+
+def test_cli_verify_proof_reads_the_independent_binaries(tmp_path):
+    """`ledger verify-proof` on the independent binary files (§12: a file whose first byte is not
+    `{`), anchored by the genesis bytes: each proof is accepted, each tampered one refused with
+    its code, and a state proof carried forward by the independent history proof (§13)."""
+    (tmp_path / "genesis.bin").write_bytes(bytes.fromhex(VECTORS["genesis"]["encoding"]))
+    anchor = ["--genesis", tmp_path / "genesis.bin"]
+    for i, vector in enumerate(VECTORS["state_proofs"] + VECTORS["history_proofs"]):
+        (tmp_path / f"{i}.bin").write_bytes(bytes.fromhex(vector["proof"]))
+        result = invoke("verify-proof", tmp_path / f"{i}.bin", *anchor)
+        assert result.exit_code == 0, (vector.get("name"), result.output)
+    for i, vector in enumerate(VECTORS["tampered"]):
+        if vector["anchor"] != "genesis":
+            continue
+        (tmp_path / f"t{i}.bin").write_bytes(bytes.fromhex(vector["proof"]))
+        result = invoke("verify-proof", tmp_path / f"t{i}.bin", *anchor)
+        assert result.exit_code == 1, (vector["name"], result.output)
+        assert result.stderr.startswith(f"error: {vector['code']}"), (vector["name"], result.stderr)
+    history = next(h for h in VECTORS["history_proofs"] if (h["old_height"], h["new_height"]) == (1, 4))
+    old = next(p for p in VECTORS["state_proofs"] if p["name"] == "record present, old value at block 1")
+    (tmp_path / "history.bin").write_bytes(bytes.fromhex(history["proof"]))
+    (tmp_path / "old.bin").write_bytes(bytes.fromhex(old["proof"]))
+    result = invoke("verify-proof", tmp_path / "old.bin", "--history", tmp_path / "history.bin", *anchor)
+    assert result.exit_code == 0, result.output
+    current = next(p for p in VECTORS["state_proofs"] if p["name"] == "record present (overwritten: revoked)")
+    (tmp_path / "current.bin").write_bytes(bytes.fromhex(current["proof"]))      # its header is not the old one
+    result = invoke("verify-proof", tmp_path / "current.bin", "--history", tmp_path / "history.bin", *anchor)
+    assert result.exit_code == 1 and result.stderr.startswith("error: proof-invalid"), result.output
