@@ -43,7 +43,7 @@ bench-large: build
 # the native block rules and account cache, the txid entries, the state tree,
 # and the bindings walking containers that a buffer export mutates.
 sanitize: build
-	tools/sanitize.sh tests/test_ed25519_vectors.py tests/test_block_decoder.py tests/test_blake3_native.py tests/test_merkle_native.py tests/test_native_containers.py tests/test_ed25519_first_bad.py tests/test_ed25519_coalesce.py tests/test_native_rules.py tests/test_txindex.py tests/test_state_tree.py
+	tools/sanitize.sh tests/test_ed25519_vectors.py tests/test_block_decoder.py tests/test_blake3_native.py tests/test_merkle_native.py tests/test_native_containers.py tests/test_ed25519_first_bad.py tests/test_ed25519_coalesce.py tests/test_native_rules.py tests/test_txindex.py tests/test_state_tree.py tests/test_chain_version.py
 
 # The threaded paths under ThreadSanitizer: batch verification on 2 threads, the Merkle root
 # split over threads, the SIMD switches and key cache under concurrent use, the import pipeline.
@@ -56,7 +56,7 @@ clean:
 # Fuzzing (atheris, coverage-guided) and mutation testing (cosmic-ray): tools pinned here and
 # installed into the venv by the targets themselves; `make test` needs neither.
 FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES := block_decoder ed25519 merkle_proofs chain_file genesis_json proof_json
+FUZZ_HARNESSES := block_decoder ed25519 merkle_proofs chain_file genesis_json proof_json state_proof
 ATHERIS := atheris==3.0.0
 COSMIC_RAY := cosmic-ray==8.7.0
 

@@ -7,6 +7,10 @@ the same run, and the import's peak private memory (RssAnon) beside its file-bac
 
 The ceiling: batch verification (ledger.signatures.verify_records, every thread) of that chain's own
 signature records, in the pipeline's batch size; decoding them is not timed.
+
+Several chain files are measured one after the other in the same run, e.g. a version-1 and a
+version-2 chain of the same seed (`ledger gen ... --format-version 1`), and the ratios of the
+later ones to the first are printed: what the version-2 state tree costs against the commitment chain.
 """
 import os
 import shutil
@@ -18,7 +22,7 @@ from pathlib import Path
 
 from ledger import Ledger, signatures
 from ledger.chainfile import ChainReader
-from ledger.codec import decode_block_for_validation
+from ledger.codec import decode_block_for_validation, decode_genesis
 from ledger.pipeline import SIGNATURES_PER_BATCH
 
 
@@ -59,8 +63,10 @@ def ceiling(path: str) -> float:
     with open(path, "rb") as stream:
         batch: list[bytes] = []
         pending = 0
-        for _height, data in ChainReader(stream).blocks():
-            records = decode_block_for_validation(data)[1]
+        reader = ChainReader(stream)
+        version = decode_genesis(reader.genesis).version
+        for _height, data in reader.blocks():
+            records = decode_block_for_validation(data, version)[1]
             batch.append(records)
             pending += len(records) // 128
             if pending >= SIGNATURES_PER_BATCH:
@@ -79,7 +85,7 @@ def ceiling(path: str) -> float:
     return count / elapsed
 
 
-def main(path: str) -> None:
+def main(path: str) -> dict:
     with open(path, "rb") as stream:
         genesis = ChainReader(stream).genesis
     folder = Path(tempfile.mkdtemp(prefix="ledger-native-import-"))
@@ -98,9 +104,13 @@ def main(path: str) -> None:
               f"signature ceiling {ceiling_rate:,.0f} sig/s; import/ceiling {import_rate / ceiling_rate:.2f}; "
               f"validate {count / validate_seconds:,.0f} tx/s ({count / validate_seconds / ceiling_rate:.2f} of the ceiling); "
               f"peak RssAnon {peak.anon / 1024:.0f} MiB, RssFile {peak.file / 1024:.0f} MiB")
+        return {"import": import_rate / ceiling_rate, "validate": count / validate_seconds / ceiling_rate}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    results = [main(path) for path in sys.argv[1:]]
+    for path, result in zip(sys.argv[2:], results[1:]):
+        print(f"{path} against {sys.argv[1]}: import/ceiling {result['import'] / results[0]['import']:.2f}x, "
+              f"validate/ceiling {result['validate'] / results[0]['validate']:.2f}x")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ledger import crypto
 from ledger.chainfile import ChainReader
-from ledger.codec import decode_block_for_validation
+from ledger.codec import decode_block_for_validation, decode_genesis
 from ledger.pipeline import SIGNATURES_PER_BATCH
 
 SIGNATURE_RECORD_SIZE = 128
@@ -74,8 +74,10 @@ def chain_records(path: Path, signatures_max: int = CEILING_SIGNATURES_MAX) -> t
     file, up to about `signatures_max`; with the blocks and transactions they came from."""
     parts, count, blocks, transactions = [], 0, 0, 0
     with open(path, "rb") as stream:
-        for _height, data in ChainReader(stream).blocks():
-            block, records, _root = decode_block_for_validation(data)
+        reader = ChainReader(stream)
+        version = decode_genesis(reader.genesis).version
+        for _height, data in reader.blocks():
+            block, records, _root = decode_block_for_validation(data, version)
             parts.append(records)
             count += len(records) // SIGNATURE_RECORD_SIZE
             blocks += 1

@@ -18,7 +18,7 @@ from scale_tools import chain_records, ceiling_seconds, coalesce_verifier
 
 from ledger import Ledger
 from ledger.chainfile import ChainReader
-from ledger.codec import decode_block
+from ledger.codec import decode_block, decode_genesis
 from ledger.workload import generate_chain_file
 
 TXS_PER_BLOCK = 1000
@@ -38,7 +38,7 @@ class ScaleChain:
             last = None
             for _height, data in reader.blocks():
                 last = data
-        self.tip_hash = decode_block(last).hash
+        self.tip_hash = decode_block(last, decode_genesis(self.genesis).version).hash
         self.records, self.sample_blocks, self.sample_transactions = chain_records(self.path)
         self.store: Path | None = None
 

@@ -5,11 +5,12 @@ genesis bytes are msgpack; this file is only the operator's way of writing them,
 strict: a typo must not silently become a different chain. Every field is checked by name, and
 each fault is one sentence naming the field:
 
-    {"name": str, "time_ms": int, "validators": [hex], "issuers": [hex], "balances": {hex: int}}
+    {"version": int, "name": str, "time_ms": int, "validators": [hex], "issuers": [hex], "balances": {hex: int}}
 
 - `name`, `time_ms` and `validators` are required; `issuers` and `balances` may be left out
-  (empty); `version` may be given (it must be 1), so the `genesis` object of `ledger info --json`
-  reads back as the same chain.
+  (empty); `version` is the chain format (docs/FORMAT.md §4): 1 or 2, and 2 when left out, as for
+  new chains (`make_genesis`); `ledger genesis` always writes it, and so does the `genesis` object
+  of `ledger info --json`, which reads back as the same chain.
 - Numbers are JSON integers: no strings, booleans, fractions, exponents or NaN.
 - Keys are 32-byte public keys as 64 hex digits; a key may not be listed twice.
 - Unknown keys (a misspelling) and duplicate object keys are errors.
@@ -148,10 +149,11 @@ def parse_genesis_json(data: bytes | str) -> Genesis:
                    "validators": " (the public keys, as hex, allowed to sign blocks)",
                    "name": " (the chain's name; it may be \"\")"}[field]
             raise _fail(f'the genesis JSON has no "{field}"{why}')
+    version = limits.DEFAULT_FORMAT_VERSION
     if "version" in spec:
         version = _uint(spec["version"], "version", 2**64 - 1)
-        if version != limits.FORMAT_VERSION:
-            raise _fail(f'"version" must be {limits.FORMAT_VERSION}, the only genesis version, not {version}')
+        if version not in limits.FORMAT_VERSIONS:
+            raise _fail(f'"version" must be 1 or 2 (the chain format; 2 for a new chain), not {version}')
     name = spec["name"]
     if not isinstance(name, str):
         raise _fail(f'"name" must be a string, not {_type_name(name)}')
@@ -167,10 +169,11 @@ def parse_genesis_json(data: bytes | str) -> Genesis:
         raise _fail('"validators" is empty: a genesis needs at least one validator')
     issuers = _key_list(spec, "issuers", limits.ISSUERS_MAX)
     balances = _balances(spec)
-    return make_genesis(name, time_ms, validators, issuers, balances)
+    return make_genesis(name, time_ms, validators, issuers, balances, version=version)
 
 
 def genesis_spec(name: str, time_ms: int, validators: list[str], issuers: list[str],
-                 balances: dict[str, int]) -> dict:
+                 balances: dict[str, int], version: int = limits.DEFAULT_FORMAT_VERSION) -> dict:
     """The JSON object, fields in the order README documents, that `parse_genesis_json` reads."""
-    return {"name": name, "time_ms": time_ms, "validators": validators, "issuers": issuers, "balances": balances}
+    return {"version": version, "name": name, "time_ms": time_ms, "validators": validators, "issuers": issuers,
+            "balances": balances}

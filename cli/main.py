@@ -27,7 +27,9 @@ _previous_sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
 import click
 import lmdb
 
-from ledger import Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_proof
+from ledger import (
+    HistoryProof, Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_any_proof, encode_proof, load_proof,
+)
 from ledger.assume_valid import parse_block_hash
 from ledger.chainfile import ChainReader
 from ledger.codec import decode_genesis, encode_genesis
@@ -143,10 +145,11 @@ def cli() -> None:
     """
 
 
-def _create_file(path: str, text: str, force: bool, mode: int) -> None:
-    """Write `text` to a new file at `path`, never half a file: an existing file is refused (exit 2)
-    unless `force`, which replaces it by a rename. The file is created with `mode` from the start."""
-    data = text.encode("utf-8")
+def _create_file(path: str, text: str | bytes, force: bool, mode: int) -> None:
+    """Write `text` (str as UTF-8, or bytes) to a new file at `path`, never half a file: an existing
+    file is refused (exit 2) unless `force`, which replaces it by a rename. The file is created with
+    `mode` from the start."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if not force:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -235,11 +238,13 @@ def _public_key_option(text: str, what: str) -> str:
 @click.option("--issuer", "issuers", multiple=True, metavar="HEX", help="An issuer's public key (hex); repeatable.")
 @click.option("--balance", "balances", multiple=True, metavar="HEX=AMOUNT",
               help="A starting balance; repeatable.")
+@click.option("--format-version", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="The chain format (docs/FORMAT.md): 2, or 1 for a chain of the first format.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the file here (an existing file is refused) instead of printing it.")
 @force_option
 def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...], issuers: tuple[str, ...],
-                    balances: tuple[str, ...], out: str | None, force: bool) -> None:
+                    balances: tuple[str, ...], format_version: int, out: str | None, force: bool) -> None:
     """Write a genesis JSON file for `ledger init`.
 
     With at least one --validator the file is complete: `ledger init` accepts it as written, and the
@@ -264,7 +269,7 @@ def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...],
         if len(set(keys)) != len(keys):
             raise click.BadParameter("a key is given twice", param_hint=what)
     spec = genesis_spec(name, int(time.time() * 1000) if time_ms is None else time_ms,
-                        validator_keys or [VALIDATOR_PLACEHOLDER], issuer_keys, balance_map)
+                        validator_keys or [VALIDATOR_PLACEHOLDER], issuer_keys, balance_map, format_version)
     text = json.dumps(spec, indent=2) + "\n"
     complete = bool(validator_keys)
     chain_id = parse_genesis_json(text).chain_id.hex() if complete else None   # what init will read
@@ -332,7 +337,9 @@ def init(db: str, genesis_path: str, wait: bool, as_json: bool) -> None:
 @click.option("--txs-per-block", default=1000, show_default=True, type=click.IntRange(0, 65536))
 @click.option("--accounts", default=1000, show_default=True, type=click.IntRange(2))
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same bytes.")
-def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int) -> None:
+@click.option("--format-version", "format_version", default=2, show_default=True, type=click.Choice(["1", "2"]),
+              help="Chain format: 2 (state root and history root in every header) or 1 (state commitment chain).")
+def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int, format_version: str) -> None:
     """Generate a deterministic synthetic chain of transfers, mints and records.
 
     For demos and benchmarks: keys are derived from the seed, so never use them for anything real.
@@ -345,7 +352,7 @@ def gen(out: str, block_count: int, txs_per_block: int, accounts: int, seed: int
             rate = transactions / max(time.perf_counter() - started, 1e-9)
             click.echo(f"\rblock {height}/{block_count}  {transactions:,} tx  {rate:,.0f} tx/s", nl=False, err=True)
 
-    generate_chain_file(out, block_count, txs_per_block, accounts, seed, progress)
+    generate_chain_file(out, block_count, txs_per_block, accounts, seed, progress, version=int(format_version))
     if show:
         click.echo(err=True)
     elapsed = time.perf_counter() - started
@@ -614,15 +621,139 @@ def record(owner: str, name: str, db: str, hex_name: bool, read_only: bool, as_j
                    f"{len(found.history)} versions")
 
 
+
+
+def _proof_output_options(command):
+    for option in reversed([
+        click.option("--binary", is_flag=True, help="Write the compact binary proof (FORMAT.md §12) to --out."),
+        click.option("--out", type=click.Path(dir_okay=False), default=None,
+                     help="Write the proof here (JSON, or binary with --binary) instead of printing it; an "
+                          "existing file is refused."),
+        force_option,
+        click.option("--json", "as_json", is_flag=True, callback=_remember_json,
+                     help='Print {"proof": the JSON proof, "size": bytes of its binary form} (errors as JSON too).'),
+    ]):
+        command = option(command)
+    return command
+
+
+def _write_proof(proof, binary: bool, out: str | None, force: bool, as_json: bool) -> None:
+    """Print or write a proof as the prove-* commands do: its JSON (FORMAT.md §12), or the binary to
+    --out; --json prints the JSON with the binary's size beside it."""
+    if binary and not out:
+        raise click.UsageError("--binary writes bytes: give --out FILE")
+    data = encode_proof(proof)
+    if out:
+        _create_file(out, data if binary else json.dumps(proof.to_json(), indent=2) + "\n", force, 0o644)
+    if as_json:
+        _emit({"proof": proof.to_json(), "size": len(data)})
+    elif out:
+        click.echo(f"wrote {out} ({'binary' if binary else 'JSON'}; the binary proof is {len(data)} bytes)")
+    else:
+        _emit(proof.to_json())
+
+
 @cli.command()
 @click.argument("txid")
 @db_option
 @read_only_option
-def proof(txid: str, db: str, read_only: bool) -> None:
-    """Print an inclusion proof of TXID up to its signed block header (JSON)."""
+@_proof_output_options
+def proof(txid: str, db: str, read_only: bool, binary: bool, out: str | None, force: bool, as_json: bool) -> None:
+    """Print an inclusion proof of TXID up to its signed block header (JSON, FORMAT.md §11; the
+    binary form of §12 with --binary --out)."""
     txid_bytes = _hex_argument(txid, 32, "TXID")
     with _open(db, read_only) as book:
-        _emit(book.prove(txid_bytes).to_json())
+        found = book.prove(txid_bytes)
+    _write_proof(found, binary, out, force, as_json)
+
+
+@cli.command(name="prove-account")
+@click.argument("public_key")
+@db_option
+@read_only_option
+@_proof_output_options
+def prove_account(public_key: str, db: str, read_only: bool, binary: bool, out: str | None, force: bool,
+                  as_json: bool) -> None:
+    """Prove an account's balance and nonce (or that the key has none) after the tip's block.
+
+    The proof (JSON, FORMAT.md §12) holds the signed tip header and the path of the state map from
+    the account to its state root: `ledger verify-proof` checks it without a store. Needs a
+    version-2 chain with at least one block.
+    """
+    key = _hex_argument(public_key, 32, "PUBLIC_KEY")
+    with _open(db, read_only) as book:
+        proof = book.prove_account(key)
+    _write_proof(proof, binary, out, force, as_json)
+
+
+@cli.command(name="prove-record")
+@click.argument("owner")
+@click.argument("key")
+@db_option
+@click.option("--hex-key", "--hex-name", "hex_key", is_flag=True,
+              help="KEY is hex rather than UTF-8 text (--hex-name: the spelling of `ledger record`).")
+@read_only_option
+@_proof_output_options
+def prove_record(owner: str, key: str, db: str, hex_key: bool, read_only: bool, binary: bool, out: str | None,
+                 force: bool, as_json: bool) -> None:
+    """Prove OWNER's record KEY: its latest value, or that it was never written, after the tip's block.
+
+    A proof of a value shows what the record held at that block; after the record is overwritten
+    (a certificate revoked), only a new proof shows the new value. Needs a version-2 chain.
+    """
+    owner_key = _hex_argument(owner, 32, "OWNER")
+    record_key = _record_name(key, hex_key, "KEY")
+    with _open(db, read_only) as book:
+        proof = book.prove_record(owner_key, record_key)
+    _write_proof(proof, binary, out, force, as_json)
+
+
+@cli.command(name="prove-history")
+@db_option
+@click.option("--from", "old_height", type=click.IntRange(1, 2**64 - 1), required=True,
+              help="The older height H1 (at least 1).")
+@click.option("--to", "new_height", type=click.IntRange(1, 2**64 - 1), required=True,
+              help="The newer height H2 (above H1, at most the tip).")
+@read_only_option
+@_proof_output_options
+def prove_history(db: str, old_height: int, new_height: int, read_only: bool, binary: bool, out: str | None,
+                  force: bool, as_json: bool) -> None:
+    """Prove that the block at H2 extends the block at H1 (FORMAT.md §13).
+
+    With it, a proof against the header at H1 is carried forward to H2:
+    `ledger verify-proof PROOF --history HISTORY`.
+    """
+    if old_height >= new_height:
+        raise click.BadParameter(f"--from ({old_height}) must be below --to ({new_height})", param_hint="--from")
+    with _open(db, read_only) as book:
+        proof = book.prove_history(old_height, new_height)
+    _write_proof(proof, binary, out, force, as_json)
+
+
+def _read_proof(handle) -> object:
+    from ledger.proofs import PROOF_JSON_BYTES_MAX
+
+    return load_proof(handle.read(PROOF_JSON_BYTES_MAX + 1))
+
+
+def _describe(proof) -> str:
+    """One line saying what a verified proof shows (every value derived from the checked bytes)."""
+    if isinstance(proof, TxProof):
+        shown = proof.to_json()
+        return (f"transaction {shown['txid']} is at index {shown['index']} of block {shown['height']} "
+                f"({shown['block_hash']}) of chain {shown['chain_id']}")
+    shown = proof.to_json()
+    if isinstance(proof, HistoryProof):
+        return (f"block {shown['new_height']} ({shown['new_block_hash']}) extends block {shown['old_height']} "
+                f"({shown['old_block_hash']}) of chain {shown['chain_id']}")
+    where = f"after block {shown['height']} ({shown['block_hash']}) of chain {shown['chain_id']}"
+    if "public_key" in shown:
+        if not shown["present"]:
+            return f"account {shown['public_key']} is not in the state (balance 0, nonce 0) {where}"
+        return f"account {shown['public_key']} has balance {shown['balance']} and nonce {shown['nonce']} {where}"
+    if not shown["present"]:
+        return f"record {shown['key']} (hex) of {shown['owner']} was never written {where}"
+    return f"record {shown['key']} (hex) of {shown['owner']} holds {shown['value'] or '(empty)'} (hex) {where}"
 
 
 @cli.command(name="verify-proof")
@@ -632,43 +763,55 @@ def proof(txid: str, db: str, read_only: bool) -> None:
               help="Trust the validators and chain id of this genesis (JSON or canonical bytes).")
 @click.option("--no-anchor", is_flag=True,
               help="Accept a proof that only holds together: nothing ties it to a chain you trust.")
-def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: str | None, no_anchor: bool) -> None:
-    """Check a proof from `ledger proof` without any store (use - for stdin).
+@click.option("--history", "history_file", type=click.File("rb"), default=None,
+              help="A history proof (ledger prove-history) from the proof's block to a newer one: carry the proof "
+                   "forward to that block.")
+def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: str | None, no_anchor: bool,
+                         history_file) -> None:
+    """Check a proof of any kind without any store (use - for stdin).
 
+    Takes a transaction proof (`ledger proof`), an account, record or history proof (`ledger
+    prove-account`, `prove-record`, `prove-history`), as JSON or as a binary file (--binary).
     Every field of the proof is checked against the signed bytes it carries. A proof is anchored
     by --genesis (the header is of that chain and its proposer one of its validators) or by
     --validator (the proposer is one of these keys). Without either, anyone could have made the
     chain: the command says so and exits 1, unless --no-anchor is given.
-
-    Example: ledger verify-proof proof.json --genesis genesis.json
     """
     from ledger.codec import decode_header
-    from ledger.proofs import PROOF_JSON_BYTES_MAX, PROOF_UNANCHORED
+    from ledger.proofs import PROOF_UNANCHORED
 
     if no_anchor and (validators or genesis_path):
         raise click.UsageError("--no-anchor contradicts --genesis and --validator")
     trusted = [_hex_argument(v, 32, "--validator") for v in validators] or None
-    proof_data = TxProof.from_json(proof_file.read(PROOF_JSON_BYTES_MAX + 1))
+    proof_data = _read_proof(proof_file)
+    history = None
+    if history_file is not None:
+        history = _read_proof(history_file)
+        if not isinstance(history, HistoryProof):
+            raise click.BadParameter("the file is not a history proof (ledger prove-history)", param_hint="--history")
     chain_id = None
     if genesis_path:
         genesis = decode_genesis(_read_genesis_file(genesis_path))
         trusted = list(genesis.validators) + (trusted or [])
         chain_id = genesis.chain_id
-    check_proof(proof_data, trusted, chain_id)
+    check_any_proof(proof_data, trusted, chain_id, history)
     if trusted is None and not no_anchor:
         raise LedgerError(PROOF_UNANCHORED, "the proof holds together, but nothing anchors it to a chain you trust "
                                             "(give --genesis or --validator, or --no-anchor to accept that)")
-    # Every value shown is derived from the bytes check_proof verified.
-    summary = proof_data.to_json()
-    proposer = decode_header(proof_data.header).proposer.hex()
+    header = decode_header(proof_data.new_header if isinstance(proof_data, HistoryProof) else proof_data.header)
+    proposer = header.proposer.hex()
     if chain_id is not None:
-        anchor = f"anchored by the genesis of chain {summary['chain_id']}"
+        anchor = f"anchored by the genesis of chain {header.chain_id.hex()}"
     elif trusted is not None:
         anchor = f"anchored by trusted validator {proposer}"
     else:
         anchor = "NOT anchored: anyone could have made this chain"
-    click.echo(f"valid: transaction {summary['txid']} is at index {summary['index']} of block {summary['height']} "
-               f"({summary['block_hash']}) of chain {summary['chain_id']}, signed by {proposer}; {anchor}")
+    carried = ""
+    if history is not None:
+        newer = decode_header(history.new_header)
+        carried = (f"; carried forward to block {newer.height} ({newer.hash.hex()}), signed by "
+                   f"{newer.proposer.hex()}")
+    click.echo(f"valid: {_describe(proof_data)}, signed by {proposer}{carried}; {anchor}")
 
 
 # ---------------------------------------------------------------- producing blocks from the shell
@@ -851,6 +994,159 @@ def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None,
         click.echo(f"appended block {block.height} ({block.hash.hex()}) with {len(block.transactions)} transactions")
 
 
+# ---------------------------------------------------------------- checkpoints (docs/FORMAT.md §14)
+
+
+def _origin_argument(origin: str | None, hint: str) -> str | None:
+    """An origin is also the key name, so it must be one (signed-note: no space, no '+')."""
+    from ledger.checkpoint import VerifierKey
+
+    if origin is None:
+        return None
+    try:
+        VerifierKey(origin, bytes(32))
+    except ValueError:
+        raise click.BadParameter(f"{origin!r} cannot name a key: it must be non-empty, without spaces, '+' or "
+                                 "control characters", param_hint=hint) from None
+    return origin
+
+
+def _checkpoint_json(checkpoint, signers) -> dict:
+    import base64
+
+    return {"origin": checkpoint.origin, "size": checkpoint.size, "height": checkpoint.size - 1,
+            "root": base64.b64encode(checkpoint.root).decode("ascii"), "root_hex": checkpoint.root.hex(),
+            "signers": [{"name": key.name, "key_id": key.key_id.hex(), "public_key": key.public_key.hex(),
+                         "verifier_key": key.to_string()} for key in signers]}
+
+
+@cli.command(name="checkpoint")
+@db_option
+@key_option
+@click.option("--origin", default=None, metavar="ORIGIN",
+              help="The checkpoint's origin line, also its key name (default: ledger/<chain id hex>).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write the note to this file (an existing file is refused) instead of printing it.")
+@force_option
+@read_only_option
+@json_option
+def checkpoint_command(db: str, key_path: str, origin: str | None, out_path: str | None, force: bool,
+                       read_only: bool, as_json: bool) -> None:
+    """Write a C2SP checkpoint of the block log, signed by a validator's key.
+
+    The block log is the RFC 6962 (SHA-256) Merkle tree over the chain id and every block hash,
+    so its size is the tip height + 1 (docs/FORMAT.md §14). The note (origin, size, base64 root,
+    then the signature line) is a C2SP tlog-checkpoint that transparency-log witnesses can
+    cosign. --key must be one of the genesis validators, else `not-validator` (exit 1). With
+    --out the note goes to that file and the verifier key (name+id+key) is printed; --json
+    prints both.
+    """
+    from ledger.checkpoint import VerifierKey, parse_checkpoint
+
+    origin = _origin_argument(origin, "--origin")
+    keypair = load_keypair(key_path)
+    with _open(db, read_only) as book:
+        note = book.checkpoint(keypair, origin)
+    text = note.to_text()
+    checkpoint = parse_checkpoint(note.text)
+    signer = VerifierKey(note.signatures[0].name, keypair.public_key)
+    if out_path:
+        _create_file(out_path, text, force, 0o644)
+    if as_json:
+        _emit({**_checkpoint_json(checkpoint, [signer]), "note": text, "out": out_path})
+    elif out_path:
+        click.echo(f"wrote {out_path}: checkpoint of size {checkpoint.size} (blocks up to height "
+                   f"{checkpoint.size - 1}); verifier key {signer.to_string()}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _trusted_checkpoint_keys(values: tuple[str, ...], origin: str) -> list:
+    """--validator values: a verifier key (name+id+base64) as it is, or 64 hex digits named by the
+    checkpoint's origin (FORMAT.md §14: the key name is the origin)."""
+    from ledger.checkpoint import VerifierKey
+
+    keys = []
+    for value in values:
+        if "+" in value:
+            try:
+                keys.append(VerifierKey.from_string(value))
+            except LedgerError as error:
+                raise click.BadParameter(f"{value!r} is not a verifier key: {error.message}",
+                                         param_hint="--validator") from None
+        else:
+            public_key = _hex_argument(value, 32, "--validator")
+            try:
+                keys.append(VerifierKey(origin, public_key))
+            except ValueError:   # an origin that cannot name a key: no hex key can have signed it
+                pass
+    return keys
+
+
+@cli.command(name="checkpoint-verify")
+@click.argument("note_file", type=click.File("rb"))
+@click.option("--validator", "validators", multiple=True, metavar="KEY",
+              help="A key you trust: 64 hex digits (its name is the checkpoint's origin) or a verifier key "
+                   "name+id+base64; repeatable.")
+@click.option("--genesis", "genesis_path", type=click.Path(exists=True, dir_okay=False),
+              help="Trust the validators of this genesis (JSON or canonical bytes); the origin must then be "
+                   "ledger/<its chain id> unless --origin says otherwise.")
+@click.option("--origin", default=None, metavar="ORIGIN", help="The origin the checkpoint must have.")
+@click.option("--db", "db", default=None, type=click.Path(file_okay=False),
+              help="Also check that the root is the root of this store's block log at the checkpoint's size.")
+@read_only_option
+@json_option
+def checkpoint_verify(note_file, validators: tuple[str, ...], genesis_path: str | None, origin: str | None,
+                      db: str | None, read_only: bool, as_json: bool) -> None:
+    """Check a checkpoint from `ledger checkpoint` (use - for stdin).
+
+    The note is read strictly (C2SP signed-note and tlog-checkpoint); signature lines of keys you
+    do not trust are ignored, a trusted key's signature that fails rejects the note, and at least
+    one trusted key must have signed it (else `proof-invalid`, exit 1). Trust comes from
+    --validator or --genesis (one is required). With --db, the store must hold at least that
+    many leaves (else `not-found`) and its block log of that size must have that root (else
+    `proof-invalid`): the checkpoint then describes this store's chain.
+    """
+    from ledger.checkpoint import (
+        NOTE_BYTES_MAX, PROOF_INVALID, VerifierKey, block_log_root, default_origin, parse_checkpoint, parse_note,
+        verify_note,
+    )
+
+    if not validators and not genesis_path:
+        raise click.UsageError("give --validator or --genesis: the keys you trust to sign checkpoints")
+    origin = _origin_argument(origin, "--origin")
+    note = parse_note(note_file.read(NOTE_BYTES_MAX + 1))
+    checkpoint = parse_checkpoint(note.text)   # its origin names the keys given as hex
+    trusted = _trusted_checkpoint_keys(validators, checkpoint.origin)
+    if genesis_path:
+        genesis = decode_genesis(_read_genesis_file(genesis_path))
+        if origin is None:
+            origin = default_origin(genesis.chain_id)
+        try:
+            trusted += [VerifierKey(checkpoint.origin, key) for key in genesis.validators]
+        except ValueError:
+            pass
+    if origin is not None and checkpoint.origin != origin:
+        raise LedgerError(PROOF_INVALID, f"the checkpoint's origin is {checkpoint.origin!r}, not {origin!r}")
+    signers = verify_note(note, trusted)
+    matches = None
+    if db is not None:
+        with _open(db, read_only) as book:
+            leaves = book.history_leaves(checkpoint.size)
+        if block_log_root(leaves) != checkpoint.root:
+            raise LedgerError(PROOF_INVALID, f"the checkpoint's root is not the root of the block log of {db} at "
+                                             f"size {checkpoint.size}: the store holds another chain or history",
+                              checkpoint.size - 1)
+        matches = db
+    if as_json:
+        _emit({"valid": True, **_checkpoint_json(checkpoint, signers), "store": matches})
+        return
+    names = ", ".join(f"{key.name} ({key.public_key.hex()})" for key in signers)
+    store = f"; it matches the block log of {db}" if matches else ""
+    click.echo(f"valid: checkpoint of {checkpoint.origin}, size {checkpoint.size} (blocks up to height "
+               f"{checkpoint.size - 1}), signed by {names}{store}")
+
+
 @cli.command()
 @click.option("--blocks", default=20, show_default=True, type=click.IntRange(1), help="Blocks in the test chain.")
 @click.option("--txs-per-block", default=1000, show_default=True, type=click.IntRange(1, 65536))
@@ -903,7 +1199,8 @@ EXAMPLES = {
                 "    --balance $(ledger pubkey alice.pem --hex)=1000 --out genesis.json",
                 "ledger genesis --out template.json      # a template: replace the placeholder key"],
     "init": ["ledger init --db db --genesis genesis.json"],
-    "gen": ["ledger gen --out demo.ledger --blocks 100 --txs-per-block 1000 --seed 1"],
+    "gen": ["ledger gen --out demo.ledger --blocks 100 --txs-per-block 1000 --seed 1",
+            "ledger gen --out old.ledger --blocks 100 --format-version 1   # a version-1 chain"],
     "import": ["ledger import demo.ledger --db db",
                "ledger import demo.ledger --db db --assume-valid $(ledger info --db trusted --json | jq -r .tip_hash)"],
     "export": ["ledger export --db db --out copy.ledger"],
@@ -914,8 +1211,16 @@ EXAMPLES = {
     "account": ["ledger account $(ledger pubkey alice.pem --hex) --db db"],
     "record": ["ledger record $(ledger pubkey alice.pem --hex) certificate/42 --db db",
                "ledger record $(ledger pubkey alice.pem --hex) 00ff --hex-name --db db"],
-    "proof": ["ledger proof 3f2a…(64 hex digits) --db db > proof.json"],
-    "verify-proof": ["ledger verify-proof proof.json --genesis genesis.json"],
+    "proof": ["ledger proof 3f2a…(64 hex digits) --db db > proof.json",
+              "ledger proof 3f2a…(64 hex digits) --db db --binary --out proof.bin"],
+    "prove-account": ["ledger prove-account $(ledger pubkey alice.pem --hex) --db db > account.json",
+                      "ledger prove-account $(ledger pubkey alice.pem --hex) --db db --binary --out account.bin"],
+    "prove-record": ["ledger prove-record $(ledger pubkey issuer.pem --hex) licence/2026/0042 --db db > licence.json",
+                     "ledger prove-record $(ledger pubkey issuer.pem --hex) 00ff --hex-key --db db --json"],
+    "prove-history": ["ledger prove-history --db db --from 10 --to 250 > history.json"],
+    "verify-proof": ["ledger verify-proof proof.json --genesis genesis.json",
+                     "ledger verify-proof licence.bin --validator $(ledger pubkey validator.pem --hex)",
+                     "ledger verify-proof licence.json --history history.json --genesis genesis.json"],
     "sign": ["ledger sign transfer --db db --key alice.pem --to $(ledger pubkey bob.pem --hex) --amount 30 "
              "--out pending.txs",
              "ledger propose --db db --key validator.pem pending.txs --consume"],
@@ -927,6 +1232,10 @@ EXAMPLES = {
                     "ledger sign record --db db --key alice.pem --name 00ff --hex-name --value-file scan.bin "
                     "--out pending.txs"],
     "propose": ["ledger propose --db db --key validator.pem pending.txs --consume"],
+    "checkpoint": ["ledger checkpoint --db db --key validator.pem --out checkpoint.txt",
+                   "ledger checkpoint --db db --key validator.pem --origin example.org/city-log --json"],
+    "checkpoint-verify": ["ledger checkpoint-verify checkpoint.txt --genesis genesis.json --db db",
+                          "ledger checkpoint-verify checkpoint.txt --validator $(ledger pubkey validator.pem --hex)"],
     "bench": ["ledger bench --blocks 10 --threads 1 --threads 2 --plot bench.png"],
 }
 

@@ -1,6 +1,7 @@
 """A small, fixed chain for the harnesses' seeds and oracles: fixed keys, so every run makes the
-same bytes. Made through the public builder functions; blocks are signed and rooted correctly
-(their state commitments are not checked by anything the harnesses call)."""
+same bytes, in either format version (docs/FORMAT.md §6). Made through the public builder
+functions; blocks are signed and rooted correctly (their state commitments and history roots are
+not checked by anything the harnesses call)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -17,9 +18,9 @@ BOB = Keypair.from_seed(b"fuzz bob".ljust(32, b"."))
 
 
 @lru_cache(maxsize=None)
-def chain() -> tuple[codec.Genesis, tuple[Block, ...]]:
+def chain(version: int = 1) -> tuple[codec.Genesis, tuple[Block, ...]]:
     genesis = make_genesis("fuzz", 1_000, [VALIDATOR.public_key], [ISSUER.public_key],
-                           {ALICE.public_key: 1_000, BOB.public_key: 2**64 - 1})
+                           {ALICE.public_key: 1_000, BOB.public_key: 2**64 - 1}, version=version)
     chain_id = genesis.chain_id
     bodies = [
         [(ALICE, Transfer(BOB.public_key, 0)), (ISSUER, Mint(ALICE.public_key, 300)),
@@ -35,11 +36,12 @@ def chain() -> tuple[codec.Genesis, tuple[Block, ...]]:
             nonces[key.public_key] = nonces.get(key.public_key, 0) + 1
             txs.append(sign_transaction(key, chain_id, nonces[key.public_key], body))
         header = sign_header(VALIDATOR, chain_id, height, previous, time_ms + height, len(txs),
-                             merkle.root([t.txid for t in txs]), bytes([height]) * 32)
+                             merkle.root([t.txid for t in txs]), bytes([height]) * 32, version=version,
+                             history_root=bytes([0x80 + height]) * 32 if version == 2 else b"")
         blocks.append(Block(header, tuple(txs)))
         previous = header.hash
     return genesis, tuple(blocks)
 
 
-def encoded_blocks() -> list[bytes]:
-    return [codec.encode_block(block) for block in chain()[1]]
+def encoded_blocks(version: int = 1) -> list[bytes]:
+    return [codec.encode_block(block) for block in chain(version)[1]]

@@ -18,14 +18,15 @@ cdef extern from "block_decoder.h":
         uint32_t header_start, header_end
         uint64_t version, height, time_ms, tx_count
         uint32_t chain_id, previous_hash, tx_root, state_commitment, proposer, signature
+        uint32_t history_root
         uint32_t count
     ctypedef struct ledger_decode_error:
         const char *code
         const char *message
         int64_t index
     size_t LEDGER_TRANSACTIONS_CAPACITY(size_t size)
-    int ledger_block_decode(const uint8_t *data, size_t size, ledger_block_view *block, ledger_tx_view *txs,
-                            size_t txs_capacity, ledger_decode_error *error) nogil
+    int ledger_block_decode(const uint8_t *data, size_t size, uint64_t version, ledger_block_view *block,
+                            ledger_tx_view *txs, size_t txs_capacity, ledger_decode_error *error) nogil
     void ledger_block_hashes(const uint8_t *data, const ledger_block_view *block, const ledger_tx_view *txs,
                              const uint8_t *tx_key, const uint8_t *header_key, const uint8_t *leaf_key,
                              const uint8_t *node_key, uint8_t *txids, uint8_t *header_hash, uint8_t *root) nogil
@@ -33,9 +34,30 @@ cdef extern from "block_decoder.h":
                             const uint8_t *tx_key, uint8_t *txids) nogil
 
 
-def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model):
-    """Decode and hash a canonical block. `model` supplies the classes and the error type
-    (Block, BlockHeader, Transaction, Transfer, Mint, Record, LedgerError) so that this returns
+cdef uint64_t _chain_version(version) except? 0:
+    """The expected format version as the C decoder takes it: None (any known version) is 0."""
+    if version is None:
+        return 0
+    if version != 1 and version != 2:
+        raise ValueError(f"unknown chain format version {version!r}")
+    return version
+
+
+cdef object _header_object(model, bytes data, const ledger_block_view *view, const uint8_t *header_hash):
+    """The BlockHeader the Python twin returns for the header the decoder read."""
+    history_root = data[view.history_root:view.history_root + 32] if view.version == 2 else b""
+    return model.BlockHeader(
+        view.version, data[view.chain_id:view.chain_id + 32], view.height,
+        data[view.previous_hash:view.previous_hash + 32], view.time_ms, view.tx_count,
+        data[view.tx_root:view.tx_root + 32], data[view.state_commitment:view.state_commitment + 32],
+        data[view.proposer:view.proposer + 32], data[view.signature:view.signature + 64],
+        header_hash[:32], history_root)
+
+
+def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model, version=None):
+    """Decode and hash a canonical block of the chain's format `version` (None: either). `model`
+    supplies the classes and the error type (Block, BlockHeader, Transaction, Transfer, Mint,
+    Record, LedgerError) so that this returns
     exactly what the Python twin returns: (Block, Merkle root of the transaction ids, signature
     records). The records are what ledger.crypto.verify_records takes, 128 bytes each, header
     first: key (32) || signature (64) || signed message (the 32-byte block hash or txid)."""
@@ -58,6 +80,7 @@ def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, byt
     cdef const uint8_t *k_header = header_key
     cdef const uint8_t *k_leaf = leaf_key
     cdef const uint8_t *k_node = node_key
+    cdef uint64_t expected = _chain_version(version)
     txs = <ledger_tx_view *> malloc(capacity * sizeof(ledger_tx_view))
     txids = <uint8_t *> malloc(capacity * 32)
     if txs == NULL or txids == NULL:
@@ -66,7 +89,7 @@ def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, byt
         raise MemoryError()
     try:
         with nogil:
-            status = ledger_block_decode(raw, size, &block, txs, capacity, &error)
+            status = ledger_block_decode(raw, size, expected, &block, txs, capacity, &error)
             if status == 0:
                 ledger_block_hashes(raw, &block, txs, k_tx, k_header, k_leaf, k_node, txids, header_hash, root)
         if status != 0:
@@ -85,12 +108,7 @@ def block_decode(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, byt
             transactions.append(Transaction(data[tx.chain_id:tx.chain_id + 32], data[tx.sender:tx.sender + 32],
                                             tx.nonce, body, data[tx.signature:tx.signature + 64],
                                             txids[32 * i:32 * i + 32]))
-        header = model.BlockHeader(
-            block.version, data[block.chain_id:block.chain_id + 32], block.height,
-            data[block.previous_hash:block.previous_hash + 32], block.time_ms, block.tx_count,
-            data[block.tx_root:block.tx_root + 32], data[block.state_commitment:block.state_commitment + 32],
-            data[block.proposer:block.proposer + 32], data[block.signature:block.signature + 64],
-            header_hash[:32])
+        header = _header_object(model, data, &block, header_hash)
         # A fresh bytes object is private until returned, so filling it in place is safe.
         records = PyBytes_FromStringAndSize(NULL, 128 * (block.count + 1))
         out = <uint8_t *> PyBytes_AS_STRING(records)
@@ -116,9 +134,10 @@ cdef inline void _signature_record(uint8_t *out, const uint8_t *key, const uint8
 DEF TXID_ENTRY_SIZE = 44
 
 
-def block_txid_entries(bytes data, uint64_t height, bytes tx_key, error_type):
-    """The index entries of one canonical block, decoded and hashed without the GIL. A block that
-    does not decode raises `error_type(code, message, index=...)`."""
+def block_txid_entries(bytes data, uint64_t height, bytes tx_key, error_type, version=None):
+    """The index entries of one canonical block of the chain's format `version` (None: either),
+    decoded and hashed without the GIL. A block that does not decode raises
+    `error_type(code, message, index=...)`."""
     cdef const uint8_t *raw = data
     cdef size_t size = len(data)
     cdef size_t capacity = LEDGER_TRANSACTIONS_CAPACITY(size)
@@ -133,6 +152,7 @@ def block_txid_entries(bytes data, uint64_t height, bytes tx_key, error_type):
     if len(tx_key) != 32:
         raise ValueError("hash keys are 32 bytes")
     cdef const uint8_t *k_tx = tx_key
+    cdef uint64_t expected = _chain_version(version)
     txs = <ledger_tx_view *> malloc(capacity * sizeof(ledger_tx_view))
     txids = <uint8_t *> malloc(capacity * 32 + 1)
     if txs == NULL or txids == NULL:
@@ -141,7 +161,7 @@ def block_txid_entries(bytes data, uint64_t height, bytes tx_key, error_type):
         raise MemoryError()
     try:
         with nogil:
-            status = ledger_block_decode(raw, size, &block, txs, capacity, &error)
+            status = ledger_block_decode(raw, size, expected, &block, txs, capacity, &error)
             if status == 0:
                 ledger_block_txids(raw, &block, txs, k_tx, txids)
         if status != 0:

@@ -25,6 +25,7 @@ cdef extern from "block_rules.h":
     ledger_account *ledger_cache_find(const ledger_account_cache *cache, const uint8_t *key)
     ledger_account *ledger_cache_insert(ledger_account_cache *cache, const uint8_t *key, int *inserted)
     int ledger_cache_pack_all(const ledger_account_cache *cache, uint8_t *out)
+    int ledger_cache_accept(ledger_account_cache *cache, const uint8_t *accounts, size_t count)
     int ledger_cache_evict(ledger_account_cache *cache, uint64_t committed_group, size_t keep) nogil
     void ledger_cache_pack_dirty(ledger_account_cache *cache, uint8_t *out) nogil
     int ledger_block_load_keys(ledger_account_cache *cache, const uint8_t *data, const ledger_block_view *block,
@@ -70,7 +71,8 @@ cdef class CompactBlock:
         return out
 
 
-def block_decode_compact(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model):
+def block_decode_compact(bytes data, bytes tx_key, bytes header_key, bytes leaf_key, bytes node_key, model,
+                         version=None):
     """As block_decode, but the block stays compact: returns (CompactBlock, Merkle root, records)."""
     cdef const uint8_t *raw = data
     cdef size_t size = len(data)
@@ -88,13 +90,14 @@ def block_decode_compact(bytes data, bytes tx_key, bytes header_key, bytes leaf_
     cdef const uint8_t *k_header = header_key
     cdef const uint8_t *k_leaf = leaf_key
     cdef const uint8_t *k_node = node_key
+    cdef uint64_t expected = _chain_version(version)
     cdef CompactBlock block = CompactBlock.__new__(CompactBlock)
     block.data = data
     block.txs = <ledger_tx_view *> malloc(capacity * sizeof(ledger_tx_view))
     if block.txs == NULL:
         raise MemoryError()
     with nogil:
-        status = ledger_block_decode(raw, size, &block.view, block.txs, capacity, &error)
+        status = ledger_block_decode(raw, size, expected, &block.view, block.txs, capacity, &error)
     if status != 0:
         raise model.LedgerError(error.code.decode("ascii"), error.message.decode("ascii"),
                                 index=None if error.index < 0 else error.index)
@@ -103,12 +106,7 @@ def block_decode_compact(bytes data, bytes tx_key, bytes header_key, bytes leaf_
     txids = <uint8_t *> PyBytes_AS_STRING(block.txids)
     with nogil:
         ledger_block_hashes(raw, view, block.txs, k_tx, k_header, k_leaf, k_node, txids, header_hash, root)
-    block.header = model.BlockHeader(
-        view.version, data[view.chain_id:view.chain_id + 32], view.height,
-        data[view.previous_hash:view.previous_hash + 32], view.time_ms, view.tx_count,
-        data[view.tx_root:view.tx_root + 32], data[view.state_commitment:view.state_commitment + 32],
-        data[view.proposer:view.proposer + 32], data[view.signature:view.signature + 64],
-        header_hash[:32])
+    block.header = _header_object(model, data, view, header_hash)
     records = PyBytes_FromStringAndSize(NULL, 128 * (view.count + 1))
     out = <uint8_t *> PyBytes_AS_STRING(records)
     _signature_record(out, raw + view.proposer, raw + view.signature, header_hash)
@@ -190,6 +188,17 @@ cdef class AccountCache:
             e.balance = balance
             e.nonce = nonce
 
+    def accept(self, bytes accounts):
+        """Apply a block's changed accounts as block_rules listed them for a version-2 block (packed,
+        48 bytes each, every key loaded): after its state root was checked."""
+        if len(accounts) % 48:
+            raise ValueError("packed accounts are 48 bytes each")
+        cdef int status = ledger_cache_accept(&self.cache, accounts, len(accounts) // 48)
+        if status == -1:
+            raise MemoryError()
+        if status != 0:
+            raise KeyError("an accepted account is not in the cache")
+
     def take_dirty(self):
         """The accounts changed in the current group, sorted and packed (key || balance || nonce,
         big-endian, 48 bytes each); later blocks go to the next group."""
@@ -216,14 +225,16 @@ def block_rules(AccountCache cache, CompactBlock block, bytes chain_id, bytes is
                 verdicts, uint64_t height, bytes previous, bytes expected):
     """Transaction rules, changes and commitment of a block whose keys are loaded (AccountCache.load).
     `verdicts`: the signature verdicts, header first (True for a valid signature). Returns
-    (rule, index, a, b, commitment, packed sorted changed accounts, record indexes); rule 0 = accepted."""
+    (rule, index, a, b, commitment, packed sorted changed accounts, record indexes); rule 0 = accepted.
+    `previous` None (version 2): no commitment (32 zero bytes), and an accepted block's accounts
+    are listed but not applied: the caller checks the state root, then calls cache.accept."""
     cdef uint32_t count = block.view.count
     cdef uint32_t i
     cdef ledger_chain_rules chain
     cdef ledger_rule_result result
     cdef uint8_t commitment[32]
     cdef size_t accounts_count = 0, record_count = 0
-    if len(chain_id) != 32 or len(state_key) != 32 or len(previous) != 32 or \
+    if len(chain_id) != 32 or len(state_key) != 32 or (previous is not None and len(previous) != 32) or \
             (expected is not None and len(expected) != 32) \
             or len(issuers) % 32 or len(verdicts) != count + 1:
         raise ValueError("bad argument sizes")
@@ -242,7 +253,9 @@ def block_rules(AccountCache cache, CompactBlock block, bytes chain_id, bytes is
         raise MemoryError()
     cdef const uint8_t *raw = <const uint8_t *> PyBytes_AS_STRING(block.data)
     cdef const uint8_t *txids = <const uint8_t *> PyBytes_AS_STRING(block.txids)
-    cdef const uint8_t *prev = previous
+    cdef const uint8_t *prev = NULL
+    if previous is not None:
+        prev = <const uint8_t *> PyBytes_AS_STRING(previous)
     cdef const uint8_t *exp = NULL
     if expected is not None:
         exp = <const uint8_t *> PyBytes_AS_STRING(expected)

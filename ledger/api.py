@@ -11,16 +11,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ledger import merkle
+from ledger import hashing, limits, merkle, state_proofs, state_tree
 from ledger.assume_valid import AssumedValid, AssumeValidLookup, locate
 from ledger.builder import BlockBuilder
 from ledger.chainfile import ChainReader, ChainWriter
 from ledger.codec import (
     Block, Genesis, Transaction, decode_block, decode_genesis, encode_block, encode_genesis, encode_header,
-    encode_transaction,
+    encode_transaction, unsigned_from_signed,
 )
+from ledger.checkpoint import NOT_VALIDATOR, Note, default_origin, make_checkpoint, sign_checkpoint
+from ledger.codec import decode_header
+from ledger.errors import BAD_ENCODING
 from ledger.errors import (
-    BAD_STATE_COMMITMENT, NOT_FOUND, STORE_EXISTS, WRONG_GENESIS, LedgerError, fault_from_os_error,
+    BAD_STATE_COMMITMENT, BAD_STATE_ROOT, BAD_VERSION, NOT_FOUND, RECORD_TOO_LARGE, STORE_EXISTS, WRONG_GENESIS,
+    LedgerError, fault_from_os_error,
 )
 from ledger.importer import ImportProgress, Importer, ProgressCallback
 from ledger.keys import Keypair
@@ -29,7 +33,10 @@ from ledger.native_rules import (
 )
 from ledger.pipeline import Pipeline
 from ledger.proofs import TxProof
-from ledger.state import Account, MemoryState, Tip, apply_transactions, genesis_accounts
+from ledger.state import (
+    Account, BlockChanges, MemoryState, Tip, apply_to_tree, apply_transactions, genesis_accounts, root_after,
+)
+from ledger.state_proofs import AccountProof, HistoryProof, RecordProof, StateProof
 from ledger.storage import MAP_SIZE_INITIAL, PendingBlock, Snapshot, Store, Wait
 from ledger.validate import Chain, check_block
 
@@ -44,6 +51,24 @@ def _bytes_argument(value: object, name: str) -> bytes:
         return bytes(value)
     hint = " (use bytes.fromhex for hex text)" if isinstance(value, str) else ""
     raise TypeError(f"{name} must be bytes, not {type(value).__name__}{hint}")
+
+
+def _block_hash(block: bytes, height: int, version: int) -> bytes:
+    """The block hash of a stored block, from its header alone (the first field of the block array)."""
+    import msgpack
+
+    unpacker = msgpack.Unpacker(raw=True)
+    unpacker.feed(block)
+    try:
+        unpacker.read_array_header()
+        start = unpacker.tell()
+        unpacker.skip()
+    except (ValueError, msgpack.UnpackException) as error:
+        raise LedgerError(BAD_ENCODING, f"the stored block's header does not decode: {error}", height) from None
+    try:
+        return decode_header(block[start:unpacker.tell()], version).hash
+    except LedgerError as error:
+        raise error.at(height) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +116,11 @@ class Ledger:
         self.chain = Chain.from_genesis(genesis)
         # The bound of the import's cache of accounts (ledger.native_rules), in entries.
         self.account_cache_entries = ACCOUNT_CACHE_ENTRIES
+        # Version 2: the state tree (ledger.state_tree) at `_tree_tip`, derived from the stored
+        # accounts and records when first needed, then kept up to date by this Ledger's writes;
+        # None until then, and again after a write whose commit may have failed (rebuilt from the store).
+        self._tree = None
+        self._tree_tip: Tip | None = None
         if not store.read_only:
             store.start_indexer()   # the txid index is built in the background (ledger/txindex.py)
 
@@ -190,7 +220,8 @@ class Ledger:
                 "tip_hash": tip.hash.hex(),
                 "tip_time_ms": tip.time_ms,
                 "tx_count": snap.tx_count(),
-                "state_commitment": tip.state_commitment.hex(),
+                "state_commitment": tip.state_commitment.hex(),   # version 2: the state root (FORMAT.md §6)
+                "format_version": self.chain.version,
                 "validators": len(self.genesis.validators),
                 "issuers": len(self.genesis.issuers),
             }
@@ -201,7 +232,47 @@ class Ledger:
         """A builder for the block after the current tip. It reads committed state as it goes (no
         snapshot is held); `append` re-validates everything, so a block built on a tip that moved
         meanwhile is refused, never stored."""
-        return BlockBuilder(self.chain, self.tip, _StoreReader(self._store), proposer)
+        state_root = self._state_root_after if self.chain.genesis.version == 2 else None
+        return BlockBuilder(self.chain, self.tip, _StoreReader(self._store), proposer, state_root=state_root)
+
+    # ------------------------------------------------------------ the version-2 state tree
+
+    def _state_tree(self):
+        """The state tree at the store's tip (version 2): built on first need from the stored
+        accounts and records (its root checked against the tip's state root), then kept up to date
+        by this Ledger's writes, and rebuilt if another process wrote since. Hold `_write_mutex`
+        while using it, so no write of this process moves it meanwhile."""
+        with self._write_mutex, self._store.snapshot() as snap:
+            return self._tree_at(snap, snap.tip())
+
+    def _tree_at(self, snap: Snapshot, tip: Tip):
+        if self.chain.genesis.version != 2:
+            raise LedgerError(BAD_VERSION, "a version-1 chain has no state tree (its headers carry a commitment chain)")
+        if self._tree is not None and self._tree_tip == tip:
+            return self._tree
+        self._tree = self._tree_tip = None
+        tree = state_tree.new_tree()
+        for packed in snap.iter_accounts_packed():
+            state_tree.update_packed(tree, *state_tree.account_hashes(packed))
+        records = []
+        for record in snap.iter_records():
+            records.append(record)
+            if len(records) >= 65_536:
+                state_tree.update_packed(tree, *state_tree.record_hashes(records))
+                records = []
+        state_tree.update_packed(tree, *state_tree.record_hashes(records))
+        if tree.root() != tip.state_commitment:
+            raise LedgerError(BAD_STATE_ROOT, f"the store's accounts and records give the state root "
+                              f"{tree.root().hex()}, not the tip's {tip.state_commitment.hex()}: the store is "
+                              "damaged", tip.height)
+        self._tree, self._tree_tip = tree, tip
+        return tree
+
+    def _state_root_after(self, tip: Tip, changes: BlockChanges) -> bytes:
+        """The state root after `changes` over the stored state (a builder's block; the tree is
+        left as it was). The builder's tip may be behind the store's: append then refuses the block."""
+        with self._write_mutex:
+            return root_after(self._state_tree(), changes)
 
     def append(self, block: Block | bytes) -> Block:
         """Validate and durably store one block; on any error nothing is written."""
@@ -209,24 +280,30 @@ class Ledger:
         with self._write_mutex, self._store.writing():
             with self._store.snapshot() as snap:
                 tip = snap.tip()
+                tree = self._tree_at(snap, tip) if tip.history is not None else None
                 if native_enabled():
                     try:
-                        compact, records, root = decode_block_compact(data)
+                        compact, records, root = decode_block_compact(data, self.chain.version)
                     except LedgerError as error:
                         raise error.at(tip.height + 1) from None
-                    rules = NativeRules(self.chain, AccountCache())
+                    rules = NativeRules(self.chain, AccountCache(), tree)
                     changes, new_tip = rules.check(tip, compact, None, root, snap.read_accounts,
                                                    snap.has_transaction, records)
                     accounts = changes.accounts_packed
+                    self._tree = None   # it holds the block now: until the commit is durable, it is not the store's
                 else:
                     try:
-                        decoded = decode_block(data)
+                        decoded = decode_block(data, self.chain.version)
                     except LedgerError as error:
                         raise error.at(tip.height + 1) from None
-                    changes, new_tip = check_block(self.chain, tip, snap, decoded)
+                    changes, new_tip = check_block(self.chain, tip, snap, decoded, tree=tree)
                     accounts = None
             self._store.commit([PendingBlock(new_tip.height, new_tip.hash, data, changes, new_tip)], accounts=accounts)
-        return decoded if accounts is None else decode_block(data)
+            if tree is not None:
+                if accounts is None:   # the readable twin left the tree at the old tip
+                    apply_to_tree(tree, changes)
+                self._tree, self._tree_tip = tree, new_tip
+        return decoded if accounts is None else decode_block(data, self.chain.version)
 
     def import_blocks(self, blocks: Iterable[tuple[int, bytes]], progress: ProgressCallback | None = None,
                       threads: int | None = None, assume_valid: AssumedValid | None = None) -> ImportProgress:
@@ -238,8 +315,22 @@ class Ledger:
         `progress` is called after each durable commit. `assume_valid` (from `assume_valid_lookup`):
         signatures of blocks up to its height are not verified (see import_chain)."""
         with self._write_mutex, self._store.writing():
-            return Importer(self._store, self.chain, progress, assume_valid,
-                            self.account_cache_entries).run(blocks, threads)
+            tree = None
+            if self.chain.genesis.version == 2:
+                with self._store.snapshot() as snap:
+                    tree = self._tree_at(snap, snap.tip())
+                # The importer moves the tree with the blocks it accepts, ahead of their commits:
+                # it is the store's again only if the store ends at the importer's tip (below).
+                self._tree = None
+            importer = Importer(self._store, self.chain, progress, assume_valid, self.account_cache_entries, tree)
+            try:
+                return importer.run(blocks, threads)
+            finally:
+                if tree is not None:
+                    with self._store.snapshot() as snap:
+                        stored = snap.tip()
+                    if stored == importer.tip:
+                        self._tree, self._tree_tip = tree, stored
 
     def assume_valid_lookup(self, stream, block_hash: bytes) -> AssumeValidLookup:
         """The first pass of `--assume-valid` over a chain file `stream` positioned at its first
@@ -248,7 +339,7 @@ class Ledger:
         block_hash = _bytes_argument(block_hash, "assume_valid")
         if len(block_hash) != 32:
             raise ValueError(f"assume_valid is a 32-byte block hash, not {len(block_hash)} bytes")
-        return locate(stream, block_hash, self.chain_id)
+        return locate(stream, block_hash, self.chain_id, version=self.chain.version)
 
     def import_chain(self, path: str | os.PathLike, progress: ProgressCallback | None = None,
                      threads: int | None = None, assume_valid: bytes | None = None,
@@ -295,7 +386,8 @@ class Ledger:
 
     def validate(self, start: int = 1, end: int | None = None, threads: int | None = None) -> ValidationReport:
         """Re-verify stored blocks start..end: encoding, links, signatures, roots, every state rule and
-        the state commitments. State is replayed from genesis (blocks before `start` are applied
+        the state commitments (version 2: the history and state roots, over a state tree of its own
+        replayed in memory from the genesis). State is replayed from genesis (blocks before `start` are applied
         without re-checking signatures). At the tip, the stored accounts must equal the replay.
         Decoding and batched signature verification run ahead of the replay (ledger.pipeline).
         Blocks are read in segments, with the store's touched pages released between them, so
@@ -308,7 +400,7 @@ class Ledger:
         native = native_enabled()
         replay = _ReplayState(self.genesis)
         if native:   # the replayed accounts live in a native cache, never evicted (no store behind it)
-            rules = NativeRules(self.chain, AccountCache())
+            rules = NativeRules(self.chain, AccountCache(), replay.tree)
             for key, account in replay.accounts.items():
                 rules.cache.put(key, account.balance, account.nonce)
             replay.accounts = {}
@@ -319,7 +411,7 @@ class Ledger:
             with self._store.snapshot() as snap, self._store.snapshot() as source:
                 replay.snapshot = snap
                 with Pipeline(source.iter_blocks(first, last), verify_from=start, threads=threads,
-                              decoder=decode_block_compact if native else None) as stream:
+                              decoder=decode_block_compact if native else None, version=self.chain.version) as stream:
                     for item in stream:
                         if item.error is not None:
                             raise item.error
@@ -327,11 +419,11 @@ class Ledger:
                         replay.height = height
                         if height < start and native:
                             try:
-                                block = decode_block_compact(item.data)[0]
+                                block = decode_block_compact(item.data, self.chain.version)[0]
                             except LedgerError as error:
                                 raise error.at(height) from None
                             rules.replay(block, height, replay.has_transaction)
-                            tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
+                            tip = tip.after(height, block.hash, block.header.time_ms, block.header.state_commitment)
                         elif native:
                             _changes, tip = rules.check(tip, item.block, item.verdicts, item.tx_root, None,
                                                         replay.has_transaction)
@@ -339,11 +431,11 @@ class Ledger:
                             transactions += item.block.count
                         elif height < start:
                             try:
-                                block = decode_block(item.data)
+                                block = decode_block(item.data, self.chain.version)
                             except LedgerError as error:
                                 raise error.at(height) from None
                             changes = apply_transactions(replay, self.chain.issuers, block.transactions, height)
-                            tip = Tip(height, block.hash, block.header.time_ms, block.header.state_commitment)
+                            tip = tip.after(height, block.hash, block.header.time_ms, block.header.state_commitment)
                         else:
                             changes, tip = check_block(self.chain, tip, replay, item.block, item.verdicts,
                                                        item.tx_root)
@@ -364,6 +456,39 @@ class Ledger:
                     replay.check_accounts_match(snap)
         return ValidationReport(start, end, blocks, transactions)
 
+    # ------------------------------------------------------------ history and checkpoints
+
+    def history_leaves(self, size: int | None = None) -> list[bytes]:
+        """The first `size` leaves of the history tree and of the block log (FORMAT.md §7.3, §14):
+        the chain id, then the block hash of each height 1 .. size - 1. Default: every stored
+        block (size = tip height + 1). A size beyond that is `not-found`. Read from one snapshot;
+        each block's header is decoded, not its transactions."""
+        with self._store.snapshot() as snap:
+            tip = snap.tip().height
+            if size is None:
+                size = tip + 1
+            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                raise ValueError(f"a tree size is an int from 0, not {size!r}")
+            if size > tip + 1:
+                raise LedgerError(NOT_FOUND, f"the block log holds {tip + 1} leaves (tip height {tip}), "
+                                             f"not {size}", tip + 1)
+            leaves = [self.chain_id] if size else []
+            for height, data in snap.iter_blocks(1, size - 1):
+                leaves.append(_block_hash(data, height, self.genesis.version))
+        if len(leaves) != size:
+            raise LedgerError(NOT_FOUND, f"the store holds no block at height {len(leaves)}", len(leaves))
+        return leaves
+
+    def checkpoint(self, keypair: Keypair, origin: str | None = None) -> Note:
+        """The C2SP checkpoint of the block log at the tip (FORMAT.md §14), signed by `keypair`
+        under the key name `origin` (default `ledger/<chain id hex>`). The key must be one of
+        the genesis validators, else `not-validator`."""
+        if keypair.public_key not in self.genesis.validators:
+            raise LedgerError(NOT_VALIDATOR, f"the key {keypair.public_key.hex()} is not a validator of this "
+                                             "chain's genesis; only a validator signs its checkpoints")
+        origin = default_origin(self.chain_id) if origin is None else origin
+        return sign_checkpoint(make_checkpoint(self.history_leaves(), origin), keypair)
+
     # ------------------------------------------------------------ queries
 
     def block_bytes(self, height_or_hash: int | bytes) -> bytes | None:
@@ -378,7 +503,7 @@ class Ledger:
 
     def block(self, height_or_hash: int | bytes) -> Block | None:
         data = self.block_bytes(height_or_hash)
-        return None if data is None else decode_block(data)
+        return None if data is None else decode_block(data, self.chain.version)
 
     def tx(self, txid: bytes) -> TxInfo | None:
         txid = _bytes_argument(txid, "txid")
@@ -387,7 +512,7 @@ class Ledger:
             if location is None:
                 return None
             height, index = location
-            block = decode_block(snap.block_bytes(height))
+            block = decode_block(snap.block_bytes(height), self.chain.version)
         return TxInfo(height, index, block.transactions[index])
 
     def account(self, public_key: bytes) -> Account:
@@ -416,10 +541,77 @@ class Ledger:
                 raise LedgerError(NOT_FOUND, f"transaction {txid.hex()} is not in this chain")
             height, index = location
             data = snap.block_bytes(height)
-        block = decode_block(data)
+        block = decode_block(data, self.chain.version)
         txids = [tx.txid for tx in block.transactions]
         return TxProof(encode_transaction(block.transactions[index]), index,
                        tuple(merkle.inclusion_proof(txids, index)), encode_header(block.header))
+
+    # ------------------------------------------------------------ state and history proofs (FORMAT.md §12, §13)
+
+    def _require_state_proofs(self) -> None:
+        if self.genesis.version != 2:
+            raise LedgerError(BAD_VERSION, "state and history proofs need a version-2 chain (this one is version "
+                                           f"{self.genesis.version})")
+
+    def _prove_state(self, make: Callable) -> "StateProof":
+        """A state proof against the tip's header: `make(snapshot, tree, header)` builds it from a
+        snapshot of the store and the state tree at that snapshot's tip. The proof is checked against
+        the header's state root before it is handed out."""
+        self._require_state_proofs()
+        with self._write_mutex, self._store.snapshot() as snap:
+            tip = snap.tip()
+            if tip.height == 0:
+                raise LedgerError(NOT_FOUND, "the chain has no block yet: a state proof needs a signed header")
+            header = state_proofs.block_header_bytes(snap.block_bytes(tip.height))
+            proof = make(snap, self._tree_at(snap, tip), header)
+        if state_proofs.state_root_of(proof) != tip.state_commitment:
+            raise LedgerError(BAD_STATE_ROOT, "the state tree does not give the tip's state root", tip.height)
+        return proof
+
+    def prove_account(self, public_key: bytes) -> "AccountProof":
+        """A proof of the account's balance and nonce (or of its absence: balance 0, nonce 0) after
+        the tip's block, up to its signed header (FORMAT.md §12)."""
+        public_key = _bytes_argument(public_key, "public_key")
+        if len(public_key) != 32:
+            raise ValueError(f"a public key is 32 bytes, not {len(public_key)}")
+
+        def make(snap: Snapshot, tree, header: bytes) -> "AccountProof":
+            present = tree.get(state_tree.account_key_hash(public_key)) is not None
+            account = snap.account(public_key)
+            return state_proofs.prove_account(tree, public_key, (account.balance, account.nonce) if present else None,
+                                              header)
+        return self._prove_state(make)
+
+    def prove_record(self, owner: bytes, key: bytes) -> "RecordProof":
+        """A proof of `owner`'s record `key`: its latest value, or that it was never written, after
+        the tip's block, up to its signed header (FORMAT.md §12)."""
+        owner, key = _bytes_argument(owner, "owner"), _bytes_argument(key, "the record key")
+        if len(owner) != 32:
+            raise ValueError(f"an owner is a 32-byte public key, not {len(owner)} bytes")
+        if len(key) > limits.RECORD_KEY_BYTES_MAX:
+            raise LedgerError(RECORD_TOO_LARGE, f"a record key is at most {limits.RECORD_KEY_BYTES_MAX} bytes")
+
+        def make(snap: Snapshot, tree, header: bytes) -> "RecordProof":
+            latest = snap.record(owner, key)
+            return state_proofs.prove_record(tree, owner, key, None if latest is None else latest[2], header)
+        return self._prove_state(make)
+
+    def prove_history(self, old_height: int, new_height: int) -> "HistoryProof":
+        """A proof that the block at `new_height` extends the block at `old_height` (FORMAT.md §13):
+        1 <= old_height < new_height <= the tip's height."""
+        self._require_state_proofs()
+        for value, name in ((old_height, "old_height"), (new_height, "new_height")):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        if not 1 <= old_height < new_height:
+            raise ValueError(f"a history proof runs from a height h1 >= 1 to a height h2 > h1, not {old_height} to "
+                             f"{new_height}")
+        with self._store.snapshot() as snap:
+            if new_height > snap.tip().height:
+                raise LedgerError(NOT_FOUND, f"the store holds no block at height {new_height}", new_height)
+            headers = [state_proofs.block_header_bytes(snap.block_bytes(h)) for h in range(1, new_height + 1)]
+        leaves = [self.chain_id] + [hashing.header_hash(unsigned_from_signed(h)) for h in headers[:-1]]
+        return state_proofs.prove_history(leaves, headers[old_height - 1], headers[-1])
 
 
 class _StoreReader:
@@ -453,6 +645,8 @@ class _ReplayState(MemoryState):
 
     def apply(self, changes) -> None:
         self.accounts.update(changes.accounts)
+        if self.tree is not None:
+            apply_to_tree(self.tree, changes)
 
     def check_accounts_match(self, snap: Snapshot) -> None:
         if snap.account_count() != len(self.accounts):

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ledger import limits
-from ledger.codec import _Reader
+from ledger.codec import _Reader, _chain_version
 from ledger.errors import LedgerError
 
-# A canonical header is at most 1 + 4 * 9 (uints) + 5 * 34 + 66 bytes = 273; the block's own array
-# marker comes first.
+# A canonical header is at most 1 + 4 * 9 (uints) + 5 * 34 + 66 bytes = 273 in version 1 and, with
+# its history root, 307 in version 2; the block's own array marker comes first.
 HEADER_PREFIX_BYTES_MAX = 320
 _LENGTH_BYTES = 4   # the chain file's u32 big-endian block length (docs/FORMAT.md §9)
 # Checkpoints of the first pass: as far apart as the importer's commit groups (ledger.importer).
@@ -76,10 +76,10 @@ def parse_block_hash(text: str | bytes) -> bytes:
     return value
 
 
-def _header(prefix: bytes):
-    """The header of the block whose first bytes are `prefix`; None if they are not a header (the
-    import will report that block's real error when it reaches it)."""
-    reader = _Reader(prefix)
+def _header(prefix: bytes, version: int | None):
+    """The header of the block whose first bytes are `prefix`, of a chain of format `version`; None
+    if they are not one (the import will report that block's real error when it reaches it)."""
+    reader = _Reader(prefix, _chain_version(version))
     try:
         reader.fields(2, "block")
         return reader.header()
@@ -88,7 +88,7 @@ def _header(prefix: bytes):
 
 
 def locate(stream: BinaryIO, block_hash: bytes, chain_id: bytes, checkpoint_blocks: int = CHECKPOINT_BLOCKS,
-           checkpoint_transactions: int = CHECKPOINT_TRANSACTIONS) -> AssumeValidLookup:
+           checkpoint_transactions: int = CHECKPOINT_TRANSACTIONS, *, version: int | None) -> AssumeValidLookup:
     """Scan the blocks of `stream` (positioned at the first block of a chain file, just after the
     genesis) for `block_hash`, reading headers only, and seek back to where it started. Each
     header must have the next height and link to the hash of the one before (the first to
@@ -117,7 +117,7 @@ def locate(stream: BinaryIO, block_hash: bytes, chain_id: bytes, checkpoint_bloc
                 break
             height += 1
             position = stream.tell()
-            header = _header(stream.read(min(length, HEADER_PREFIX_BYTES_MAX)))
+            header = _header(stream.read(min(length, HEADER_PREFIX_BYTES_MAX)), version)
             if header is None or header.height != height or header.previous_hash != previous:
                 break
             previous = header.hash

@@ -28,7 +28,7 @@ from nacl.bindings import crypto_sign_open
 from ledger import crypto, hashing, merkle
 from ledger.api import Ledger
 from ledger.chainfile import ChainReader
-from ledger.codec import decode_block, encode_unsigned_transaction
+from ledger.codec import decode_block, decode_genesis, encode_unsigned_transaction
 from ledger.workload import generate_chain_file
 
 
@@ -61,8 +61,9 @@ class Fixture:
         with open(chain, "rb") as stream:
             reader = ChainReader(stream)
             genesis = reader.genesis
+            version = decode_genesis(genesis).version
             for _height, data in reader.blocks():
-                for tx in decode_block(data).transactions:
+                for tx in decode_block(data, version).transactions:
                     unsigned.append(encode_unsigned_transaction(tx.chain_id, tx.sender, tx.nonce, tx.body))
                     parts += (tx.sender, tx.signature, tx.txid)
         return cls(folder, chain, len(unsigned), unsigned, b"".join(parts), genesis)

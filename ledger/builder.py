@@ -9,6 +9,7 @@ produces a block that `validate.check_block` accepts.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from ledger import limits, merkle, signatures
 from ledger.codec import (
@@ -18,7 +19,9 @@ from ledger.codec import (
 from ledger.errors import BAD_CHAIN_ID, LIMIT_EXCEEDED, RECORD_TOO_LARGE, SMALL_ORDER_KEY, LedgerError
 from ledger.hashing import header_hash, transaction_id
 from ledger.keys import Keypair
-from ledger.state import BlockChanges, LayeredState, StateReader, Tip, apply_transactions, state_commitment
+from ledger.state import (
+    BlockChanges, LayeredState, StateReader, Tip, apply_transactions, root_after, state_commitment,
+)
 from ledger.validate import Chain
 
 
@@ -72,21 +75,35 @@ def sign_transaction(keypair: Keypair, chain_id: bytes, nonce: int, body: Body) 
 
 
 def sign_header(proposer: Keypair, chain_id: bytes, height: int, previous_hash: bytes, time_ms: int,
-                tx_count: int, tx_root: bytes, commitment: bytes) -> BlockHeader:
-    unsigned = BlockHeader(limits.FORMAT_VERSION, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
-                           commitment, proposer.public_key, b"")
+                tx_count: int, tx_root: bytes, commitment: bytes, *, version: int,
+                history_root: bytes = b"") -> BlockHeader:
+    """A signed header of a chain of format `version` (its genesis version, FORMAT.md §6).
+    `commitment` is the state field: version 1's commitment chain, version 2's state root; a
+    version-2 header also carries `history_root` (32 bytes), a version-1 header none (b"")."""
+    if version not in limits.FORMAT_VERSIONS:
+        raise ValueError(f"unknown chain format version {version!r}")
+    _check_bytes(history_root, "the history root", limits.HASH_BYTES if version == 2 else 0)
+    unsigned = BlockHeader(version, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
+                           commitment, proposer.public_key, b"", history_root=history_root)
     digest = header_hash(encode_unsigned_header(unsigned))
-    return BlockHeader(limits.FORMAT_VERSION, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
-                       commitment, proposer.public_key, proposer.sign(digest), digest)
+    return BlockHeader(version, chain_id, height, previous_hash, time_ms, tx_count, tx_root,
+                       commitment, proposer.public_key, proposer.sign(digest), digest, history_root)
 
 
 class BlockBuilder:
-    """Collects transactions for the block after `tip` and signs it as `proposer`."""
+    """Collects transactions for the block after `tip` and signs it as `proposer`.
 
-    def __init__(self, chain: Chain, tip: Tip, reader: StateReader, proposer: Keypair):
+    Version 2: the header's state root is `state_root(tip, changes)` when given (Ledger.builder
+    passes its stored tree's), else computed on the reader's own tree (`reader.tree`, as a
+    MemoryState at `tip` holds one), which is left as it was."""
+
+    def __init__(self, chain: Chain, tip: Tip, reader: StateReader, proposer: Keypair,
+                 state_root: Callable[[Tip, BlockChanges], bytes] | None = None):
         self.chain = chain
         self.tip = tip
         self.proposer = proposer
+        self._reader = reader
+        self._state_root = state_root
         self._state = LayeredState(reader)
         self._transactions: list[Transaction] = []
         self._changes = BlockChanges()
@@ -103,10 +120,10 @@ class BlockBuilder:
         """The state changes of the transactions added so far."""
         return self._changes
 
-    @staticmethod
-    def tip_after(block: Block) -> Tip:
+    def tip_after(self, block: Block) -> Tip:
+        """The tip `block` (built on this builder's tip) makes."""
         header = block.header
-        return Tip(header.height, header.hash, header.time_ms, header.state_commitment)
+        return self.tip.after(header.height, header.hash, header.time_ms, header.state_commitment)
 
     def next_nonce(self, public_key: bytes) -> int:
         return self._state.account(public_key).nonce + 1
@@ -147,6 +164,14 @@ class BlockBuilder:
         if time_ms is None:
             time_ms = max(int(time.time() * 1000), self.tip.time_ms)
         txids = [tx.txid for tx in self._transactions]
+        if self.chain.version == 1:
+            state, history_root = state_commitment(self.tip.state_commitment, self.height, self._changes), b""
+        else:
+            if self._state_root is not None:
+                state = self._state_root(self.tip, self._changes)
+            else:
+                state = root_after(self._reader.tree, self._changes)
+            history_root = self.tip.history.root()
         header = sign_header(self.proposer, self.chain.chain_id, self.height, self.tip.hash, time_ms, len(txids),
-                             merkle.root(txids), state_commitment(self.tip.state_commitment, self.height, self._changes))
+                             merkle.root(txids), state, version=self.chain.version, history_root=history_root)
         return Block(header, tuple(self._transactions))

@@ -418,9 +418,17 @@ def check_record_size(tx: Transaction) -> str | None:
     return None
 
 
+def _chain_version(version: int | None) -> int | None:
+    """The chain's format version a decoder is given: 1, 2, or None (any known version). Any other
+    value is the caller's mistake, not the data's (the native bindings refuse it the same way)."""
+    if version is not None and version not in limits.FORMAT_VERSIONS:
+        raise ValueError(f"unknown chain format version {version!r}")
+    return version
+
+
 def decode_header(data: bytes, version: int | None = None) -> BlockHeader:
     """A header alone: of the given chain version, or of any known version when None."""
-    reader = _Reader(_as_bytes(data, "a block header"), version)
+    reader = _Reader(_as_bytes(data, "a block header"), _chain_version(version))
     header = reader.header()
     reader.end("block header")
     return header
@@ -429,7 +437,7 @@ def decode_header(data: bytes, version: int | None = None) -> BlockHeader:
 def decode_block_python(data: bytes, version: int | None = None) -> Block:
     """The readable twin of the native block decoder: a block of the chain's version (any known
     version when None)."""
-    return _Reader(_as_bytes(data, "a block"), version).block()
+    return _Reader(_as_bytes(data, "a block"), _chain_version(version)).block()
 
 
 class _Model:
@@ -438,19 +446,20 @@ class _Model:
     LedgerError = LedgerError
 
 
-def decode_block(data: bytes) -> Block:
-    """Decode a block strictly, in the native core (parsing and hashing without the GIL). Errors
-    carry the transaction index where one applies (the caller, who knows which height it
+def decode_block(data: bytes, version: int | None = None) -> Block:
+    """Decode a block strictly, in the native core (parsing and hashing without the GIL), as a
+    block of a chain of format `version` (the genesis version; None accepts any known version).
+    Errors carry the transaction index where one applies (the caller, who knows which height it
     expected, fills in the height)."""
-    return decode_block_for_validation(data)[0]
+    return decode_block_for_validation(data, version)[0]
 
 
-def decode_block_for_validation(data: bytes) -> tuple[Block, bytes, bytes]:
+def decode_block_for_validation(data: bytes, version: int | None = None) -> tuple[Block, bytes, bytes]:
     """The block, its signature records (see signature_records) and the Merkle root of its
-    transaction ids, all made in the native core in one pass."""
+    transaction ids, all made in the native core in one pass; `version` as in decode_block."""
     block, root, records = _core.block_decode(_as_bytes(data, "a block"), hashing.KEY_TRANSACTION,
                                               hashing.KEY_BLOCK_HEADER, hashing.KEY_MERKLE_LEAF,
-                                              hashing.KEY_MERKLE_NODE, _Model)
+                                              hashing.KEY_MERKLE_NODE, _Model, _chain_version(version))
     return block, records, root
 
 

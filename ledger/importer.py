@@ -10,6 +10,9 @@ groups, and each group is committed (one durable LMDB write transaction) by a co
 while the next group is being validated. At the first invalid block, the groups before it and the
 valid blocks of its own group are committed, then the error is raised: the store ends holding
 exactly the blocks before the bad one, as with one `append` per block.
+
+Version 2: the state tree given (at the store's tip) follows the accepted blocks, ahead of their
+commits; the caller keeps it only if the store ends at the importer's tip.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from ledger.native_rules import (
     ACCOUNT_CACHE_ENTRIES, AccountCache, NativeRules, account_items, decode_block_compact, native_enabled,
 )
 from ledger.pipeline import Pipeline
-from ledger.state import LayeredState
+from ledger.state import LayeredState, apply_to_tree
 from ledger.storage import MapFull, PendingBlock, Store
 from ledger.validate import Chain, check_block
 
@@ -50,7 +53,7 @@ ProgressCallback = Callable[[ImportProgress], None]
 
 class Importer:
     def __init__(self, store: Store, chain: Chain, progress: ProgressCallback | None,
-                 assume_valid: AssumedValid | None = None, account_cache_entries: int | None = None):
+                 assume_valid: AssumedValid | None = None, account_cache_entries: int | None = None, tree=None):
         self.store = store
         self.assume_valid = assume_valid
         self.confirmed_height = 0   # the last assume-valid checkpoint whose hash matched
@@ -61,8 +64,9 @@ class Importer:
         self.tip = self.snapshot.tip()
         self.stored_height = self.tip.height
         self.native = native_enabled()
+        self.tree = tree
         if self.native:
-            self.rules = NativeRules(chain, AccountCache(account_cache_entries or ACCOUNT_CACHE_ENTRIES))
+            self.rules = NativeRules(chain, AccountCache(account_cache_entries or ACCOUNT_CACHE_ENTRIES), tree)
         else:
             self.state = LayeredState(self.snapshot)
         self.group: list[PendingBlock] = []
@@ -78,7 +82,7 @@ class Importer:
         try:
             decoder = decode_block_compact if self.native else None
             with Pipeline(blocks, verify_from=self.stored_height + 1, threads=threads, decoder=decoder,
-                          assume_valid_through=assumed_through) as stream:
+                          assume_valid_through=assumed_through, version=self.chain.version) as stream:
                 for item in stream:
                     if item.error is not None:
                         raise item.error
@@ -91,8 +95,10 @@ class Importer:
                                                             self.snapshot.read_accounts, self._has_transaction)
                         else:
                             changes, tip = check_block(self.chain, self.tip, self.state, item.block, item.verdicts,
-                                                        item.tx_root)
+                                                        item.tx_root, self.tree)
                             self.state.apply(changes)
+                            if self.tree is not None:
+                                apply_to_tree(self.tree, changes)
                     except LedgerError as error:
                         raise error.at(self.tip.height + 1) from None
                     self.tip = tip

@@ -1,6 +1,8 @@
 """Block validation in the native core: the transaction rules, a block's sorted changes and its state
 commitment run in C (ledger/csrc/block_rules.c) over an in-memory cache of accounts, without a
-Python object per transaction. Python sees one result per block.
+Python object per transaction. Python sees one result per block. In version 2 the block's changes
+are hashed and set in the state tree (ledger.state_tree.new_tree: the native tree, packed), whose
+root the header must carry.
 
 Specification: docs/FORMAT.md §7-§8. The readable twin, and the tests' oracle, is ledger/state.py
 apply_transactions + ledger/validate.py check_block; every path gives the same code, height, index,
@@ -13,14 +15,14 @@ import struct
 from typing import Callable, Sequence
 
 from ledger import _core, hashing, signatures
-from ledger.codec import BlockHeader, _as_bytes
+from ledger.codec import BlockHeader, _as_bytes, _chain_version
 from ledger.errors import (
-    BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_NONCE, BAD_STATE_COMMITMENT, BAD_TX_SIGNATURE, DUPLICATE_TX, NOT_ISSUER,
-    OVERDRAFT, OVERFLOW, RECORD_TOO_LARGE, SMALL_ORDER_KEY, LedgerError,
+    BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_NONCE, BAD_STATE_COMMITMENT, BAD_STATE_ROOT, BAD_TX_SIGNATURE,
+    DUPLICATE_TX, NOT_ISSUER, OVERDRAFT, OVERFLOW, RECORD_TOO_LARGE, SMALL_ORDER_KEY, LedgerError,
 )
 from ledger import limits
-from ledger.state import Account, Tip
-from ledger.validate import Chain, check_header
+from ledger.state import Account, Tip, apply_to_tree
+from ledger.validate import STATE_ROOT_MESSAGE, Chain, check_header
 
 AccountCache = _core.AccountCache
 CompactBlock = _core.CompactBlock
@@ -39,11 +41,12 @@ class _Model:
     LedgerError = LedgerError
 
 
-def decode_block_compact(data: bytes) -> tuple[CompactBlock, bytes, bytes]:
-    """As codec.decode_block_for_validation, but the block stays compact (see CompactBlock)."""
+def decode_block_compact(data: bytes, version: int | None = None) -> tuple[CompactBlock, bytes, bytes]:
+    """As codec.decode_block_for_validation (a block of a chain of format `version`; None: any
+    known version), but the block stays compact (see CompactBlock)."""
     block, root, records = _core.block_decode_compact(_as_bytes(data, "a block"), hashing.KEY_TRANSACTION,
                                                       hashing.KEY_BLOCK_HEADER, hashing.KEY_MERKLE_LEAF,
-                                                      hashing.KEY_MERKLE_NODE, _Model)
+                                                      hashing.KEY_MERKLE_NODE, _Model, _chain_version(version))
     return block, records, root
 
 
@@ -87,11 +90,13 @@ class _HeaderView:
 
 
 class NativeRules:
-    """Validates compact blocks of one chain over an AccountCache."""
+    """Validates compact blocks of one chain over an AccountCache and, in version 2, the state tree
+    at the tip (`tree`): an accepted block's changes enter both; a rejected block changes neither."""
 
-    def __init__(self, chain: Chain, cache: AccountCache):
+    def __init__(self, chain: Chain, cache: AccountCache, tree=None):
         self.chain = chain
         self.cache = cache
+        self.tree = tree
         self.issuers = b"".join(sorted(chain.issuers))
 
     def load(self, block: CompactBlock, read_accounts: Callable[[list[bytes]], list[tuple[bytes, int, int]]]) -> None:
@@ -111,30 +116,55 @@ class NativeRules:
         height = header.height
         if verdicts is None:   # not verified ahead (or left undecided after a bad signature of an earlier block)
             if records is None:
-                records = decode_block_compact(block.data)[1]
+                records = decode_block_compact(block.data, chain.version)[1]
             verdicts = signatures.verdicts_until_first_bad(records)
         if not verdicts[0]:
             raise LedgerError(BAD_BLOCK_SIGNATURE, "the proposer's signature over the header does not hold", height)
         self.load(block, read_accounts)
+        version_2 = tip.history is not None
         rule, index, a, b, commitment, accounts, record_indexes = _core.block_rules(
             self.cache, block, chain.chain_id, self.issuers, hashing.KEY_STATE, verdicts, height,
-            tip.state_commitment, header.state_commitment)
+            None if version_2 else tip.state_commitment, None if version_2 else header.state_commitment)
         if rule != 0:
             raise _rule_error(rule, index, a, b, height, block, has_transaction)
         writes = block.record_writes(record_indexes) if record_indexes else []
-        return NativeChanges(accounts, writes, block.txids), Tip(height, header.hash, header.time_ms, commitment)
+        changes = NativeChanges(accounts, writes, block.txids)
+        if version_2:
+            commitment = self._accept(changes, height, header.state_root)
+        return changes, tip.after(height, header.hash, header.time_ms, commitment)
+
+    def _accept(self, changes: NativeChanges, height: int, expected: bytes | None) -> bytes:
+        """Version 2: set the block's changes in the tree; if its root is not `expected` (None: not
+        checked), put the tree back and reject the block, else the accounts enter the cache too."""
+        if self.tree is None:
+            raise ValueError("validating a version-2 block needs the state tree at the tip")
+        undo = apply_to_tree(self.tree, changes)
+        try:
+            root = self.tree.root()
+            if expected is not None and root != expected:
+                raise LedgerError(BAD_STATE_ROOT, STATE_ROOT_MESSAGE, height)
+            self.cache.accept(changes.accounts_packed)
+        except BaseException:
+            self.tree.revert(undo)
+            raise
+        return root
 
     def replay(self, block: CompactBlock, height: int, has_transaction: Callable[[bytes], bool]) -> NativeChanges:
         """apply_transactions' twin for a stored block replayed without its checks (signatures taken
-        as valid, the commitment not compared): its changes enter the cache."""
+        as valid, the commitment or state root not compared): its changes enter the cache (and the
+        tree, in version 2)."""
         self.load(block, None)
+        version_2 = self.chain.genesis.version == 2
         rule, index, a, b, _commitment, accounts, record_indexes = _core.block_rules(
             self.cache, block, self.chain.chain_id, self.issuers, hashing.KEY_STATE, [True] * (block.count + 1),
-            height, bytes(32), None)
+            height, None if version_2 else bytes(32), None)
         if rule != 0:
             raise _rule_error(rule, index, a, b, height, block, has_transaction)
         writes = block.record_writes(record_indexes) if record_indexes else []
-        return NativeChanges(accounts, writes, block.txids)
+        changes = NativeChanges(accounts, writes, block.txids)
+        if version_2:
+            self._accept(changes, height, None)
+        return changes
 
 
 def _rule_error(rule: int, index: int, a: int, b: int, height: int, block: CompactBlock,

@@ -50,12 +50,16 @@ class Pipeline:
     """Iterate it to get Items in block order; close it (or use `with`) to stop early."""
 
     def __init__(self, source: Iterable[tuple[int, bytes]], verify_from: int = 1, threads: int | None = None,
-                 signatures_per_batch: int | None = None, assume_valid_through: int = 0, decoder=None):
-        """`assume_valid_through`: blocks at heights up to it are decoded and passed on with every
+                 signatures_per_batch: int | None = None, assume_valid_through: int = 0, decoder=None, *,
+                 version: int | None):
+        """`version`: the chain's format version (its genesis version), which every block is decoded
+        as (FORMAT.md §8 step 2); None accepts any known version, for callers that know no chain.
+        `assume_valid_through`: blocks at heights up to it are decoded and passed on with every
         signature taken as valid, unverified (ledger.assume_valid; the caller checks the hash).
-        `decoder`: bytes -> (block, records, root); by default codec.decode_block_for_validation
+        `decoder`: (bytes, version) -> (block, records, root); by default codec.decode_block_for_validation
         (the native_rules.decode_block_compact keeps blocks compact for the native rules)."""
         self._decoder = decoder or decode_block_for_validation
+        self._version = version
         self._verify_from = verify_from
         self._assume_valid_through = assume_valid_through
         self._threads = threads
@@ -96,7 +100,7 @@ class Pipeline:
                 item = Item(height, data)
                 if height >= self._verify_from:
                     try:
-                        item.block, item.records, item.tx_root = self._decoder(data)
+                        item.block, item.records, item.tx_root = self._decoder(data, self._version)
                     except LedgerError as error:
                         item.error = error.at(height)
                     else:

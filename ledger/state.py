@@ -1,7 +1,8 @@
 """State rules: balances, nonces, mints and records, applied to a block's transactions in order,
-and the state commitment chained over each block's sorted changes.
+and what the header commits to: version 1's state commitment chained over each block's sorted
+changes, version 2's state root (the block's changes applied to the state tree) and history tree.
 
-Specification: docs/FORMAT.md §7-§8.
+Specification: docs/FORMAT.md §7-§8 (§7.2 and §7.3 for version 2).
 
 Applying reads the state before the block through a `StateReader` (the LMDB store, or memory)
 and returns the block's changes without writing anything: the caller commits them, all or
@@ -9,17 +10,20 @@ nothing. The first transaction that breaks a rule stops the block with its index
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Iterable, Protocol, Sequence
 
 import msgpack
 
-from ledger import hashing, limits
+from ledger import hashing, limits, state_tree
 from ledger.codec import Genesis, Mint, Record, Transaction, Transfer
+from ledger.history_frontier import Frontier
 from ledger.errors import BAD_NONCE, DUPLICATE_TX, NOT_ISSUER, OVERDRAFT, OVERFLOW, LedgerError
 
 STATE_ACCOUNT = 0
 STATE_RECORD = 1
+_ACCOUNT_VALUE = struct.Struct(">QQ")
 
 
 @dataclass(slots=True, unsafe_hash=True)   # immutable by convention; not frozen (3x cheaper to make)
@@ -33,11 +37,20 @@ EMPTY_ACCOUNT = Account()
 
 @dataclass(frozen=True, slots=True)
 class Tip:
-    """The last accepted block (height 0 is the genesis): the next block must extend it."""
+    """The last accepted block (height 0 is the genesis): the next block must extend it.
+    `state_commitment` is the header's state field: version 1's commitment, version 2's state root.
+    `history` (version 2 only; None in version 1) is the frontier of the history tree over the
+    chain id and every block hash up to this one: the next header's history root is its root."""
     height: int
     hash: bytes
     time_ms: int
     state_commitment: bytes
+    history: Frontier | None = None
+
+    def after(self, height: int, block_hash: bytes, time_ms: int, state: bytes) -> "Tip":
+        """The tip a block accepted on this one makes (its hash joins the history, in version 2)."""
+        history = None if self.history is None else self.history.append(block_hash)
+        return Tip(height, block_hash, time_ms, state, history)
 
 
 class StateReader(Protocol):
@@ -54,7 +67,8 @@ class BlockChanges:
 
 
 class MemoryState:
-    """A whole state in memory: the genesis, then blocks' changes applied one after another."""
+    """A whole state in memory: the genesis, then blocks' changes applied one after another; for
+    a version-2 genesis also its state tree (`tree`, None in version 1)."""
 
     def __init__(self, genesis: Genesis | None = None, track_transactions: bool = True):
         """With track_transactions=False the state does not remember ids (saving memory on long
@@ -62,8 +76,11 @@ class MemoryState:
         self.accounts: dict[bytes, Account] = {}
         self.txids: set[bytes] = set()
         self.track_transactions = track_transactions
+        self.tree = None
         if genesis is not None:
             self.accounts.update(genesis_accounts(genesis))
+            if genesis.version == 2:
+                self.tree = genesis_tree(genesis)
 
     def account(self, public_key: bytes) -> Account:
         return self.accounts.get(public_key, EMPTY_ACCOUNT)
@@ -73,6 +90,8 @@ class MemoryState:
 
     def apply(self, changes: BlockChanges) -> None:
         self.accounts.update(changes.accounts)
+        if self.tree is not None:
+            apply_to_tree(self.tree, changes)
         if self.track_transactions:
             self.txids.update(changes.txids)
 
@@ -186,3 +205,57 @@ def genesis_commitment(genesis: Genesis) -> bytes:
     """commitment(0) chains from the chain id over the initial balances."""
     entries = _commitment_entries(genesis_accounts(genesis), ())
     return hashing.state_hash(genesis.chain_id + msgpack.packb([0, entries], use_bin_type=True))
+
+
+# ---- version 2: the state tree (§7.2) ----
+
+def genesis_tree(genesis: Genesis):
+    """The state tree after the genesis: every genesis balance (zero balances included), nonce 0."""
+    tree = state_tree.new_tree()
+    packed = b"".join(key + _ACCOUNT_VALUE.pack(amount, 0) for key, amount in genesis.balances)
+    state_tree.update_packed(tree, *state_tree.account_hashes(packed))
+    return tree
+
+
+def genesis_state_root(genesis: Genesis) -> bytes:
+    return genesis_tree(genesis).root()
+
+
+def latest_records(records: Iterable[tuple[bytes, bytes, bytes, int]]) -> list[tuple[bytes, bytes, bytes]]:
+    """(owner, key, value) of the last write of each (owner, key), from writes in block order."""
+    latest: dict[tuple[bytes, bytes], bytes] = {}
+    for owner, key, value, _index in records:
+        latest[(owner, key)] = value
+    return [(owner, key, value) for (owner, key), value in latest.items()]
+
+
+def change_hashes(changes) -> tuple[bytes, bytes]:
+    """The state-map entries a block's changes set (its touched accounts' final values, the last
+    write of each record), as packed key hashes and value hashes. `changes` is a BlockChanges, or
+    the native rules' changes whose accounts are already packed (`accounts_packed`)."""
+    packed = getattr(changes, "accounts_packed", None)
+    if packed is None:
+        packed = b"".join(key + _ACCOUNT_VALUE.pack(account.balance, account.nonce)
+                          for key, account in changes.accounts.items())
+    account_keys, account_values = state_tree.account_hashes(packed)
+    record_keys, record_values = state_tree.record_hashes(latest_records(changes.records))
+    return account_keys + record_keys, account_values + record_values
+
+
+def apply_to_tree(tree, changes):
+    """Set the block's changes in the tree; returns the undo that `tree.revert` takes."""
+    return state_tree.update_packed(tree, *change_hashes(changes))
+
+
+def root_after(tree, changes) -> bytes:
+    """The state root after `changes`, leaving the tree as it was."""
+    undo = apply_to_tree(tree, changes)
+    try:
+        return tree.root()
+    finally:
+        tree.revert(undo)
+
+
+def genesis_history(genesis: Genesis) -> Frontier:
+    """The history tree before block 1: its one leaf is the chain id (§7.3)."""
+    return Frontier.empty().append(genesis.chain_id)

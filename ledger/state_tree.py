@@ -164,3 +164,51 @@ class StateTree:
         if hi - lo == 1 and self._sorted[lo] != key_hash:
             other = (self._sorted[lo], self._values[self._sorted[lo]])
         return Path(tuple(b"" if s == EMPTY else s for s in siblings), other)
+
+
+# ---- what validation, storage and the builders use: one factory and the batch paths ----
+
+_ACCOUNT_ITEM = 48   # key (32) || balance u64 big-endian || nonce u64 big-endian: block_rules.c's and the store's
+
+
+def new_tree():
+    """An empty state tree: the native one (`_core.StateTree`, same interface plus the packed fast
+    path) when the core has it, else this twin. Every tree the ledger keeps is made here."""
+    native = getattr(_core, "StateTree", None)
+    return native() if native is not None else StateTree()
+
+
+def account_hashes(packed: bytes) -> tuple[bytes, bytes]:
+    """Key hashes and value hashes (32 bytes each, concatenated) of accounts packed 48 bytes each
+    (key || u64be(balance) || u64be(nonce): the value hash's input after its tag, as it is)."""
+    native = getattr(_core, "state_account_hashes", None)
+    if native is not None:
+        return native(packed)
+    keys = b"".join(_keyed(KEY_STATE_KEY, TAG_ACCOUNT + packed[i:i + 32]) for i in range(0, len(packed), _ACCOUNT_ITEM))
+    values = b"".join(_keyed(KEY_STATE_VALUE, TAG_ACCOUNT + packed[i + 32:i + 48])
+                      for i in range(0, len(packed), _ACCOUNT_ITEM))
+    return keys, values
+
+
+def record_hashes(records: Iterable[tuple[bytes, bytes, bytes]]) -> tuple[bytes, bytes]:
+    """Key hashes and value hashes (concatenated) of (owner, key, value) records."""
+    native = getattr(_core, "state_record_hashes", None)
+    if native is not None:
+        records = list(records)
+        return native([r[0] for r in records], [r[1] for r in records], [r[2] for r in records])
+    keys = []
+    values = []
+    for owner, key, value in records:
+        keys.append(record_key_hash(owner, key))
+        values.append(record_value_hash(value))
+    return b"".join(keys), b"".join(values)
+
+
+def update_packed(tree, key_hashes: bytes, value_hashes: bytes):
+    """tree.update over packed hashes (the native tree's fast path); returns its undo for revert."""
+    if len(key_hashes) != len(value_hashes) or len(key_hashes) % 32:
+        raise ValueError("key and value hashes are 32 bytes each, as many of one as of the other")
+    fast = getattr(tree, "update_packed", None)
+    if fast is not None:
+        return fast(key_hashes, value_hashes)
+    return tree.update([(key_hashes[i:i + 32], value_hashes[i:i + 32]) for i in range(0, len(key_hashes), 32)])

@@ -6,6 +6,8 @@ Specification: none beyond docs/FORMAT.md (the LMDB layout below is internal).
 Layout (integers big-endian so LMDB's byte order is numeric order):
   meta            b"genesis" -> genesis bytes, b"chain_id" -> 32 bytes, b"tip" -> tip record,
                   b"tx_count" -> u64, b"format" -> u32
+                  (the tip record: msgpack [height, hash, time_ms, state field], and for a version-2
+                  chain a fifth element, the history frontier [size, [peak, ...]] (ledger/history_frontier.py))
   blocks          height u64 -> canonical block bytes
   block_hashes    block hash -> height u64
   transactions    txid -> height u64 || index u32   (written only by stores made before the txid index:
@@ -15,6 +17,12 @@ Layout (integers big-endian so LMDB's byte order is numeric order):
   accounts        public key -> balance u64 || nonce u64
   records         owner(32) || key -> height u64 || index u32 || value        (latest value)
   record_history  owner(32) || len(key) u8 || key || height u64 || index u32 -> value
+
+The version-2 state tree (ledger/state_tree.py) is not stored: it is an index derived from
+`accounts` and `records`, built in memory by its user (ledger/api.py) when first needed and kept
+up to date by the blocks it validates. Storing it would add, per block, writes of tree nodes at
+random keys (each node keyed by its position or hash), which is what made the txid index slow;
+a commit stays the block appends and the existing tables.
 
 Map growth: the map starts large (virtual address space only: on Linux the file grows as pages are
 written) and doubles on MapFullError. LMDB forbids resizing while this process has read
@@ -60,6 +68,8 @@ from ledger.errors import (
     EnvironmentFault, LedgerError, fault_from_os_error,
 )
 from ledger import txindex
+from ledger.codec import decode_genesis
+from ledger.history_frontier import Frontier
 from ledger.state import EMPTY_ACCOUNT, Account, BlockChanges, Tip
 
 MAP_SIZE_INITIAL = 16 * 1024**3
@@ -357,14 +367,38 @@ class Snapshot:
         return self._txn.stat(self._dbs[b"accounts"])["entries"]
 
     def tip(self) -> Tip:
-        height, block_hash, time_ms, commitment = msgpack.unpackb(self._get(b"meta", b"tip"))
-        return Tip(height, block_hash, time_ms, commitment)
+        return _unpack_tip(self._get(b"meta", b"tip"))
+
+    def iter_accounts_packed(self, chunk: int = 65_536) -> Iterator[bytes]:
+        """Every stored account in key order, packed key || balance || nonce (48 bytes each, the
+        layout block_rules.c lists), at most `chunk` accounts per piece."""
+        parts: list[bytes] = []
+        for key, value in self._txn.cursor(db=self._dbs[b"accounts"]):
+            parts.append(key + value)
+            if len(parts) >= chunk:
+                yield b"".join(parts)
+                parts = []
+        if parts:
+            yield b"".join(parts)
+
+    def iter_records(self) -> Iterator[tuple[bytes, bytes, bytes]]:
+        """(owner, key, latest value) of every record ever written."""
+        for item_key, raw in self._txn.cursor(db=self._dbs[b"records"]):
+            yield item_key[:32], item_key[32:], raw[_LOCATION.size:]
 
     def genesis_bytes(self) -> bytes:
         return self._get(b"meta", b"genesis")
 
     def chain_id(self) -> bytes:
         return self._get(b"meta", b"chain_id")
+
+    def chain_version(self) -> int:
+        """The chain's format version (its genesis version, FORMAT.md §4), which every stored block
+        is decoded as; read from the genesis once per open store (it never changes)."""
+        store = self._store
+        if store._chain_version is None:
+            store._chain_version = decode_genesis(self.genesis_bytes()).version
+        return store._chain_version
 
     def tx_count(self) -> int:
         return _U64.unpack(self._get(b"meta", b"tx_count"))[0]
@@ -388,7 +422,7 @@ class Snapshot:
             location = txindex.lookup(lambda key: self._txn.get(key, db=index_db), state, txid)
             if location is not None:
                 return location
-        return txindex.scan_blocks(self.iter_blocks(state.height + 1, self.tip().height), txid)
+        return txindex.scan_blocks(self.iter_blocks(state.height + 1, self.tip().height), txid, self.chain_version())
 
     def txindex_state(self) -> txindex.IndexState:
         """The txid index's marker and runs. A store made before the index has none: its legacy
@@ -499,6 +533,7 @@ class Store:
         self._dbs = _open_databases(env, txn, read_only)
         self._readers = _ReaderGate()
         self.indexer: txindex.Indexer | None = None
+        self._chain_version: int | None = None   # the genesis version, once a snapshot has read it
 
     @staticmethod
     def _open_env(path: str, map_size: int, read_only: bool = False) -> lmdb.Environment:
@@ -805,4 +840,15 @@ class Store:
 
 
 def _pack_tip(tip: Tip) -> bytes:
-    return msgpack.packb([tip.height, tip.hash, tip.time_ms, tip.state_commitment], use_bin_type=True)
+    fields = [tip.height, tip.hash, tip.time_ms, tip.state_commitment]
+    if tip.history is not None:
+        fields.append(tip.history.to_list())
+    return msgpack.packb(fields, use_bin_type=True)
+
+
+def _unpack_tip(raw: bytes) -> Tip:
+    """A tip record: 4 fields (version 1, and every store made before version 2), or 5 (version 2)."""
+    fields = msgpack.unpackb(raw)
+    height, block_hash, time_ms, commitment = fields[:4]
+    history = Frontier.from_list(fields[4]) if len(fields) > 4 else None
+    return Tip(height, block_hash, time_ms, commitment, history)

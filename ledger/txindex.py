@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 import msgpack
 
 from ledger import _core, hashing
-from ledger.codec import decode_block_python
+from ledger.codec import _chain_version, decode_block_python
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:   # pragma: no cover
@@ -103,14 +103,15 @@ class IndexState:
         return cls(height, next_run, [tuple(run) for run in runs], list(dead), merging)
 
 
-def block_entries(data: bytes, height: int) -> bytes:
-    """The index entries of one stored block (native: decoded and hashed without the GIL)."""
-    return _core.block_txid_entries(data, height, hashing.KEY_TRANSACTION, LedgerError)
+def block_entries(data: bytes, height: int, version: int | None) -> bytes:
+    """The index entries of one stored block of a chain of format `version` (its genesis version;
+    native: decoded and hashed without the GIL)."""
+    return _core.block_txid_entries(data, height, hashing.KEY_TRANSACTION, LedgerError, _chain_version(version))
 
 
-def block_entries_python(data: bytes, height: int) -> bytes:
+def block_entries_python(data: bytes, height: int, version: int | None) -> bytes:
     """The readable twin of block_entries."""
-    block = decode_block_python(data)
+    block = decode_block_python(data, version)
     return b"".join(tx.txid + _LOCATION.pack(height, index) for index, tx in enumerate(block.transactions))
 
 
@@ -139,10 +140,10 @@ def lookup(get: Callable[[bytes], bytes | None], state: IndexState, txid: bytes)
     return None
 
 
-def scan_blocks(blocks: Iterable[tuple[int, bytes]], txid: bytes) -> tuple[int, int] | None:
-    """Find `txid` in blocks the index has not reached, by hashing their ids."""
+def scan_blocks(blocks: Iterable[tuple[int, bytes]], txid: bytes, version: int | None) -> tuple[int, int] | None:
+    """Find `txid` in blocks (of a chain of format `version`) the index has not reached, by hashing their ids."""
     for height, data in blocks:
-        location = find_in_entries(block_entries(data, height), txid)
+        location = find_in_entries(block_entries(data, height, version), txid)
         if location is not None:
             return location
     return None
@@ -333,8 +334,9 @@ class Indexer:
                 last = min(tip, next_height + BLOCKS_PER_READ_MAX - 1)
                 if len(entries) >= BATCH_IDS_MAX * ENTRY_SIZE:
                     last = next_height - 1
+                version = snap.chain_version()
                 for height, data in snap.iter_blocks(next_height, last):
-                    entries += block_entries(data, height)
+                    entries += block_entries(data, height, version)
                     next_height = height + 1
                     if len(entries) >= BATCH_IDS_MAX * ENTRY_SIZE:
                         break

@@ -1,10 +1,12 @@
-"""Block validation: header rules, then every transaction in order, then the state commitment.
+"""Block validation: header rules, then every transaction in order, then the state commitment
+(version 1) or state root (version 2).
 
-Specification: docs/FORMAT.md §6 and §8.
+Specification: docs/FORMAT.md §6, §7 and §8.
 
 Data flows one way: decoded block -> header checks -> one signature batch (header and all
-transactions) -> per-transaction rules in order -> state changes -> commitment check. Nothing is
-written here: the caller commits the returned changes, all or nothing.
+transactions) -> per-transaction rules in order -> state changes -> commitment or root check.
+Nothing is written here: the caller commits the returned changes, all or nothing (in version 2,
+the state tree it passed is left as it was: the caller applies the changes to it too).
 """
 from __future__ import annotations
 
@@ -14,11 +16,18 @@ from typing import Sequence
 from ledger import merkle, signatures
 from ledger.codec import Block, Genesis, check_genesis, check_record_size, signature_records
 from ledger.errors import (
-    BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_HEIGHT, BAD_MERKLE_ROOT, BAD_PREVIOUS_HASH, BAD_STATE_COMMITMENT,
-    BAD_TIME, BAD_TX_COUNT, BAD_TX_SIGNATURE, DUPLICATE_TX, RECORD_TOO_LARGE, SMALL_ORDER_KEY, UNKNOWN_PROPOSER,
-    LedgerError,
+    BAD_BLOCK_SIGNATURE, BAD_CHAIN_ID, BAD_HEIGHT, BAD_HISTORY_ROOT, BAD_MERKLE_ROOT, BAD_PREVIOUS_HASH,
+    BAD_STATE_COMMITMENT, BAD_STATE_ROOT, BAD_TIME, BAD_TX_COUNT, BAD_TX_SIGNATURE, DUPLICATE_TX, RECORD_TOO_LARGE,
+    SMALL_ORDER_KEY, UNKNOWN_PROPOSER, LedgerError,
 )
-from ledger.state import BlockChanges, StateReader, Tip, apply_transactions, genesis_commitment, state_commitment
+from ledger.state import (
+    BlockChanges, StateReader, Tip, apply_transactions, genesis_commitment, genesis_history, genesis_state_root,
+    root_after, state_commitment,
+)
+
+# One sentence each, shared by the readable twin and the native rules (ledger/native_rules.py).
+HISTORY_ROOT_MESSAGE = "the history root does not match the tree of the earlier block hashes"
+STATE_ROOT_MESSAGE = "the state root does not match the state after the block's changes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +43,18 @@ class Chain:
         check_genesis(genesis)   # the trusted keys (validators, issuers) are checked wherever a chain is built
         return cls(genesis, genesis.chain_id, frozenset(genesis.validators), frozenset(genesis.issuers))
 
+    @property
+    def version(self) -> int:
+        """The chain's format version (its genesis version): every block of the chain is decoded as one."""
+        return self.genesis.version
+
     def genesis_tip(self) -> Tip:
-        return Tip(0, self.chain_id, self.genesis.time_ms, genesis_commitment(self.genesis))
+        """Version 1: the commitment over the genesis balances. Version 2: the state root over them,
+        and the history tree of one leaf, the chain id (what block 1's history root commits to)."""
+        if self.genesis.version == 1:
+            return Tip(0, self.chain_id, self.genesis.time_ms, genesis_commitment(self.genesis))
+        return Tip(0, self.chain_id, self.genesis.time_ms, genesis_state_root(self.genesis),
+                   genesis_history(self.genesis))
 
 
 def check_header(chain: Chain, tip: Tip, block: Block, tx_root: bytes | None = None) -> None:
@@ -48,6 +67,8 @@ def check_header(chain: Chain, tip: Tip, block: Block, tx_root: bytes | None = N
         raise LedgerError(BAD_HEIGHT, f"the block claims height {header.height}, expected {height}", height)
     if header.previous_hash != tip.hash:
         raise LedgerError(BAD_PREVIOUS_HASH, "the block does not link to the hash of the previous block", height)
+    if tip.history is not None and header.history_root != tip.history.root():
+        raise LedgerError(BAD_HISTORY_ROOT, HISTORY_ROOT_MESSAGE, height)
     if header.time_ms < tip.time_ms:
         raise LedgerError(BAD_TIME, f"block time {header.time_ms} ms is before the previous time {tip.time_ms} ms", height)
     if header.tx_count != len(block.transactions):
@@ -85,8 +106,12 @@ def _first_stateless_error(chain: Chain, reader: StateReader, block: Block, verd
 
 
 def check_block(chain: Chain, tip: Tip, reader: StateReader, block: Block,
-                verdicts: Sequence[bool] | None = None, tx_root: bytes | None = None) -> tuple[BlockChanges, Tip]:
+                verdicts: Sequence[bool] | None = None, tx_root: bytes | None = None,
+                tree=None) -> tuple[BlockChanges, Tip]:
     """Validate `block` as the successor of `tip` over the state `reader` shows.
+
+    Version 2: `tree` is the state tree at `tip` (by default the reader's own, `reader.tree`, as a
+    MemoryState holds one); the state root is computed on it and it is left as it was.
 
     `verdicts` are the signature verdicts of `signature_records(block)` (header first) when the
     caller verified them ahead, batched with other blocks; otherwise they are computed here.
@@ -108,7 +133,16 @@ def check_block(chain: Chain, tip: Tip, reader: StateReader, block: Block,
     changes = apply_transactions(reader, chain.issuers, transactions[:limit], height)
     if stateless_error is not None:
         raise stateless_error
-    commitment = state_commitment(tip.state_commitment, height, changes)
-    if commitment != header.state_commitment:
-        raise LedgerError(BAD_STATE_COMMITMENT, "the state commitment does not match the block's changes", height)
-    return changes, Tip(height, header.hash, header.time_ms, commitment)
+    if tip.history is None:
+        commitment = state_commitment(tip.state_commitment, height, changes)
+        if commitment != header.state_commitment:
+            raise LedgerError(BAD_STATE_COMMITMENT, "the state commitment does not match the block's changes", height)
+    else:
+        if tree is None:
+            tree = getattr(reader, "tree", None)
+            if tree is None:
+                raise ValueError("validating a version-2 block needs the state tree at the tip")
+        commitment = root_after(tree, changes)
+        if commitment != header.state_root:
+            raise LedgerError(BAD_STATE_ROOT, STATE_ROOT_MESSAGE, height)
+    return changes, tip.after(height, header.hash, header.time_ms, commitment)

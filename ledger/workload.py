@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import struct
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Callable, Iterator
 
 import msgpack
 
-from ledger import hashing, limits, merkle
+from ledger import hashing, limits, merkle, state_tree
 from ledger.builder import sign_header
 from ledger.chainfile import ChainWriter
 from ledger.codec import (
@@ -27,7 +28,10 @@ from ledger.codec import (
     make_genesis, signed_from_unsigned,
 )
 from ledger.keys import Keypair
-from ledger.state import Account, BlockChanges, genesis_accounts, genesis_commitment, state_commitment
+from ledger.state import (
+    Account, BlockChanges, genesis_accounts, genesis_commitment, genesis_history, genesis_tree, latest_records,
+    state_commitment,
+)
 
 GENESIS_TIME_MS = 1_767_225_600_000   # 2026-01-01T00:00:00Z
 BLOCK_INTERVAL_MS = 1_000
@@ -37,6 +41,7 @@ SHARE_TRANSFER = 0.85
 SHARE_MINT = 0.05                      # the rest are records
 SIGNING_THREADS = max(1, os.cpu_count() or 1)
 SIGNING_BLOCKS_AHEAD = 2 * SIGNING_THREADS     # blocks made but not yet signed (bounds memory)
+_ACCOUNT_VALUE = struct.Struct(">QQ")
 
 
 def derived_keypair(seed: int, role: str, index: int) -> Keypair:
@@ -53,7 +58,9 @@ class Workload:
     genesis: Genesis
 
     @classmethod
-    def make(cls, seed: int, account_count: int) -> "Workload":
+    def make(cls, seed: int, account_count: int, version: int = limits.DEFAULT_FORMAT_VERSION) -> "Workload":
+        """`version`: the chain format (FORMAT.md §6). The same seed draws the same transactions in
+        either version (their bytes differ: the chain id is the genesis's hash)."""
         if account_count < 2:
             raise ValueError("a workload needs at least two accounts")
         accounts = tuple(derived_keypair(seed, "account", i) for i in range(account_count))
@@ -61,13 +68,13 @@ class Workload:
         issuer = derived_keypair(seed, "issuer", 0)
         genesis = make_genesis(f"synthetic workload seed {seed}", GENESIS_TIME_MS,
                                [v.public_key for v in validators], [issuer.public_key],
-                               {a.public_key: INITIAL_BALANCE for a in accounts})
+                               {a.public_key: INITIAL_BALANCE for a in accounts}, version=version)
         return cls(seed, accounts, validators, issuer, genesis)
 
     def blocks(self, block_count: int, txs_per_block: int) -> Iterator[Block]:
         """Signed blocks 1..block_count, decoded (for tests; `block_bytes` is the fast path)."""
         for data in self.block_bytes(block_count, txs_per_block):
-            yield decode_block(data)
+            yield decode_block(data, self.genesis.version)
 
     def block_bytes(self, block_count: int, txs_per_block: int) -> Iterator[bytes]:
         """The canonical bytes of signed blocks 1..block_count.
@@ -94,7 +101,12 @@ class Workload:
         rng = random.Random(self.seed)
         random_unit, randrange, randbytes = rng.random, rng.randrange, rng.randbytes
         pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
-        previous_hash, commitment = chain_id, genesis_commitment(self.genesis)
+        version = self.genesis.version
+        previous_hash = chain_id
+        if version == 1:
+            commitment = genesis_commitment(self.genesis)
+        else:   # the state tree and the history frontier, moved along block by block
+            tree, history = genesis_tree(self.genesis), genesis_history(self.genesis)
         in_flight: deque[Future[bytes]] = deque()
         with ThreadPoolExecutor(max_workers=SIGNING_THREADS) as pool:
             for height in range(1, block_count + 1):
@@ -140,12 +152,22 @@ class Workload:
                         unsigned.append(pack([chain_id, keys[sender], nonce, KIND_RECORD, [key, value]]))
                         signers.append(keypairs[sender])
                 txids = hashing.transaction_ids(unsigned)
-                changes = BlockChanges({keys[i]: Account(balances[i], nonces[i]) for i in touched}, records)
-                commitment = state_commitment(commitment, height, changes)
+                if version == 1:
+                    changes = BlockChanges({keys[i]: Account(balances[i], nonces[i]) for i in touched}, records)
+                    commitment = state_commitment(commitment, height, changes)
+                    history_root = b""
+                else:
+                    packed = b"".join(keys[i] + _ACCOUNT_VALUE.pack(balances[i], nonces[i]) for i in touched)
+                    account_keys, account_values = state_tree.account_hashes(packed)
+                    record_keys, record_values = state_tree.record_hashes(latest_records(records))
+                    state_tree.update_packed(tree, account_keys + record_keys, account_values + record_values)
+                    commitment, history_root = tree.root(), history.root()
                 header = sign_header(proposers[height % len(proposers)], chain_id, height, previous_hash,
                                      GENESIS_TIME_MS + height * BLOCK_INTERVAL_MS, len(unsigned),
-                                     merkle.root(txids), commitment)
+                                     merkle.root(txids), commitment, version=version, history_root=history_root)
                 previous_hash = header.hash
+                if version == 2:
+                    history = history.append(header.hash)
                 in_flight.append(pool.submit(_finish_block, encode_header(header), unsigned, txids, signers))
                 if len(in_flight) > SIGNING_BLOCKS_AHEAD:
                     yield in_flight.popleft().result()
@@ -163,9 +185,11 @@ def _finish_block(header: bytes, unsigned: list[bytes], txids: list[bytes], sign
 
 
 def generate_chain_file(path: str | os.PathLike, block_count: int, txs_per_block: int, account_count: int,
-                        seed: int, progress: Callable[[int, int], None] | None = None) -> Workload:
-    """Write a chain file of `block_count` blocks; `progress(height, transactions)` after each block."""
-    workload = Workload.make(seed, account_count)
+                        seed: int, progress: Callable[[int, int], None] | None = None,
+                        version: int = limits.DEFAULT_FORMAT_VERSION) -> Workload:
+    """Write a chain file of `block_count` blocks of format `version`; `progress(height, transactions)`
+    after each block."""
+    workload = Workload.make(seed, account_count, version)
     transactions = 0
     with ChainWriter(path, encode_genesis(workload.genesis)) as writer:
         for height, data in enumerate(workload.block_bytes(block_count, txs_per_block), start=1):

@@ -151,9 +151,10 @@ def _chain_with_bad_nonce(workload, bad_height: int, total: int) -> list[bytes]:
             nonce = state.account(sender.public_key).nonce + 2
             tx = sign_transaction(sender, chain.chain_id, nonce, Transfer(receiver.public_key, 1))
             header = sign_header(proposer, chain.chain_id, height, tip.hash, tip.time_ms + 1, 1,
-                                 merkle.root([tx.txid]), bytes(32))
+                                 merkle.root([tx.txid]), bytes(32), version=chain.version,
+                                 history_root=b"" if tip.history is None else tip.history.root())
             block = Block(header, (tx,))
-            tip = BlockBuilder.tip_after(block)
+            tip = tip.after(height, header.hash, header.time_ms, header.state_commitment)
         else:
             builder = BlockBuilder(chain, tip, state, proposer)
             builder.transaction(sender, Transfer(receiver.public_key, 1))
@@ -204,7 +205,8 @@ def test_first_pass_checkpoints_and_links(world):
     buffer.seek(0)
     reader = ChainReader(buffer)
     start = buffer.tell()
-    lookup = locate(buffer, _hash(blocks[4]), workload.genesis.chain_id, checkpoint_blocks=2)
+    lookup = locate(buffer, _hash(blocks[4]), workload.genesis.chain_id, checkpoint_blocks=2,
+                    version=workload.genesis.version)
     assert buffer.tell() == start
     assert lookup.assumed.height == 5
     assert lookup.assumed.checkpoints == {2: _hash(blocks[1]), 4: _hash(blocks[3]), 5: _hash(blocks[4])}
@@ -215,7 +217,8 @@ def test_first_pass_checkpoints_and_links(world):
     _write_stream(buffer, genesis, broken)
     buffer.seek(0)
     ChainReader(buffer)
-    assert locate(buffer, _hash(blocks[4]), workload.genesis.chain_id).assumed is None
+    assert locate(buffer, _hash(blocks[4]), workload.genesis.chain_id,
+                  version=workload.genesis.version).assumed is None
     assert list(reader.blocks()) == [(i + 1, data) for i, data in enumerate(blocks)]
 
 

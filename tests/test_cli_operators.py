@@ -161,7 +161,8 @@ BAD_GENESIS = [
                                                        "public key there (64 hex digits, as `ledger pubkey KEYFILE "
                                                        "--hex` prints)"),
     (genesis_text(name=5), '"name" must be a string, not an integer'),
-    (genesis_text(version=2), '"version" must be 1, the only genesis version, not 2'),
+    (genesis_text(version=3), '"version" must be 1 or 2 (the chain format; 2 for a new chain), not 3'),
+    (genesis_text(version=0), '"version" must be 1 or 2 (the chain format; 2 for a new chain), not 0'),
     (genesis_text(version="1"), '"version" must be an integer, not a string'),
     ('{"name": "a", "name": "b", "time_ms": 1, "validators": ["' + V + '"]}',
      'the genesis JSON gives the key "name" twice in one object'),
@@ -226,7 +227,7 @@ def test_readme_genesis_example_is_complete_and_accepted(tmp_path):
     section = README.read_text().split("### The genesis file", 1)[1]
     (example,) = re.findall(r"```json\n(.*?)```", section, re.S)[:1]
     spec = json.loads(example)
-    assert set(spec) == set(FIELDS) - {"version"}      # every field a file usually carries
+    assert set(spec) == set(FIELDS)      # every field a file usually carries
     path = tmp_path / "genesis.json"
     path.write_text(example)
     created = json.loads(ok("init", "--db", tmp_path / "db", "--genesis", path, "--json").stdout)
@@ -246,7 +247,7 @@ def test_genesis_command_writes_a_complete_file_init_accepts(tmp_path):
     result = ok("genesis", "--name", "certs", "--time-ms", 1767225600000, "--validator", V, "--issuer", I,
                 "--balance", f"{A}=1000", "--balance", f"{B.upper()}=0", "--out", out)
     spec = json.loads(out.read_text())
-    assert spec == {"name": "certs", "time_ms": 1767225600000, "validators": [V], "issuers": [I],
+    assert spec == {"version": 2, "name": "certs", "time_ms": 1767225600000, "validators": [V], "issuers": [I],
                     "balances": {A: 1000, B: 0}}
     chain_id = parse_genesis_json(out.read_bytes()).chain_id.hex()
     assert result.stdout == f"wrote {out}: chain {chain_id}\n"
@@ -277,7 +278,31 @@ def test_genesis_template_is_accepted_once_the_key_is_filled_in(tmp_path):
 
 def test_genesis_command_prints_to_stdout_without_out():
     text = ok("genesis", "--validator", V, "--time-ms", 9).stdout
-    assert json.loads(text) == {"name": "", "time_ms": 9, "validators": [V], "issuers": [], "balances": {}}
+    assert json.loads(text) == {"version": 2, "name": "", "time_ms": 9, "validators": [V], "issuers": [],
+                                "balances": {}}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_genesis_version_is_the_chain_format_and_two_when_left_out(tmp_path, version):
+    """FORMAT.md §4: the version is part of the genesis (so of the chain id); a file without one is
+    a version-2 chain, as `make_genesis` makes by default; --format-version writes either."""
+    text = ok("genesis", "--validator", V, "--time-ms", 9, "--format-version", version).stdout
+    assert json.loads(text)["version"] == version
+    genesis = parse_genesis_json(text)
+    assert genesis.version == version
+    left_out = json.dumps({k: v for k, v in json.loads(text).items() if k != "version"})
+    assert parse_genesis_json(left_out).version == 2
+    assert (parse_genesis_json(left_out).chain_id == genesis.chain_id) == (version == 2)
+    created = json.loads(ok("init", "--db", tmp_path / "db", "--genesis", _write(tmp_path, text), "--json").stdout)
+    assert created["chain_id"] == genesis.chain_id.hex()
+    info = json.loads(ok("info", "--db", tmp_path / "db", "--json").stdout)
+    assert info["genesis"]["version"] == version
+
+
+def _write(folder, text: str):
+    path = folder / "genesis.json"
+    path.write_text(text)
+    return path
 
 
 def test_genesis_command_refuses_to_replace_a_file_unless_forced(tmp_path):

@@ -181,8 +181,10 @@ def tx_tree(tx: Transaction) -> list:
 
 
 def header_tree(h: BlockHeader) -> list:
+    """FORMAT.md §6: version 2 has history_root after the state field (then 11 fields, not 10)."""
+    roots = [h.state_commitment] if h.version == 1 else [h.state_commitment, h.history_root]
     return [h.version, h.chain_id, h.height, h.previous_hash, h.time_ms, h.tx_count, h.tx_root,
-            h.state_commitment, h.proposer, h.signature]
+            *roots, h.proposer, h.signature]
 
 
 def block_tree(b: Block) -> list:
@@ -227,8 +229,11 @@ record_value = sized_binary([0, 1, 255, 256, 4095, 4096], 300)
 bodies = st.one_of(st.builds(Transfer, key32, u64), st.builds(Mint, key32, u64), st.builds(Record, record_key, record_value))
 transactions = st.builds(Transaction, key32, key32, u64, bodies, sig64)
 tx_counts = st.one_of(st.sampled_from([0, 1, 127, 128, 255, 256, 65535, 65536]), st.integers(0, 65536))
-headers = st.builds(BlockHeader, st.just(limits.FORMAT_VERSION), key32, u64.filter(bool), key32, u64, tx_counts,
-                    key32, key32, key32, sig64)
+# Both format versions: a version-2 header carries a history root, a version-1 header none (b"").
+headers = st.sampled_from(limits.FORMAT_VERSIONS).flatmap(
+    lambda version: st.builds(BlockHeader, st.just(version), key32, u64.filter(bool), key32, u64, tx_counts,
+                              key32, key32, key32, sig64,
+                              history_root=key32 if version == 2 else st.just(b"")))
 blocks = st.builds(Block, headers, st.lists(transactions, max_size=4).map(tuple))
 # Validators and issuers are never of small order (FORMAT.md §4; tests/test_trusted_keys.py).
 trusted_key32 = key32.filter(lambda k: not crypto.is_small_order(k))
@@ -236,8 +241,8 @@ sorted_keys = lambda lo, hi: st.lists(trusted_key32, min_size=lo, max_size=hi, u
 chain_names = st.one_of(st.sampled_from(["", "a" * 31, "a" * 32, "a" * 64, "é" * 32]),
                         st.text(max_size=64).filter(lambda s: len(s.encode("utf-8")) <= 64))
 balances = st.lists(st.tuples(key32, u64), max_size=18, unique_by=lambda p: p[0]).map(lambda p: tuple(sorted(p)))
-geneses = st.builds(Genesis, st.just(limits.FORMAT_VERSION), chain_names, u64, sorted_keys(1, 18), sorted_keys(0, 18),
-                    balances)
+geneses = st.builds(Genesis, st.sampled_from(limits.FORMAT_VERSIONS), chain_names, u64, sorted_keys(1, 18),
+                    sorted_keys(0, 18), balances)
 OBJECTS = {"transaction": transactions, "header": headers, "block": blocks, "genesis": geneses}
 
 
@@ -261,6 +266,11 @@ def test_header_round_trip(header):
     data = codec.encode_header(header)
     decoded = codec.decode_header(data)
     assert decoded == header and codec.encode_header(decoded) == data
+    assert decoded.history_root == header.history_root
+    assert codec.decode_header(data, header.version) == header
+    other = 3 - header.version
+    error = decode_error(lambda d: codec.decode_header(d, other), data)
+    assert (error.code, error.index) == (BAD_VERSION, None)
     unsigned = codec.encode_unsigned_header(header)
     assert decoded.hash == ref.blake3(unsigned, key=hashing.KEY_BLOCK_HEADER).digest()
     assert codec.signed_from_unsigned(unsigned, header.signature) == data
@@ -273,6 +283,9 @@ def test_block_round_trip(block):
     decoded = codec.decode_block(data)
     assert decoded == block and codec.encode_block(decoded) == data
     assert decoded.hash == hashing.header_hash(codec.encode_unsigned_header(block.header))
+    version = block.header.version
+    assert codec.decode_block(data, version) == block == codec.decode_block_python(data, version)
+    assert decode_error(lambda d: codec.decode_block(d, 3 - version), data).code == BAD_VERSION
     for tx in decoded.transactions:
         assert tx.txid == hashing.transaction_id(codec.unsigned_from_signed(codec.encode_transaction(tx)))
 
@@ -353,14 +366,29 @@ def test_txid_is_keyed_blake3_of_unsigned_encoding(seed, chain_id, nonce, body):
     assert decoded.txid == expected and decoded.signature == keypair.sign(expected)
 
 
-def test_sign_header_hash_is_keyed_blake3_of_unsigned_header():
+@pytest.mark.parametrize("version", limits.FORMAT_VERSIONS)
+def test_sign_header_hash_is_keyed_blake3_of_unsigned_header(version):
     keypair = Keypair.from_seed(b"\x07" * 32)
-    header = sign_header(keypair, b"\x01" * 32, 3, b"\x02" * 32, 1234, 0, b"\x03" * 32, b"\x04" * 32)
+    history_root = b"\x05" * 32 if version == 2 else b""
+    header = sign_header(keypair, b"\x01" * 32, 3, b"\x02" * 32, 1234, 0, b"\x03" * 32, b"\x04" * 32,
+                         version=version, history_root=history_root)
     data = codec.encode_header(header)
-    decoded = codec.decode_header(data)
+    decoded = codec.decode_header(data, version)
     expected = ref.blake3(codec.encode_unsigned_header(header), key=hashing.KEY_BLOCK_HEADER).digest()
     assert decoded.hash == header.hash == expected
     assert decoded.signature == keypair.sign(expected)
+    assert decoded.version == version and decoded.history_root == history_root
+
+
+def test_sign_header_needs_the_history_root_of_its_version():
+    keypair = Keypair.from_seed(b"\x07" * 32)
+    fields = (keypair, b"\x01" * 32, 3, b"\x02" * 32, 1234, 0, b"\x03" * 32, b"\x04" * 32)
+    with pytest.raises(ValueError):
+        sign_header(*fields, version=2)                           # version 2 commits to a history root
+    with pytest.raises(ValueError):
+        sign_header(*fields, version=1, history_root=b"\x05" * 32)  # version 1 has none
+    with pytest.raises(ValueError):
+        sign_header(*fields, version=3)
 
 
 # ================================================================ samples for field-position tests
@@ -371,11 +399,15 @@ TX_TRANSFER = Transaction(K[0], K[1], 5, Transfer(K[2], 300), SIG)
 TX_MINT = Transaction(K[0], K[1], 70_000, Mint(K[3], 0), SIG)
 TX_RECORD = Transaction(K[0], K[2], 1, Record(b"key", b"value" * 10), SIG)
 HEADER = BlockHeader(1, K[0], 7, K[1], 1_700_000_000_000, 2, K[2], K[3], K[1], SIG)
+HEADER2 = BlockHeader(2, K[0], 7, K[1], 1_700_000_000_000, 2, K[2], K[3], K[1], SIG, history_root=K[2])
 BLOCK = Block(HEADER, (TX_TRANSFER, TX_RECORD))
+BLOCK2 = Block(HEADER2, (TX_TRANSFER, TX_RECORD))
 GENESIS = Genesis(1, "test chain", 0, (K[0], K[1]), (K[2],), ((K[0], 1000), (K[3], 5)))
+GENESIS2 = Genesis(2, "test chain", 0, (K[0], K[1]), (K[2],), ((K[0], 1000), (K[3], 5)))
 SAMPLES = {"transfer": ("transaction", TX_TRANSFER), "mint": ("transaction", TX_MINT),
            "record": ("transaction", TX_RECORD), "header": ("header", HEADER), "block": ("block", BLOCK),
-           "genesis": ("genesis", GENESIS)}
+           "genesis": ("genesis", GENESIS), "header2": ("header", HEADER2), "block2": ("block", BLOCK2),
+           "genesis2": ("genesis", GENESIS2)}
 
 
 def test_samples_are_valid():
@@ -456,7 +488,7 @@ def variants(kind: str, path: tuple, node) -> list:
 # the others (non-minimal forms, input msgpack itself refuses) are found on the whole block.
 FIELD_LEVEL = {"nil", "true", "false", "float", "float32", "str", "bin", "array", "empty-map", "ext-empty", "str-ascii",
                "int", "negative-fix", "negative-i8", "negative-i64", "negative-value", "extra-nil", "extra-int",
-               "extra-bin", "extra-copy"} | {f"missing-{i}" for i in range(10)}
+               "extra-bin", "extra-copy"} | {f"missing-{i}" for i in range(11)}
 
 
 def _cases():
@@ -572,17 +604,24 @@ def test_wrong_key_sizes_in_transaction(field, size):
 @pytest.mark.parametrize("size", [0, 32, 63, 65, 128])
 def test_wrong_signature_size(size):
     assert decode_error(codec.decode_transaction, _tx_with(signature=b"\x05" * size)).code == BAD_ENCODING
-    tree = header_tree(HEADER)
-    tree[9] = b"\x05" * size
-    assert decode_error(codec.decode_header, write(tree)).code == BAD_ENCODING
+    for header in (HEADER, HEADER2):
+        tree = header_tree(header)
+        tree[-1] = b"\x05" * size
+        assert decode_error(codec.decode_header, write(tree)).code == BAD_ENCODING
 
 
-@pytest.mark.parametrize("position", [1, 3, 6, 7, 8])
+@pytest.mark.parametrize("header, position", [(HEADER, p) for p in (1, 3, 6, 7, 8)] +
+                         [(HEADER2, p) for p in (1, 3, 6, 7, 8, 9)])
 @pytest.mark.parametrize("size", [31, 33])
-def test_wrong_hash_and_key_sizes_in_header(position, size):
-    tree = header_tree(HEADER)
+def test_wrong_hash_and_key_sizes_in_header(header, position, size):
+    tree = header_tree(header)
     tree[position] = b"\x01" * size
-    assert decode_error(codec.decode_header, write(tree)).code == BAD_ENCODING
+    error = decode_error(codec.decode_header, write(tree))
+    assert error.code == BAD_ENCODING
+    names = {1: "header chain id", 3: "previous hash", 6: "transaction root", 8: "proposer"} if header.version == 1 \
+        else {1: "header chain id", 3: "previous hash", 6: "transaction root", 8: "history root", 9: "proposer"}
+    names[7] = "state commitment" if header.version == 1 else "state root"
+    assert error.message == f"the {names[position]} must be 32 bytes"
 
 
 @pytest.mark.parametrize("kind", [3, 4, 127, 128, 255, 2**64 - 1])
@@ -605,7 +644,7 @@ def test_header_height_zero_decodes():
     assert codec.decode_header(write(tree)).height == 0
 
 
-@pytest.mark.parametrize("version", [0, 2, 255, 2**32 - 1])
+@pytest.mark.parametrize("version", [0, 3, 255, 2**32 - 1])
 def test_unknown_versions(version):
     tree = header_tree(HEADER)
     tree[0] = version

@@ -122,8 +122,8 @@ def test_blocks_after_the_first_bad_one_in_a_batch_are_verified_on_their_own(tmp
     # its first bad signature, and a later block of that batch gets none (validate.check_block
     # then verifies it itself), never undecided entries that could be read as verdicts.
     from ledger.pipeline import Pipeline
-    _, encoded = hostile_chain
-    with Pipeline(enumerate(encoded, 1), signatures_per_batch=10_000) as stream:
+    genesis, encoded = hostile_chain
+    with Pipeline(enumerate(encoded, 1), signatures_per_batch=10_000, version=genesis.version) as stream:
         items = list(stream)
     assert [item.height for item in items] == [1, 2, 3, 4, 5]
     assert all(item.verdicts == [True] * 41 for item in items[:2])

@@ -16,7 +16,9 @@ from ledger.codec import Block, BlockHeader, Mint, Record, Transaction, Transfer
 from ledger.errors import BAD_STATE_COMMITMENT
 from ledger.hashing import transaction_id
 from ledger.native_rules import AccountCache, NativeRules, decode_block_compact, unpack_accounts
-from ledger.state import Account, MemoryState, Tip, apply_transactions, state_commitment
+from ledger import state_tree
+from ledger.history_frontier import Frontier
+from ledger.state import Account, MemoryState, Tip, apply_transactions, root_after, state_commitment
 from ledger.validate import Chain, check_block
 from ledger.workload import generate_chain_file
 
@@ -26,7 +28,8 @@ KEYS = [bytes([i + 1]) * 32 for i in range(5)]
 SMALL_ORDER = bytes([1]) + bytes(31)          # the identity point: small order
 POOL = KEYS + [SMALL_ORDER]
 GENESIS = make_genesis("native-rules", 1_000, [VALIDATOR], issuers=[KEYS[0]],
-                       balances={KEYS[0]: MAX, KEYS[1]: MAX - 5, KEYS[2]: 10})
+                       balances={KEYS[0]: MAX, KEYS[1]: MAX - 5, KEYS[2]: 10},
+                       version=1)   # version 1's commitment chain: the state roots of version 2 are not here yet
 CHAIN = Chain.from_genesis(GENESIS)
 TIP = Tip(5, b"\x07" * 32, 5_000, b"\x09" * 32)
 
@@ -48,7 +51,7 @@ prior_states = st.dictionaries(st.integers(0, len(POOL) - 1),
                                st.tuples(amounts, st.one_of(st.integers(0, 3), st.just(MAX))), max_size=4)
 
 
-def _transactions(plans, state: MemoryState) -> tuple[list[Transaction], set[bytes]]:
+def _transactions(plans, state: MemoryState, chain: Chain = CHAIN) -> tuple[list[Transaction], set[bytes]]:
     nonces: dict[bytes, int] = {}
     txs: list[Transaction] = []
     stored: set[bytes] = set()
@@ -64,7 +67,7 @@ def _transactions(plans, state: MemoryState) -> tuple[list[Transaction], set[byt
             body = Record(b"k" * plan["key"], b"v" * plan["value"])
         else:
             body = (Transfer if plan["kind"] == 0 else Mint)(POOL[plan["to"]], plan["amount"])
-        chain_id = b"\x55" * 32 if plan["foreign"] else CHAIN.chain_id
+        chain_id = b"\x55" * 32 if plan["foreign"] else chain.chain_id
         txid = transaction_id(encode_unsigned_transaction(chain_id, sender, nonce, body))
         txs.append(Transaction(chain_id, sender, nonce, body, b"\x11" * 64, txid))
         if plan["stored"]:
@@ -129,6 +132,77 @@ def test_native_rules_agree_with_the_twin(prior, plans, header_ok, right_commitm
     twin = _outcome_twin(state, data, verdicts)
     native = _outcome_native(state, data, verdicts)
     assert native == twin
+
+
+# ---------------------------------------------------------------- version 2: the state tree
+
+GENESIS_V2 = make_genesis("native-rules", 1_000, [VALIDATOR], issuers=[KEYS[0]],
+                          balances={KEYS[0]: MAX, KEYS[1]: MAX - 5, KEYS[2]: 10}, version=2)
+CHAIN_V2 = Chain.from_genesis(GENESIS_V2)
+TIP_V2 = Tip(5, b"\x07" * 32, 5_000, b"\x09" * 32,
+             Frontier.empty().append(b"\x01" * 32).append(b"\x02" * 32).append(b"\x03" * 32))
+
+
+def _tree_of(state: MemoryState):
+    """A native tree holding every account of `state` (the prior state, in version 2's map)."""
+    tree = state_tree.new_tree()
+    state_tree.update_packed(tree, *state_tree.account_hashes(
+        b"".join(key + a.balance.to_bytes(8, "big") + a.nonce.to_bytes(8, "big") for key, a in state.accounts.items())))
+    return tree
+
+
+def _block_v2(txs: list[Transaction], state_root: bytes) -> bytes:
+    root = merkle.root([tx.txid for tx in txs])
+    header = BlockHeader(2, CHAIN_V2.chain_id, TIP_V2.height + 1, TIP_V2.hash, 6_000, len(txs), root, state_root,
+                         VALIDATOR, b"\x22" * 64, history_root=TIP_V2.history.root())
+    return encode_block(Block(header, tuple(txs)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prior=prior_states, plans=st.lists(transaction_plans, min_size=0, max_size=10),
+       header_ok=st.integers(0, 20).map(lambda n: n != 13), right_root=st.booleans())
+def test_native_rules_agree_with_the_twin_on_version_2(prior, plans, header_ok, right_root):
+    """The same verdict, changes and tip (state root, history); the twin leaves its tree as it was,
+    the native rules move theirs to the new root when they accept and leave it when they refuse."""
+    state = MemoryState(GENESIS_V2)
+    for index, (balance, nonce) in prior.items():
+        state.accounts[POOL[index]] = Account(balance, nonce)
+    txs, stored = _transactions(plans, state, CHAIN_V2)
+    state.txids.update(stored)
+    twin_tree, native_tree = _tree_of(state), _tree_of(state)
+    before = twin_tree.root()
+    state_root = b"\x00" * 32
+    if right_root:
+        try:
+            state_root = root_after(twin_tree, apply_transactions(state, CHAIN_V2.issuers, txs, TIP_V2.height + 1))
+        except LedgerError:
+            pass
+    data = _block_v2(txs, state_root)
+    verdicts = _verdicts(txs, plans, header_ok)
+    try:
+        changes, tip = check_block(CHAIN_V2, TIP_V2, state, decode_block(data, 2), verdicts, tree=twin_tree)
+        twin = ("ok", tip, sorted(changes.accounts.items()), changes.records, changes.txids)
+    except LedgerError as error:
+        twin = ("error", error.code, error.height, error.index, error.message)
+    assert twin_tree.root() == before
+    compact, _records, root = decode_block_compact(data, 2)
+    rules = NativeRules(CHAIN_V2, AccountCache(), native_tree)
+
+    def read_accounts(keys):
+        return [(key, state.accounts[key].balance, state.accounts[key].nonce) for key in keys if key in state.accounts]
+    try:
+        changes, tip = rules.check(TIP_V2, compact, verdicts, root, read_accounts, state.has_transaction)
+        native = ("ok", tip, unpack_accounts(changes.accounts_packed), changes.records, changes.txids)
+    except LedgerError as error:
+        native = ("error", error.code, error.height, error.index, error.message)
+    assert native == twin
+    if native[0] == "ok":
+        assert native_tree.root() == native[1].state_commitment == state_root
+        assert native[1].history == TIP_V2.history.append(compact.hash)
+        assert [rules.cache.get(key) for key, _ in native[2]] == [(a.balance, a.nonce) for _, a in native[2]]
+    else:
+        assert native_tree.root() == before
+        assert all(rules.cache.get(key) in (None, (a.balance, a.nonce)) for key, a in state.accounts.items())
 
 
 def test_verdicts_not_given_are_computed_from_the_block():

@@ -237,7 +237,8 @@ def craft(transactions: list[bytes], index: int, validator: Keypair = VALIDATOR,
           chain_id: bytes = GENESIS.chain_id) -> TxProof:
     """A proof of transactions[index] in a one-off block whose header `validator` really signs."""
     txids = [decode_transaction(data).txid for data in transactions]
-    header = sign_header(validator, chain_id, 7, bytes(32), TIME_MS + 7, len(txids), merkle.root(txids), bytes(32))
+    header = sign_header(validator, chain_id, 7, bytes(32), TIME_MS + 7, len(txids), merkle.root(txids), bytes(32),
+                         version=1)
     return TxProof(transactions[index], index, tuple(merkle.inclusion_proof(txids, index)), encode_header(header))
 
 
@@ -293,7 +294,8 @@ def test_transaction_of_another_chain_is_refused(genesis_file, tmp_path):
 def test_small_order_proposer_is_refused_even_when_trusted(tmp_path):
     # A header "signed" by a small-order key: the forged signature holds, but proves nothing.
     txids = [decode_transaction(honest_transaction(1)).txid]
-    honest = sign_header(VALIDATOR, GENESIS.chain_id, 7, bytes(32), TIME_MS, 1, merkle.root(txids), bytes(32))
+    honest = sign_header(VALIDATOR, GENESIS.chain_id, 7, bytes(32), TIME_MS, 1, merkle.root(txids), bytes(32),
+                         version=1)
     forged = type(honest)(honest.version, honest.chain_id, honest.height, honest.previous_hash, honest.time_ms,
                           honest.tx_count, honest.tx_root, honest.state_commitment, IDENTITY, FORGED_SIGNATURE)
     proof = TxProof(honest_transaction(1), 0, (), encode_header(forged))

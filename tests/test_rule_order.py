@@ -1,7 +1,8 @@
 """The order of docs/FORMAT.md §8, tested on every pair of faults in one block.
 
-A table of faults (decoding faults, header rules, transaction rules, the state commitment), each
-with its place in the documented order. For every pair (A, B) a block at height 2 carries both:
+A table of faults (decoding faults, header rules, transaction rules, the state commitment of
+version 1 or the history and state roots of version 2), each with its place in the documented
+order, for a chain of each version. For every pair (A, B) a block at height 2 carries both:
 A and B at two different transaction indexes in both arrangements, or at one index where they
 can share a transaction. The first failure in the documented order must be what every path
 reports, with the same code, height, index and message:
@@ -34,7 +35,7 @@ from ledger.codec import (
 )
 from ledger.hashing import transaction_id
 from ledger.keys import Keypair
-from ledger.state import LayeredState, apply_transactions, state_commitment
+from ledger.state import LayeredState, apply_transactions, root_after, state_commitment
 from ledger.validate import check_block
 
 VALIDATOR = Keypair.from_seed(b"V" * 32)
@@ -49,9 +50,11 @@ IDENTITY = bytes([1]) + bytes(31)
 OTHER_CHAIN = b"\x0c" * 32
 FAULTED = (1, 2)                          # slots 0 and 3 always hold valid transactions
 
-GENESIS = make_genesis("rule order", 1_000, [VALIDATOR.public_key], [ISSUER.public_key],
-                       {**{k.public_key: 1_000 for k in SLOTS}, DUPER.public_key: 1_000, ZERO_KEY: 1_000,
-                        RICH: limits.AMOUNT_MAX})
+VERSIONS = (1, 2)
+GENESES = {version: make_genesis("rule order", 1_000, [VALIDATOR.public_key], [ISSUER.public_key],
+                                 {**{k.public_key: 1_000 for k in SLOTS}, DUPER.public_key: 1_000, ZERO_KEY: 1_000,
+                                  RICH: limits.AMOUNT_MAX}, version=version)
+           for version in VERSIONS}
 
 # ---------------------------------------------------------------- the faults, in the documented order
 
@@ -59,25 +62,28 @@ GENESIS = make_genesis("rule order", 1_000, [VALIDATOR.public_key], [ISSUER.publ
 # transaction's bytes in order (within one: the nonce is read before the kind).
 DECODING = ["version", "count-limit", "array-limit"]
 TX_DECODING = ["non-minimal-nonce", "unknown-kind"]
-HEADER = ["header-chain", "height-zero", "height", "previous", "time", "count", "root", "proposer",
-          "block-signature"]
+HEADER_V1 = ["header-chain", "height-zero", "height", "previous", "time", "count", "root", "proposer",
+             "block-signature"]
+HEADER = {1: HEADER_V1, 2: HEADER_V1[:4] + ["history"] + HEADER_V1[4:]}   # bad-history-root after bad-previous-hash
 TX_RULES = ["tx-chain", "record-size", "small-order", "duplicate-in-block", "tx-signature", "duplicate-in-chain",
             "nonce", "overdraft", "not-issuer", "overflow"]
-FINAL = ["commitment"]
+FINAL = {1: ["commitment"], 2: ["state-root"]}
 
 CODE = {
     "version": errors.BAD_VERSION, "count-limit": errors.LIMIT_EXCEEDED, "array-limit": errors.LIMIT_EXCEEDED,
     "non-minimal-nonce": errors.BAD_ENCODING, "unknown-kind": errors.UNKNOWN_TX_KIND,
     "header-chain": errors.BAD_CHAIN_ID, "height-zero": errors.BAD_HEIGHT, "height": errors.BAD_HEIGHT,
-    "previous": errors.BAD_PREVIOUS_HASH, "time": errors.BAD_TIME, "count": errors.BAD_TX_COUNT,
+    "previous": errors.BAD_PREVIOUS_HASH, "history": errors.BAD_HISTORY_ROOT, "time": errors.BAD_TIME,
+    "count": errors.BAD_TX_COUNT,
     "root": errors.BAD_MERKLE_ROOT, "proposer": errors.UNKNOWN_PROPOSER, "block-signature": errors.BAD_BLOCK_SIGNATURE,
     "tx-chain": errors.BAD_CHAIN_ID, "record-size": errors.RECORD_TOO_LARGE, "small-order": errors.SMALL_ORDER_KEY,
     "duplicate-in-block": errors.DUPLICATE_TX, "tx-signature": errors.BAD_TX_SIGNATURE,
     "duplicate-in-chain": errors.DUPLICATE_TX, "nonce": errors.BAD_NONCE, "overdraft": errors.OVERDRAFT,
     "not-issuer": errors.NOT_ISSUER, "overflow": errors.OVERFLOW, "commitment": errors.BAD_STATE_COMMITMENT,
+    "state-root": errors.BAD_STATE_ROOT,
 }
 POSITIONAL = set(TX_DECODING) | set(TX_RULES)
-ALL = DECODING + TX_DECODING + HEADER + TX_RULES + FINAL
+ALL = {version: DECODING + TX_DECODING + HEADER[version] + TX_RULES + FINAL[version] for version in VERSIONS}
 
 # Pairs that cannot be in one block (both set one header field) or one transaction (a transaction
 # has one kind; a copy of another transaction cannot differ from it).
@@ -87,13 +93,13 @@ WHOLE = {"duplicate-in-block", "duplicate-in-chain"}   # the transaction is a co
 BYTE_LEVEL = set(TX_DECODING)                            # patched into the bytes: composes with anything
 
 
-def rank(fault: str, index: int | None) -> tuple:
+def rank(version: int, fault: str, index: int | None) -> tuple:
     if fault in DECODING:
         return (0, DECODING.index(fault))
     if fault in TX_DECODING:
         return (0, len(DECODING), index, TX_DECODING.index(fault))
-    if fault in HEADER:
-        return (1, HEADER.index(fault))
+    if fault in HEADER[version]:
+        return (1, HEADER[version].index(fault))
     if fault in TX_RULES:
         return (2, index, TX_RULES.index(fault))
     return (3,)
@@ -110,10 +116,10 @@ def can_share_transaction(a: str, b: str) -> bool:
     return len(kinds) <= 1 and not ({a, b} == {"record-size", "overflow"})
 
 
-def cases() -> list[tuple[tuple[str, int | None], ...]]:
-    """Every pair of faults with their placements: ((fault, index), (fault, index))."""
+def cases(version: int) -> list[tuple[tuple[str, int | None], ...]]:
+    """Every pair of faults of a chain of `version` with their placements: ((fault, index), (fault, index))."""
     result = []
-    for a, b in itertools.combinations_with_replacement(ALL, 2):
+    for a, b in itertools.combinations_with_replacement(ALL[version], 2):
         if frozenset((a, b)) in HEADER_CONFLICTS:
             continue
         if a in POSITIONAL and b in POSITIONAL:
@@ -129,12 +135,12 @@ def cases() -> list[tuple[tuple[str, int | None], ...]]:
     return result
 
 
-CASES = cases()
+CASES = [(version, placed) for version in VERSIONS for placed in cases(version)]
 
 # ---------------------------------------------------------------- building a block with faults
 
 
-def _transaction(slot: int, faults: set[str], chained: Transaction, first: Transaction) -> Transaction:
+def _transaction(slot: int, faults: set[str], chained: Transaction, first: Transaction, chain: bytes) -> Transaction:
     if "duplicate-in-block" in faults:
         return first
     if "duplicate-in-chain" in faults:
@@ -142,7 +148,7 @@ def _transaction(slot: int, faults: set[str], chained: Transaction, first: Trans
     sender = SLOTS[slot]
     sender_key = ZERO_KEY if "small-order" in faults else sender.public_key
     nonce = 1 + (5 if "nonce" in faults else 0)
-    chain_id = OTHER_CHAIN if "tx-chain" in faults else GENESIS.chain_id
+    chain_id = OTHER_CHAIN if "tx-chain" in faults else chain
     to = RICH if "overflow" in faults else BOB
     if "record-size" in faults:
         body = Record(b"k" * (limits.RECORD_KEY_BYTES_MAX + 1), b"v")
@@ -182,27 +188,33 @@ def _array_header(count: int) -> bytes:
 def build(book: Ledger, placed: tuple[tuple[str, int | None], ...]) -> bytes:
     faults = {f for f, _ in placed}
     per_slot = {slot: {f for f, i in placed if i == slot} for slot in range(4)}
+    genesis = book.genesis
     chained = book.block(1).transactions[0]
-    first = _transaction(0, set(), chained, None)   # type: ignore[arg-type]
-    txs = [first] + [_transaction(slot, per_slot[slot], chained, first) for slot in (1, 2, 3)]
+    first = _transaction(0, set(), chained, None, genesis.chain_id)   # type: ignore[arg-type]
+    txs = [first] + [_transaction(slot, per_slot[slot], chained, first, genesis.chain_id) for slot in (1, 2, 3)]
     tip = book.tip
     try:
         with book._store.snapshot() as snap:
-            changes = apply_transactions(LayeredState(snap), frozenset(GENESIS.issuers), txs, tip.height + 1)
-        commitment = state_commitment(tip.state_commitment, tip.height + 1, changes)
+            changes = apply_transactions(LayeredState(snap), frozenset(genesis.issuers), txs, tip.height + 1)
+        if genesis.version == 1:
+            commitment = state_commitment(tip.state_commitment, tip.height + 1, changes)
+        else:
+            commitment = root_after(book._state_tree(), changes)
     except LedgerError:
         commitment = bytes(32)
-    header = dict(chain_id=GENESIS.chain_id, height=tip.height + 1, previous_hash=tip.hash, time_ms=tip.time_ms,
-                  tx_count=len(txs), tx_root=merkle.root([t.txid for t in txs]), commitment=commitment)
+    header = dict(chain_id=genesis.chain_id, height=tip.height + 1, previous_hash=tip.hash, time_ms=tip.time_ms,
+                  tx_count=len(txs), tx_root=merkle.root([t.txid for t in txs]), commitment=commitment,
+                  history_root=b"" if tip.history is None else tip.history.root())
     header.update(_header_changes(header, faults))
     proposer = STRANGER if "proposer" in faults else VALIDATOR
-    signed = sign_header(proposer, **header)
+    signed = sign_header(proposer, **header, version=genesis.version)
     if "block-signature" in faults:
         signed = dataclasses.replace(signed, signature=ISSUER.sign(signed.hash))
     header_bytes = encode_header(signed)
-    if "version" in faults:
-        assert header_bytes[:2] == b"\x9a\x01"
-        header_bytes = b"\x9a\x02" + header_bytes[2:]
+    if "version" in faults:   # the other known version, in this version's header shape
+        shape = {1: b"\x9a\x01", 2: b"\x9b\x02"}[genesis.version]
+        assert header_bytes[:2] == shape
+        header_bytes = shape[:1] + bytes([3 - genesis.version]) + header_bytes[2:]
     tx_bytes = [_patch_transaction(encode_transaction(t), per_slot[slot]) for slot, t in enumerate(txs)]
     count = limits.TRANSACTIONS_PER_BLOCK_MAX + 1 if "array-limit" in faults else len(txs)
     data = b"\x92" + header_bytes + _array_header(count) + b"".join(tx_bytes)
@@ -220,7 +232,9 @@ HEADER_CHANGES: dict[str, Callable[[dict], dict]] = {
     "count": lambda h: {"tx_count": h["tx_count"] + 1},
     "count-limit": lambda h: {"tx_count": limits.TRANSACTIONS_PER_BLOCK_MAX + 1},
     "root": lambda h: {"tx_root": bytes(32)},
+    "history": lambda h: {"history_root": bytes(32)},
     "commitment": lambda h: {"commitment": b"\x05" * 32},
+    "state-root": lambda h: {"commitment": b"\x05" * 32},
 }
 
 
@@ -250,11 +264,11 @@ def twin(book: Ledger, data: bytes) -> LedgerError:
     tip = book.tip
     with pytest.raises(LedgerError) as caught:
         try:
-            block = decode_block_python(data)
+            block = decode_block_python(data, book.chain.version)
         except LedgerError as error:
             raise error.at(tip.height + 1) from None
         with book._store.snapshot() as snap:
-            check_block(book.chain, tip, snap, block)
+            check_block(book.chain, tip, snap, block, tree=book._state_tree() if tip.history is not None else None)
     return caught.value
 
 
@@ -262,21 +276,36 @@ PATHS = {"sequential": sequential, "pipeline": pipeline, "twin": twin}
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    with Ledger.create(tmp_path_factory.mktemp("order") / "db", GENESIS) as ledger:
-        builder = ledger.builder(VALIDATOR)
-        builder.transaction(DUPER, Transfer(BOB, 1))
-        ledger.append(builder.build(time_ms=2_000))
-        yield ledger
+def books(tmp_path_factory):
+    """A store of each version holding block 1 (one transfer of DUPER's)."""
+    opened = {}
+    try:
+        for version, genesis in GENESES.items():
+            ledger = opened[version] = Ledger.create(tmp_path_factory.mktemp(f"order-v{version}") / "db", genesis)
+            builder = ledger.builder(VALIDATOR)
+            builder.transaction(DUPER, Transfer(BOB, 1))
+            ledger.append(builder.build(time_ms=2_000))
+        yield opened
+    finally:
+        for ledger in opened.values():
+            ledger.close()
+
+
+@pytest.fixture(params=VERSIONS, ids=[f"v{version}" for version in VERSIONS])
+def book(books, request):
+    return books[request.param]
 
 
 def test_each_fault_alone_gives_its_code(book):
-    for fault in ALL:
+    for fault in ALL[book.chain.version]:
         index = 1 if fault in POSITIONAL else None
         data = build(book, ((fault, index),))
+        messages = set()
         for name, path in PATHS.items():
             error = path(book, data)
             assert (error.code, error.height, error.index) == (CODE[fault], 2, index), (fault, name, str(error))
+            messages.add(error.message)
+        assert len(messages) == 1, (fault, messages)
     assert book.height == 1
 
 
@@ -285,15 +314,17 @@ def test_a_block_without_faults_is_valid(book, tmp_path):
     data = build(book, ())
     path = tmp_path / "copy.ledger"
     book.export_chain(path)
-    with Ledger.create(tmp_path / "copy", GENESIS) as copy:
+    with Ledger.create(tmp_path / "copy", book.genesis) as copy:
         copy.import_chain(path)
         copy.append(data)
         assert copy.height == 2
 
 
-@pytest.mark.parametrize("placed", CASES, ids=lambda p: "+".join(f"{f}@{i}" if i is not None else f for f, i in p))
-def test_every_pair_reports_the_first_in_the_documented_order(book, placed):
-    first = min(placed, key=lambda p: rank(*p))
+@pytest.mark.parametrize("version, placed", CASES,
+                         ids=[f"v{v}-" + "+".join(f"{f}@{i}" if i is not None else f for f, i in p) for v, p in CASES])
+def test_every_pair_reports_the_first_in_the_documented_order(books, version, placed):
+    book = books[version]
+    first = min(placed, key=lambda p: rank(version, *p))
     expected = (CODE[first[0]], 2, first[1])
     data = build(book, placed)
     seen = {}
@@ -318,9 +349,19 @@ def _documented_codes(heading: str) -> list[str]:
 
 
 def test_the_order_tested_is_the_order_documented():
-    header = [CODE[f] for f in HEADER if f != "height-zero"]
+    """The header table lists version 2's rules, its version-2-only row saying so; step 5 is one
+    paragraph per version."""
+    header = [CODE[f] for f in HEADER[2] if f != "height-zero"]
     assert _documented_codes("**3. Header rules**") == header
+    text = (Path(__file__).parent.parent / "docs" / "FORMAT.md").read_text()
+    section = text[text.index("## 8."):text.index("## 9.")]
+    only_2 = [code for code in header if f"| `{code}` | version 2 only" in section]
+    assert only_2 == [errors.BAD_HISTORY_ROOT]
+    assert [c for c in header if c not in only_2] == [CODE[f] for f in HEADER[1] if f != "height-zero"]
     assert _documented_codes("**4. Transactions**") == [CODE[f] for f in TX_RULES]
+    assert re.findall(r"^\*\*5\. Commitment\.\*\* `([a-z-]+)`", section, re.M) == [CODE[f] for f in FINAL[1]]
+    assert re.findall(r"^Version 2: \*\*5\. State root\.\*\* `([a-z-]+)`", section, re.M) == \
+        [CODE[f] for f in FINAL[2]]
 
 
 def test_the_table_covers_every_rule_code():
@@ -328,9 +369,10 @@ def test_the_table_covers_every_rule_code():
                   errors.BAD_CHAIN_ID, errors.BAD_HEIGHT, errors.BAD_PREVIOUS_HASH, errors.BAD_TIME,
                   errors.BAD_TX_COUNT, errors.BAD_MERKLE_ROOT, errors.UNKNOWN_PROPOSER, errors.BAD_BLOCK_SIGNATURE,
                   errors.RECORD_TOO_LARGE, errors.SMALL_ORDER_KEY, errors.DUPLICATE_TX, errors.BAD_TX_SIGNATURE,
-                  errors.BAD_NONCE, errors.OVERDRAFT, errors.NOT_ISSUER, errors.OVERFLOW, errors.BAD_STATE_COMMITMENT}
+                  errors.BAD_NONCE, errors.OVERDRAFT, errors.NOT_ISSUER, errors.OVERFLOW, errors.BAD_STATE_COMMITMENT,
+                  errors.BAD_HISTORY_ROOT, errors.BAD_STATE_ROOT}
     assert set(CODE.values()) == rule_codes
-    assert len(CASES) > 400
+    assert all(sum(v == version for v, _ in CASES) > 400 for version in VERSIONS)
 
 
 # ---------------------------------------------------------------- single faults outside the table
@@ -376,5 +418,5 @@ def test_which_decoding_faults_carry_an_index(book):
     for name, (variant, index) in variants.items():
         for decode in (decode_block, decode_block_python):
             with pytest.raises(LedgerError) as caught:
-                decode(variant)
+                decode(variant, book.chain.version)
             assert (caught.value.code, caught.value.index) == (errors.BAD_ENCODING, index), (name, decode)

@@ -15,7 +15,7 @@ from ledger import Ledger, LedgerError, Record
 from ledger.builder import sign_header
 from ledger.codec import Block, encode_block, encode_genesis
 from ledger.errors import (
-    BAD_STATE_COMMITMENT, BAD_TX_SIGNATURE, CONFLICTING_BLOCK, NOT_FOUND, STORE_EXISTS, WRONG_GENESIS,
+    BAD_STATE_COMMITMENT, BAD_STATE_ROOT, BAD_TX_SIGNATURE, CONFLICTING_BLOCK, NOT_FOUND, STORE_EXISTS, WRONG_GENESIS,
 )
 from ledger.storage import DATABASES
 from ledger.workload import Workload, generate_chain_file
@@ -58,8 +58,14 @@ def resign(block: Block, proposer, **changes) -> bytes:
                   tx_count=h.tx_count, tx_root=h.tx_root, commitment=h.state_commitment)
     fields.update(changes)
     header = sign_header(proposer, fields["chain_id"], fields["height"], fields["previous_hash"], fields["time_ms"],
-                         fields["tx_count"], fields["tx_root"], fields["commitment"])
+                         fields["tx_count"], fields["tx_root"], fields["commitment"], version=h.version,
+                         history_root=h.history_root)
     return encode_block(Block(header, block.transactions))
+
+
+def state_field_error(workload: Workload) -> str:
+    """The code of a wrong state field: version 1's commitment, version 2's state root."""
+    return {1: BAD_STATE_COMMITMENT, 2: BAD_STATE_ROOT}[workload.genesis.version]
 
 
 def proposer_of(workload: Workload, block: Block):
@@ -345,7 +351,7 @@ def test_rejected_block_writes_nothing(chain, tmp_path):
         last = block.transactions[-1]
         bad_tx = encode_block(Block(block.header, block.transactions[:-1] + (
             type(last)(last.chain_id, last.sender, last.nonce, last.body, bytes(64), last.txid),)))
-        for data, code in ((bad_commitment, BAD_STATE_COMMITMENT), (bad_tx, BAD_TX_SIGNATURE)):
+        for data, code in ((bad_commitment, state_field_error(workload)), (bad_tx, BAD_TX_SIGNATURE)):
             with pytest.raises(LedgerError) as caught:
                 book.append(data)
             assert caught.value.code == code and caught.value.height == 4
@@ -375,7 +381,7 @@ def test_invalid_block_in_an_import_keeps_the_earlier_ones(chain, tmp_path, monk
     with Ledger.create(tmp_path / "db", workload.genesis) as book:
         with pytest.raises(LedgerError) as caught:
             book.import_blocks(list(enumerate(tampered, 1)), progress=lambda p: reported.append(p.height))
-        assert (caught.value.code, caught.value.height) == (BAD_STATE_COMMITMENT, bad)
+        assert (caught.value.code, caught.value.height) == (state_field_error(workload), bad)
         assert snapshot_of(book, workload, blocks) == expected
         assert reported and reported[-1] == bad - 1 and reported == sorted(reported)
         book.validate()

@@ -9,7 +9,8 @@ chain (block bytes, info(), every account of the workload, transaction locations
 The flipped positions are a deterministic sample that covers every region of the file: magic,
 version, genesis length and every genesis field, each block's length prefix, every header field,
 the array headers, and every field of several transactions of each block (first, last, and the
-first transfer, mint and record), type tags and signatures included.
+first transfer, mint and record), type tags and signatures included. Every test runs on a chain
+of each format version (version 2's headers add the history root, and its state field is a root).
 """
 from __future__ import annotations
 
@@ -35,8 +36,10 @@ BLOCKS = 4
 TXS_PER_BLOCK = 20
 PREFIX = 2                      # blocks held by the "prefix" store before the tampered import
 
-HEADER_FIELDS = ("version", "chain_id", "height", "previous_hash", "time_ms", "tx_count", "tx_root",
-                 "state_commitment", "proposer", "signature")
+HEADER_FIELDS = {1: ("version", "chain_id", "height", "previous_hash", "time_ms", "tx_count", "tx_root",
+                     "state_commitment", "proposer", "signature"),
+                 2: ("version", "chain_id", "height", "previous_hash", "time_ms", "tx_count", "tx_root",
+                     "state_root", "history_root", "proposer", "signature")}
 TX_FIELDS = ("chain_id", "sender", "nonce", "kind", "body", "signature")
 GENESIS_FIELDS = ("version", "name", "time_ms", "validators", "issuers", "balances")
 
@@ -80,14 +83,14 @@ def _walk(buf: bytes, pos: int, path: tuple, out: list) -> int:
     return pos
 
 
-def _name(path: tuple) -> tuple:
+def _name(path: tuple, version: int) -> tuple:
     """Readable names for the positional paths of a block or genesis."""
     if path[0] == "genesis" and len(path) > 1 and isinstance(path[1], int):
         return ("genesis", GENESIS_FIELDS[path[1]]) + path[2:]
     if path[0] == "block" and len(path) > 2:
         k, rest = path[1], path[2:]
         if rest[0] == 0 and len(rest) > 1 and isinstance(rest[1], int):
-            return ("block", k, "header", HEADER_FIELDS[rest[1]]) + rest[2:]
+            return ("block", k, "header", HEADER_FIELDS[version][rest[1]]) + rest[2:]
         if rest[0] == 1 and len(rest) > 1 and isinstance(rest[1], int):
             tx = ("block", k, "tx", rest[1])
             if len(rest) > 2 and isinstance(rest[2], int):
@@ -99,12 +102,13 @@ def _name(path: tuple) -> tuple:
 
 def file_layout(data: bytes) -> tuple[list, list[tuple[int, int]]]:
     """(regions, block spans): regions are (name path, start, end) in file offsets."""
+    version = data[15]   # the genesis's first field (a fixint), after its array header
     regions = [(("file", "magic"), 0, 8), (("file", "version"), 8, 10), (("genesis", "length"), 10, 14)]
     (genesis_length,) = struct.unpack_from(">I", data, 10)
     leaves: list = []
     end = _walk(data, 14, ("genesis",), leaves)
     assert end == 14 + genesis_length
-    regions += [(_name(p), s, e) for p, s, e in leaves]
+    regions += [(_name(p, version), s, e) for p, s, e in leaves]
     spans = []
     pos, height = end, 0
     while pos < len(data):
@@ -113,7 +117,7 @@ def file_layout(data: bytes) -> tuple[list, list[tuple[int, int]]]:
         regions.append((("block", height, "length"), pos, pos + 4))
         leaves = []
         assert _walk(data, pos + 4, ("block", height), leaves) == pos + 4 + length
-        regions += [(_name(p), s, e) for p, s, e in leaves]
+        regions += [(_name(p, version), s, e) for p, s, e in leaves]
         spans.append((pos, pos + 4 + length))
         pos += 4 + length
     return regions, spans
@@ -168,11 +172,11 @@ def fingerprint(book: Ledger, world) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
+@pytest.fixture(scope="module", params=[1, 2], ids=["v1", "v2"])
+def world(tmp_path_factory, request):
     root = tmp_path_factory.mktemp("tamper")
     chain = root / "chain.ledger"
-    workload = generate_chain_file(chain, BLOCKS, TXS_PER_BLOCK, ACCOUNTS, SEED)
+    workload = generate_chain_file(chain, BLOCKS, TXS_PER_BLOCK, ACCOUNTS, SEED, version=request.param)
     data = chain.read_bytes()
     blocks = list(workload.blocks(BLOCKS, TXS_PER_BLOCK))
     block_bytes = [encode_block(b) for b in blocks]
@@ -376,8 +380,9 @@ def test_validate_detects_a_tampered_store(world, tmp_path, target):
         else:
             import msgpack
             db = env.open_db(b"meta", txn=txn)
-            height, block_hash, time_ms, commitment = msgpack.unpackb(txn.get(b"tip", db=db))
-            txn.put(b"tip", msgpack.packb([height, block_hash, time_ms + 1, commitment], use_bin_type=True), db=db)
+            fields = msgpack.unpackb(txn.get(b"tip", db=db))
+            fields[2] += 1   # time_ms
+            txn.put(b"tip", msgpack.packb(fields, use_bin_type=True), db=db)
     env.close()
     with Ledger.open(path, world["genesis_bytes"]) as book:
         with pytest.raises(LedgerError) as caught:

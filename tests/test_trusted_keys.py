@@ -39,9 +39,10 @@ ISSUER = Keypair.from_seed(b"i" * 32)
 ALICE = Keypair.from_seed(b"a" * 32)
 
 
-def raw_genesis(validators=(), issuers=(), balances=()) -> Genesis:
-    """A Genesis object made without make_genesis's checks (what a hostile file decodes to)."""
-    return Genesis(limits.FORMAT_VERSION, "small order", 1_000, tuple(sorted(validators)), tuple(sorted(issuers)),
+def raw_genesis(validators=(), issuers=(), balances=(), version=1) -> Genesis:
+    """A Genesis object made without make_genesis's checks (what a hostile file decodes to). Version
+    1 by default: the forged headers below have the version-1 schema."""
+    return Genesis(version, "small order", 1_000, tuple(sorted(validators)), tuple(sorted(issuers)),
                    tuple(sorted(balances)))
 
 
@@ -60,19 +61,21 @@ def test_small_order_trusted_key_is_refused_everywhere(key, role):
     honest = VALIDATOR.public_key if role == "validators" else ISSUER.public_key
     keys = [key, honest]
     lists = {"validators": [VALIDATOR.public_key], "issuers": [ISSUER.public_key], role: keys}
-    with pytest.raises(LedgerError) as made:
-        make_genesis("small order", 1_000, lists["validators"], lists["issuers"])
-    assert made.value.code == errors.BAD_GENESIS and role[:-1] in made.value.message
-    data = encode_genesis(raw_genesis(lists["validators"], lists["issuers"]))
-    with pytest.raises(LedgerError) as decoded:
-        decode_genesis(data)
-    assert decoded.value.code == errors.BAD_GENESIS
+    for version in limits.FORMAT_VERSIONS:
+        with pytest.raises(LedgerError) as made:
+            make_genesis("small order", 1_000, lists["validators"], lists["issuers"], version=version)
+        assert made.value.code == errors.BAD_GENESIS and role[:-1] in made.value.message
+        data = encode_genesis(raw_genesis(lists["validators"], lists["issuers"], version=version))
+        with pytest.raises(LedgerError) as decoded:
+            decode_genesis(data)
+        assert decoded.value.code == errors.BAD_GENESIS
 
 
 def test_small_order_balance_holder_is_accepted_but_cannot_spend(tmp_path):
     """A balance is no trust: only a signature moves it, and small-order senders are refused, so a
     balance at a small-order key is burned, as a transfer to one is."""
-    genesis = make_genesis("burn", 1_000, [VALIDATOR.public_key], [], {ZERO_KEY: 5, ALICE.public_key: 9})
+    genesis = make_genesis("burn", 1_000, [VALIDATOR.public_key], [], {ZERO_KEY: 5, ALICE.public_key: 9},
+                           version=1)   # the forged header below has the version-1 schema
     assert decode_genesis(encode_genesis(genesis)) == genesis
     with Ledger.create(tmp_path / "db", genesis) as book:
         builder = book.builder(VALIDATOR)
@@ -95,7 +98,7 @@ def test_small_order_balance_holder_is_accepted_but_cannot_spend(tmp_path):
 
 
 def _forged_header(chain_id, height, previous_hash, time_ms, txs, proposer, sign=None) -> BlockHeader:
-    unsigned = BlockHeader(limits.FORMAT_VERSION, chain_id, height, previous_hash, time_ms, len(txs),
+    unsigned = BlockHeader(1, chain_id, height, previous_hash, time_ms, len(txs),
                            merkle.root([t.txid for t in txs]), bytes(32), proposer, b"")
     digest = header_hash(encode_unsigned_header(unsigned))
     signature = sign(digest) if sign else IDENTITY + bytes(32)   # R = identity, S = 0

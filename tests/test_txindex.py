@@ -49,8 +49,9 @@ def assert_every_txid_answers(book: Ledger, chain, upto: int = BLOCKS) -> None:
 
 def test_native_entries_match_the_python_twin(chain):
     for height, data in enumerate(chain["bytes"], 1):
-        entries = txindex.block_entries(data, height)
-        assert entries == txindex.block_entries_python(data, height)
+        version = chain["workload"].genesis.version
+        entries = txindex.block_entries(data, height, version)
+        assert entries == txindex.block_entries_python(data, height, version)
         assert len(entries) == TXS * txindex.ENTRY_SIZE
         for index, tx in enumerate(chain["blocks"][height - 1].transactions):
             assert txindex.find_in_entries(entries, tx.txid) == (height, index)
@@ -60,7 +61,7 @@ def test_native_entries_match_the_python_twin(chain):
     _core.sort_txid_entries(buffer)
     assert bytes(buffer) == b"".join(sorted(records))
     with pytest.raises(LedgerError):
-        txindex.block_entries(chain["bytes"][0][:-1], 1)
+        txindex.block_entries(chain["bytes"][0][:-1], 1, version)
 
 
 def test_commit_writes_no_ids_and_close_flushes_the_index(chain, tmp_path):
@@ -122,7 +123,8 @@ def replay_block(chain, height: int, replayed) -> bytes:
     txs = block.transactions + (replayed,)
     proposer = next(v for v in chain["workload"].validators if v.public_key == h.proposer)
     header = sign_header(proposer, h.chain_id, h.height, h.previous_hash, h.time_ms, len(txs),
-                         merkle.root([t.txid for t in txs]), h.state_commitment)
+                         merkle.root([t.txid for t in txs]), h.state_commitment, version=h.version,
+                         history_root=h.history_root)
     return encode_block(Block(header, txs))
 
 

@@ -136,11 +136,26 @@ static void transaction(reader *r, ledger_tx_view *tx) {
     tx->end = (uint32_t)r->pos;
 }
 
-static void header(reader *r, ledger_block_view *b) {
+/* The array length is read first (10 or 11), then the version, which must be the chain's
+ * (`expected`; 0 accepts 1 or 2) and chooses the schema, then the length must be the version's
+ * (docs/FORMAT.md §6, §8 step 2). */
+static void header(reader *r, ledger_block_view *b, uint64_t expected) {
     b->header_start = (uint32_t)r->pos;
-    fields(r, 10, "expected an array for the block header", "the block header must be an array of 10 fields");
+    uint64_t count = array(r, "expected an array for the block header");
+    if (count != LEDGER_HEADER_FIELDS_1 && count != LEDGER_HEADER_FIELDS_2)
+        fail(r, BAD_ENCODING, "the block header must be an array of 10 (version 1) or 11 (version 2) fields");
     b->version = uint(r, "the header version must be an unsigned integer");
-    if (b->version != LEDGER_FORMAT_VERSION) fail(r, BAD_VERSION, "unsupported block format version");
+    if (expected == 0) {
+        if (b->version != LEDGER_FORMAT_VERSION_1 && b->version != LEDGER_FORMAT_VERSION_2)
+            fail(r, BAD_VERSION, "unsupported block format version");
+    } else if (b->version != expected) {
+        fail(r, BAD_VERSION, expected == LEDGER_FORMAT_VERSION_1 ? "the block format version is not the chain's (1)"
+                                                                 : "the block format version is not the chain's (2)");
+    }
+    int two = b->version == LEDGER_FORMAT_VERSION_2;
+    if (count != (two ? LEDGER_HEADER_FIELDS_2 : LEDGER_HEADER_FIELDS_1))
+        fail(r, BAD_ENCODING, two ? "a version-2 block header must be an array of 11 fields"
+                                  : "a version-1 block header must be an array of 10 fields");
     b->chain_id = bin_exact(r, 32, "the header chain id must be binary", "the header chain id must be 32 bytes");
     b->height = uint(r, "the height must be an unsigned integer");   /* 0 decodes: it is bad-height in validation */
     b->previous_hash = bin_exact(r, 32, "the previous hash must be binary", "the previous hash must be 32 bytes");
@@ -148,20 +163,29 @@ static void header(reader *r, ledger_block_view *b) {
     b->tx_count = uint(r, "the transaction count must be an unsigned integer");
     if (b->tx_count > LEDGER_TRANSACTIONS_PER_BLOCK_MAX) fail(r, LIMIT_EXCEEDED, "too many transactions for one block");
     b->tx_root = bin_exact(r, 32, "the transaction root must be binary", "the transaction root must be 32 bytes");
-    b->state_commitment = bin_exact(r, 32, "the state commitment must be binary", "the state commitment must be 32 bytes");
+    if (two) {
+        b->state_commitment = bin_exact(r, 32, "the state root must be binary", "the state root must be 32 bytes");
+        b->history_root = bin_exact(r, 32, "the history root must be binary", "the history root must be 32 bytes");
+    } else {
+        b->state_commitment = bin_exact(r, 32, "the state commitment must be binary",
+                                        "the state commitment must be 32 bytes");
+    }
     b->proposer = bin_exact(r, 32, "the proposer must be binary", "the proposer must be 32 bytes");
     b->signature = bin_exact(r, 64, "the header signature must be binary", "the header signature must be 64 bytes");
     b->header_end = (uint32_t)r->pos;
 }
 
-int ledger_block_decode(const uint8_t *data, size_t size, ledger_block_view *block, ledger_tx_view *txs,
-                        size_t txs_capacity, ledger_decode_error *error) {
+int ledger_block_decode(const uint8_t *data, size_t size, uint64_t version, ledger_block_view *block,
+                        ledger_tx_view *txs, size_t txs_capacity, ledger_decode_error *error) {
     reader r = {.data = data, .size = size, .pos = 0, .index = -1, .error = error};
     memset(block, 0, sizeof *block);
     if (setjmp(r.fail)) return -1;
+    /* The bindings refuse other versions first; this keeps the C function total on its own. */
+    if (version != 0 && version != LEDGER_FORMAT_VERSION_1 && version != LEDGER_FORMAT_VERSION_2)
+        fail(&r, BAD_VERSION, "unsupported chain format version");
     if (size > LEDGER_BLOCK_BYTES_MAX) fail(&r, LIMIT_EXCEEDED, "the block is over the size limit");
     fields(&r, 2, "expected an array for the block", "the block must be an array of 2 fields");
-    header(&r, block);
+    header(&r, block, version);
     uint64_t count = array(&r, "expected an array for the block transactions");
     if (count > LEDGER_TRANSACTIONS_PER_BLOCK_MAX) fail(&r, LIMIT_EXCEEDED, "too many transactions for one block");
     for (uint64_t i = 0; i < count; i++) {

@@ -9,7 +9,13 @@
 
 #define LEDGER_TRANSACTIONS_PER_BLOCK_MAX 65536u
 #define LEDGER_BLOCK_BYTES_MAX (16u * 1024u * 1024u)
-#define LEDGER_FORMAT_VERSION 1u
+/* The chain format versions (docs/FORMAT.md §4, §6): the genesis version is the chain's, and
+ * every header of the chain carries it. 0 as the expected version accepts either (a header read
+ * outside a chain). */
+#define LEDGER_FORMAT_VERSION_1 1u
+#define LEDGER_FORMAT_VERSION_2 2u
+#define LEDGER_HEADER_FIELDS_1 10u
+#define LEDGER_HEADER_FIELDS_2 11u
 /* The smallest transaction (a record with empty key and value) is 142 bytes, so a block of n
  * bytes holds fewer than n / 128 + 1 transactions: callers size their view arrays with this. */
 /* Over LEDGER_BLOCK_BYTES_MAX the decoder stops at its first check, so callers allocate nothing
@@ -34,6 +40,7 @@ typedef struct {
     uint32_t header_start, header_end;
     uint64_t version, height, time_ms, tx_count;
     uint32_t chain_id, previous_hash, tx_root, state_commitment, proposer, signature;
+    uint32_t history_root;        /* version 2: offset of the 32-byte history root; 0 in version 1 */
     uint32_t count;               /* transactions carried */
 } ledger_block_view;
 
@@ -43,9 +50,10 @@ typedef struct {
     int64_t index;                /* transaction index, or -1 */
 } ledger_decode_error;
 
-/* 0 on success; otherwise -1 with *error filled in. */
-int ledger_block_decode(const uint8_t *data, size_t size, ledger_block_view *block, ledger_tx_view *txs,
-                        size_t txs_capacity, ledger_decode_error *error);
+/* 0 on success; otherwise -1 with *error filled in. `version` is the chain's format version (1 or
+ * 2), or 0 to accept a header of either; any other value decodes nothing (bad-version). */
+int ledger_block_decode(const uint8_t *data, size_t size, uint64_t version, ledger_block_view *block,
+                        ledger_tx_view *txs, size_t txs_capacity, ledger_decode_error *error);
 
 /* Transaction ids (count * 32 bytes), the block hash and the Merkle root of the ids. */
 void ledger_block_hashes(const uint8_t *data, const ledger_block_view *block, const ledger_tx_view *txs,

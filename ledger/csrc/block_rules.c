@@ -329,6 +329,45 @@ static int compare_records(const void *a, const void *b) {
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* Room in the dirty list for `more` keys. -1: no memory. */
+static int reserve_dirty(ledger_account_cache *cache, size_t more) {
+    if (cache->dirty_capacity >= cache->dirty_count + more) return 0;
+    size_t grown = cache->dirty_capacity ? 2 * cache->dirty_capacity : 4096;
+    while (grown < cache->dirty_count + more) grown *= 2;
+    uint8_t *bigger = realloc(cache->dirty, 32 * grown);
+    if (bigger == NULL) return -1;
+    cache->dirty = bigger;
+    cache->dirty_capacity = grown;
+    return 0;
+}
+
+/* The entry changed in the current group: listed once per group (room reserved by the caller). */
+static void mark_dirty(ledger_account_cache *cache, ledger_account *e) {
+    if (e->group != cache->group) {
+        e->group = cache->group;
+        memcpy(cache->dirty + 32 * cache->dirty_count++, e->key, 32);
+    }
+}
+
+static uint64_t get_u64_be(const uint8_t *in) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | in[i];
+    return v;
+}
+
+int ledger_cache_accept(ledger_account_cache *cache, const uint8_t *accounts, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        if (ledger_cache_find(cache, accounts + 48 * i) == NULL) return -2;
+    if (reserve_dirty(cache, count) != 0) return -1;
+    for (size_t i = 0; i < count; i++) {
+        ledger_account *e = ledger_cache_find(cache, accounts + 48 * i);
+        e->balance = get_u64_be(accounts + 48 * i + 32);
+        e->nonce = get_u64_be(accounts + 48 * i + 40);
+        mark_dirty(cache, e);
+    }
+    return 0;
+}
+
 void ledger_block_rules(ledger_account_cache *cache, const ledger_chain_rules *chain, const uint8_t *data,
                         const ledger_block_view *block, const ledger_tx_view *txs, const uint8_t *txids,
                         const uint8_t *verdicts, uint64_t height, const uint8_t previous[32],
@@ -367,6 +406,19 @@ void ledger_block_rules(ledger_account_cache *cache, const ledger_chain_rules *c
             record_bytes += 32 + 16 + txs[i].key_length + txs[i].value_length;
         }
     *record_count = n_records;
+    if (previous == NULL) {
+        /* Version 2: no commitment. The block's values are listed but not applied: the caller
+         * checks the state root over them, then applies them (ledger_cache_accept) or drops them. */
+        memset(commitment, 0, 32);
+        for (size_t i = 0; i < s.touched_count; i++) {
+            const ledger_account *e = s.touched[i];
+            memcpy(accounts_out + 48 * i, e->key, 32);
+            put_u64_be(accounts_out + 48 * i + 32, e->block_balance);
+            put_u64_be(accounts_out + 48 * i + 40, e->block_nonce);
+        }
+        *accounts_count = s.touched_count;
+        goto done;
+    }
     qsort(records, n_records, sizeof *records, compare_records);
     size_t latest = 0;   /* records kept (the last of each (owner, key)), compacted in place */
     for (size_t i = 0; i < n_records; i++) {
@@ -407,14 +459,7 @@ void ledger_block_rules(ledger_account_cache *cache, const ledger_chain_rules *c
         set_result(result, LEDGER_RULE_BAD_STATE_COMMITMENT, -1, 0, 0);
         goto done;
     }
-    if (cache->dirty_capacity < cache->dirty_count + s.touched_count) {
-        size_t grown = cache->dirty_capacity ? 2 * cache->dirty_capacity : 4096;
-        while (grown < cache->dirty_count + s.touched_count) grown *= 2;
-        uint8_t *more = realloc(cache->dirty, 32 * grown);
-        if (more == NULL) { set_result(result, LEDGER_RULE_NO_MEMORY, -1, 0, 0); goto done; }
-        cache->dirty = more;
-        cache->dirty_capacity = grown;
-    }
+    if (reserve_dirty(cache, s.touched_count) != 0) { set_result(result, LEDGER_RULE_NO_MEMORY, -1, 0, 0); goto done; }
     /* Accepted: the block's values become the cache's, and its changed accounts are listed. */
     for (size_t i = 0; i < s.touched_count; i++) {
         ledger_account *e = s.touched[i];
@@ -423,10 +468,7 @@ void ledger_block_rules(ledger_account_cache *cache, const ledger_chain_rules *c
         memcpy(accounts_out + 48 * i, e->key, 32);
         put_u64_be(accounts_out + 48 * i + 32, e->balance);
         put_u64_be(accounts_out + 48 * i + 40, e->nonce);
-        if (e->group != cache->group) {
-            e->group = cache->group;
-            memcpy(cache->dirty + 32 * cache->dirty_count++, e->key, 32);
-        }
+        mark_dirty(cache, e);
     }
     *accounts_count = s.touched_count;
 done:

@@ -81,7 +81,11 @@ typedef struct {
 } ledger_chain_rules;
 
 /* Check the block's transactions (every key loaded by ledger_block_load_keys first), then compute
- * its state commitment over `previous` at `height`. `verdicts[i]` is 1 when transaction i's
+ * its state commitment over `previous` at `height` (version 1). With `previous` NULL (version 2,
+ * whose header carries a state root instead) no commitment is computed and, on success, nothing
+ * changes in the cache: `accounts_out` lists the block's values for the caller, who checks the
+ * state root over them and then applies them with ledger_cache_accept (or, on a mismatch, drops
+ * them: the next block's stamp makes them stale). `verdicts[i]` is 1 when transaction i's
  * signature holds. On success (rule OK) the cache holds the new state (changed entries marked with
  * the cache's group), `commitment` the computed commitment; when `expected` is not NULL and differs,
  * the verdict is BAD_STATE_COMMITMENT and nothing changes. `accounts_out` (room for 2 * count + 1
@@ -93,5 +97,10 @@ void ledger_block_rules(ledger_account_cache *cache, const ledger_chain_rules *c
                         const uint8_t *expected, uint8_t commitment[32], uint8_t *accounts_out,
                         size_t *accounts_count, uint32_t *record_indexes, size_t *record_count,
                         ledger_rule_result *result);
+
+/* Apply a block's changed accounts as ledger_block_rules listed them with `previous` NULL (48 bytes
+ * each; every key is in the cache): their values become the cache's, marked with the current
+ * group. -1: no memory, -2: a key is not in the cache; nothing changed either way. */
+int ledger_cache_accept(ledger_account_cache *cache, const uint8_t *accounts, size_t count);
 
 #endif
