@@ -28,6 +28,11 @@ demo: build
 	$(LEDGER) block 1 --db $(DEMO)/db
 	$(LEDGER) export --db $(DEMO)/db --out $(DEMO)/exported.ledger
 	cmp $(DEMO)/chain.ledger $(DEMO)/exported.ledger && echo "export is byte-identical to the imported file"
+	@echo "--- a state proof (format version 2): the first record of block 1, checked offline against the genesis"
+	$(LEDGER) info --db $(DEMO)/db --json | $(PY) -c 'import json, sys; json.dump(json.load(sys.stdin)["genesis"], open("$(DEMO)/genesis.json", "w"))'
+	$(LEDGER) block 1 --db $(DEMO)/db --json | $(PY) -c 'import json, sys; t = [t for t in json.load(sys.stdin)["transactions"] if t["kind"] == "record"][0]; print(t["sender"], t["key"]["hex"])' > $(DEMO)/record.txt
+	$(LEDGER) prove-record $$(cat $(DEMO)/record.txt) --hex-key --db $(DEMO)/db --out $(DEMO)/record-proof.json
+	$(LEDGER) verify-proof $(DEMO)/record-proof.json --genesis $(DEMO)/genesis.json
 
 bench: build
 	$(PY) -m pytest bench --benchmark-autosave -q

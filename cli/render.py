@@ -43,10 +43,14 @@ def block_json(block: Block, with_transactions: bool = True) -> dict:
         "time_ms": h.time_ms,
         "tx_count": h.tx_count,
         "tx_root": h.tx_root.hex(),
-        "state_commitment": h.state_commitment.hex(),
         "proposer": h.proposer.hex(),
         "signature": h.signature.hex(),
     }
+    if h.version == 1:
+        result["state_commitment"] = h.state_commitment.hex()
+    else:
+        result["state_root"] = h.state_root.hex()
+        result["history_root"] = h.history_root.hex()
     if with_transactions:
         result["transactions"] = [transaction_json(tx) for tx in block.transactions]
     return result

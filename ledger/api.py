@@ -220,7 +220,8 @@ class Ledger:
                 "tip_hash": tip.hash.hex(),
                 "tip_time_ms": tip.time_ms,
                 "tx_count": snap.tx_count(),
-                "state_commitment": tip.state_commitment.hex(),   # version 2: the state root (FORMAT.md §6)
+                # the header's state field: version 1's commitment chain (§7.1), version 2's state root (§7.2)
+                ("state_commitment" if self.chain.version == 1 else "state_root"): tip.state_commitment.hex(),
                 "format_version": self.chain.version,
                 "validators": len(self.genesis.validators),
                 "issuers": len(self.genesis.issuers),

@@ -284,7 +284,7 @@ def test_snapshot_is_isolated_from_later_appends(chain, tmp_path):
         thread.join(30)
         assert done.is_set()
         before, after = results["before"], results["after"]
-        assert before[0].height == 2 and before[0].state_commitment.hex() == old_info["state_commitment"]
+        assert before[0].height == 2 and before[0].state_commitment.hex() == old_info["state_root"]
         assert after[:3] == before, "the open snapshot still shows the old tip and balances"
         assert before[2] == old_accounts
         assert after[3] is None and after[4] is None, "the open snapshot does not see later blocks"
@@ -305,7 +305,7 @@ def test_concurrent_readers_see_only_whole_blocks(chain, tmp_path):
         with Ledger.create(tmp_path / f"ref{height}", workload.genesis) as ref:
             ref.import_blocks(list(enumerate(chain["bytes"][:height], 1)))
             info = ref.info()
-            expected[height] = (info["tip_hash"], info["tx_count"], info["state_commitment"],
+            expected[height] = (info["tip_hash"], info["tx_count"], info["state_root"],
                                 tuple(ref.account(k) for k in keys))
     errors: list[str] = []
     seen: set[int] = set()
