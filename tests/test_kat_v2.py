@@ -122,12 +122,12 @@ def test_engine_accepts_the_chain_and_reaches_each_root(stores, name):
     chain = CHAINS[name]
     path, books, imported = stores[name]
     with Ledger.create(path / "genesis-only", bytes.fromhex(chain["genesis"]["encoding"])) as book:
-        assert book.info()["state_commitment"] == chain["genesis"]["state_root"]   # over the genesis balances
+        assert book.info()["state_root"] == chain["genesis"]["state_root"]   # over the genesis balances
     for height, book in books.items():
         vector = chain["blocks"][height - 1]
         info = book.info()
         assert (info["height"], info["tip_hash"]) == (height, vector["block_hash"])
-        assert info["state_commitment"] == vector["state_root"]
+        assert info["state_root"] == vector["state_root"]
     assert imported.info()["tip_hash"] == chain["blocks"][-1]["block_hash"]
     for vector in chain["blocks"]:
         assert encode_block(imported.block(vector["height"])) == bytes.fromhex(vector["encoding"])
