@@ -249,7 +249,10 @@ class Ledger:
     def _tree_at(self, snap: Snapshot, tip: Tip):
         if self.chain.genesis.version != 2:
             raise LedgerError(BAD_VERSION, "a version-1 chain has no state tree (its headers carry a commitment chain)")
-        if self._tree is not None and self._tree_tip == tip:
+        # The kept tree is the store's only if it also gives the tip's root (a cached copy: free).
+        # A write interrupted between the tree taking a block and the tip moving (Ctrl-C, a failed
+        # revert, an exception in an import's group commit) leaves it ahead of the store: rebuild.
+        if self._tree is not None and self._tree_tip == tip and self._tree.root() == tip.state_commitment:
             return self._tree
         self._tree = self._tree_tip = None
         tree = _tree_of_tables(snap)

@@ -1,0 +1,104 @@
+"""The version-2 state tree a Ledger keeps in memory (docs/FORMAT.md §7.2: the header's state root
+is the root of the map after the block) stays the store's: a write interrupted after the tree took a
+block but before the store did (Ctrl-C, an exception in a group commit) never leaves a tree ahead of
+the store that later proofs, builders and appends would use; validate's replay does not hold two
+whole trees at once.
+
+Oracle: the tip's state root, which the stored header carries, and the proofs checked offline.
+"""
+from __future__ import annotations
+
+import pytest
+
+from ledger import Ledger, importer, verify_state_proof
+from ledger.codec import encode_block
+from ledger.state import Tip
+from ledger.workload import generate_chain_file
+
+SEED = 23
+ACCOUNTS = 10
+BLOCKS = 5
+TXS = 30
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    path = tmp_path_factory.mktemp("keeping") / "v2.ledger"
+    workload = generate_chain_file(path, BLOCKS, TXS, ACCOUNTS, SEED, version=2)
+    return workload, [encode_block(b) for b in workload.blocks(BLOCKS, TXS)]
+
+
+def _consistent(book: Ledger, workload) -> None:
+    """What a caller can observe: a proof against the tip, and the tree the next write starts from."""
+    key = workload.accounts[0].public_key
+    proof = book.prove_account(key)
+    assert verify_state_proof(proof, trusted_validators=workload.genesis.validators)
+    assert book._state_tree().root() == book.tip.state_commitment
+
+
+def _interrupt_tip_after(monkeypatch, height: int) -> None:
+    """Tip.after (the native rules call it once the tree took the block) raises KeyboardInterrupt
+    once, after it ran, for the block at `height`."""
+    real = Tip.after
+    fired = []
+
+    def interrupted(self, *args):
+        result = real(self, *args)
+        if self.height == height - 1 and not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return result
+    monkeypatch.setattr(Tip, "after", interrupted)
+
+
+def test_ctrl_c_after_the_tree_took_the_block_leaves_no_tree_ahead_of_the_store(chain, tmp_path, monkeypatch):
+    """The native rules set a block in the tree, then make its tip: Ctrl-C between them, before the
+    commit, leaves the store at the old tip; the next proof and write must see the old state."""
+    monkeypatch.setenv("LEDGER_RULES", "native")
+    workload, blocks = chain
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        book.append(blocks[0])
+        book._state_tree()
+        _interrupt_tip_after(monkeypatch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            book.append(blocks[1])
+        monkeypatch.undo()
+        monkeypatch.setenv("LEDGER_RULES", "native")
+        assert book.height == 1
+        _consistent(book, workload)
+        for data in blocks[1:]:
+            book.append(data)
+        _consistent(book, workload)
+
+
+@pytest.mark.parametrize("rules", ["native", "python"])
+def test_ctrl_c_inside_an_import_leaves_no_tree_ahead_of_the_store(chain, tmp_path, monkeypatch, rules):
+    """Groups of one block: block 1 is durable when Ctrl-C hits block 2 after the tree took it; the
+    import stops with the store at the importer's tip, so the Ledger would keep the tree."""
+    monkeypatch.setenv("LEDGER_RULES", rules)
+    workload, blocks = chain
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        book._state_tree()
+        monkeypatch.setattr(importer, "COMMIT_GROUP_BLOCKS_MAX", 1)
+        if rules == "native":
+            _interrupt_tip_after(monkeypatch, 2)
+        else:
+            calls = []
+            real = importer.apply_to_tree
+
+            def interrupted(tree, changes):
+                undo = real(tree, changes)
+                calls.append(undo)
+                if len(calls) == 2:
+                    raise KeyboardInterrupt
+                return undo
+            monkeypatch.setattr(importer, "apply_to_tree", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            book.import_blocks(enumerate(blocks, start=1))
+        monkeypatch.undo()
+        monkeypatch.setenv("LEDGER_RULES", rules)
+        assert book.height == 1
+        _consistent(book, workload)
+        book.import_blocks(enumerate(blocks, start=1))
+        assert book.height == BLOCKS
+        _consistent(book, workload)
