@@ -8,9 +8,12 @@ Oracle: the tip's state root, which the stored header carries, and the proofs ch
 """
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
-from ledger import Ledger, importer, verify_state_proof
+from ledger import Ledger, _core, api, importer, state_tree, verify_state_proof
 from ledger.codec import encode_block
 from ledger.state import Tip
 from ledger.workload import generate_chain_file
@@ -102,3 +105,37 @@ def test_ctrl_c_inside_an_import_leaves_no_tree_ahead_of_the_store(chain, tmp_pa
         book.import_blocks(enumerate(blocks, start=1))
         assert book.height == BLOCKS
         _consistent(book, workload)
+
+
+@pytest.mark.parametrize("rules", ["native", "python"])
+def test_validate_holds_one_whole_tree_at_a_time(chain, tmp_path, monkeypatch, rules):
+    """At the tip validate builds the tree of the stored tables to compare with the replay: by then
+    the replay's own tree (whose root the last header already matched) is released, so a large
+    chain's check needs the memory of one tree, not two."""
+    monkeypatch.setenv("LEDGER_RULES", rules)
+    workload, blocks = chain
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        book.import_blocks(enumerate(blocks, start=1))
+    live: list[weakref.ref] = []
+
+    class Tracked(_core.StateTree):
+        pass
+
+    def tracked_tree():
+        tree = Tracked()
+        live.append(weakref.ref(tree))
+        return tree
+
+    real_tables = api._tree_of_tables
+    alive_at_tables = []
+
+    def tables(snap):
+        gc.collect()
+        alive_at_tables.append(sum(ref() is not None for ref in live))
+        return real_tables(snap)
+
+    monkeypatch.setattr(state_tree, "new_tree", tracked_tree)
+    monkeypatch.setattr(api, "_tree_of_tables", tables)
+    with Ledger.open(tmp_path / "db") as book:
+        assert book.validate().blocks == BLOCKS
+    assert live and alive_at_tables == [0]
