@@ -568,7 +568,12 @@ class Ledger:
             if tip.height == 0:
                 raise LedgerError(NOT_FOUND, "the chain has no block yet: a state proof needs a signed header")
             header = state_proofs.block_header_bytes(snap.block_bytes(tip.height))
-            proof = make(snap, self._tree_at(snap, tip), header)
+            tree = self._tree_at(snap, tip)
+            try:
+                proof = make(snap, tree, header)
+            except AssertionError:   # the table's value is not the tree's (which gives the tip's root)
+                raise LedgerError(BAD_STATE_ROOT, "the store's accounts or records differ from the state tree of "
+                                  "the tip's state root: the store is damaged", tip.height) from None
         if state_proofs.state_root_of(proof) != tip.state_commitment:
             raise LedgerError(BAD_STATE_ROOT, "the state tree does not give the tip's state root", tip.height)
         return proof

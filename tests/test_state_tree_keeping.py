@@ -15,6 +15,7 @@ import pytest
 
 from ledger import Ledger, _core, api, importer, state_tree, verify_state_proof
 from ledger.codec import encode_block
+from ledger.errors import BAD_STATE_ROOT, LedgerError
 from ledger.state import Tip
 from ledger.workload import generate_chain_file
 
@@ -139,3 +140,20 @@ def test_validate_holds_one_whole_tree_at_a_time(chain, tmp_path, monkeypatch, r
     with Ledger.open(tmp_path / "db") as book:
         assert book.validate().blocks == BLOCKS
     assert live and alive_at_tables == [0]
+
+
+def test_a_proof_over_a_damaged_account_table_is_a_ledger_error(chain, tmp_path):
+    """The kept tree matches the tip, but the table a proof reads the value from was changed under
+    it (a damaged store): the caller gets `bad-state-root` naming the damage, as for a tree rebuilt
+    from such tables, not an AssertionError (which the CLI would print as a crash)."""
+    workload, blocks = chain
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        book.import_blocks(enumerate(blocks, start=1))
+        book._state_tree()
+        key = workload.accounts[0].public_key
+        store = book._store
+        store._write(lambda txn: txn.put(key, bytes(16), db=store._dbs[b"accounts"]))
+        with pytest.raises(LedgerError) as caught:
+            book.prove_account(key)
+        assert (caught.value.code, caught.value.height) == (BAD_STATE_ROOT, BLOCKS)
+        assert "damaged" in caught.value.message
