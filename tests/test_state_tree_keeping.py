@@ -157,3 +157,44 @@ def test_a_proof_over_a_damaged_account_table_is_a_ledger_error(chain, tmp_path)
             book.prove_account(key)
         assert (caught.value.code, caught.value.height) == (BAD_STATE_ROOT, BLOCKS)
         assert "damaged" in caught.value.message
+
+
+def test_proofs_racing_a_writer_thread_always_match_the_header_they_carry(chain, tmp_path):
+    """Readers proving in threads while another thread appends: each proof is taken from the tree
+    at the header it carries (it verifies offline), and no call meets the native tree busy (its
+    RuntimeError on concurrent use): every use of the kept tree is under the Ledger's write mutex."""
+    import threading
+    from ledger.codec import decode_header
+
+    workload, blocks = chain
+    keys = [a.public_key for a in workload.accounts]
+    errors: list[BaseException] = []
+    heights: set[int] = set()
+    done = threading.Event()
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        book.append(blocks[0])
+
+        def prove(offset: int) -> None:
+            try:
+                count, final = 0, False
+                while not final:   # one more proof once the writer is done: at the last height
+                    final = done.is_set()
+                    proof = book.prove_account(keys[(count + offset) % len(keys)])
+                    assert verify_state_proof(proof, trusted_validators=workload.genesis.validators)
+                    heights.add(decode_header(proof.header).height)
+                    count += 1
+            except BaseException as error:   # reported below, in the test's thread
+                errors.append(error)
+
+        readers = [threading.Thread(target=prove, args=(n,)) for n in range(3)]
+        for reader in readers:
+            reader.start()
+        try:
+            for data in blocks[1:]:
+                book.append(data)
+        finally:
+            done.set()
+            for reader in readers:
+                reader.join()
+    assert errors == []
+    assert heights <= set(range(1, BLOCKS + 1)) and BLOCKS in heights
