@@ -198,3 +198,34 @@ def test_proofs_racing_a_writer_thread_always_match_the_header_they_carry(chain,
                 reader.join()
     assert errors == []
     assert heights <= set(range(1, BLOCKS + 1)) and BLOCKS in heights
+
+
+@pytest.mark.parametrize("damage", ["no frontier", "frontier of another size", "frontier in version 1"])
+def test_a_tip_record_that_does_not_fit_the_chain_version_is_a_damaged_store(chain, tmp_path, damage):
+    """A version-2 tip record carries the history frontier of height + 1 leaves, a version-1 one
+    none (storage.py's layout). Read otherwise, a version-2 chain would be validated by version 1's
+    rules (its blocks refused as bad-state-commitment) or every next block refused as
+    bad-history-root: the store says it is damaged instead."""
+    import msgpack
+    from ledger.errors import IO_ERROR, EnvironmentFault
+    from ledger.workload import Workload
+
+    workload, blocks = chain
+    if damage == "frontier in version 1":
+        workload = Workload.make(SEED, ACCOUNTS, version=1)
+        blocks = [encode_block(b) for b in workload.blocks(2, TXS)]
+    with Ledger.create(tmp_path / "db", workload.genesis) as book:
+        book.import_blocks(enumerate(blocks[:2], start=1))
+        store = book._store
+        with store.snapshot() as snap:
+            fields = msgpack.unpackb(snap._get(b"meta", b"tip"))
+        if damage == "no frontier":
+            fields = fields[:4]
+        elif damage == "frontier of another size":
+            fields[4] = [4, [fields[4][1][0]]]   # one peak: a size of 4 leaves, not 3
+        else:
+            fields.append([3, [bytes(32), bytes(32)]])
+        store._write(lambda txn: txn.put(b"tip", msgpack.packb(fields, use_bin_type=True), db=store._dbs[b"meta"]))
+        with pytest.raises(EnvironmentFault) as caught:
+            book.tip
+        assert caught.value.code == IO_ERROR and "damaged" in caught.value.message
