@@ -249,7 +249,10 @@ class Ledger:
     def _tree_at(self, snap: Snapshot, tip: Tip):
         if self.chain.genesis.version != 2:
             raise LedgerError(BAD_VERSION, "a version-1 chain has no state tree (its headers carry a commitment chain)")
-        if self._tree is not None and self._tree_tip == tip:
+        # The kept tree is the store's only if it also gives the tip's root (a cached copy: free).
+        # A write interrupted between the tree taking a block and the tip moving (Ctrl-C, a failed
+        # revert, an exception in an import's group commit) leaves it ahead of the store: rebuild.
+        if self._tree is not None and self._tree_tip == tip and self._tree.root() == tip.state_commitment:
             return self._tree
         self._tree = self._tree_tip = None
         tree = _tree_of_tables(snap)
@@ -448,7 +451,12 @@ class Ledger:
                         replay.accounts = dict(unpack_accounts(rules.cache.packed()))
                     replay.check_accounts_match(snap)
                     # Version 2: the records too (and the accounts once more, as the tree hashes them).
-                    if replay.tree is not None and _tree_of_tables(snap).root() != tip.state_commitment:
+                    # The replay's tree gave the tip's root already: release it first, so that the
+                    # check holds one whole tree in memory, not two.
+                    version_2, replay.tree = replay.tree is not None, None
+                    if native:
+                        rules.tree = None
+                    if version_2 and _tree_of_tables(snap).root() != tip.state_commitment:
                         raise LedgerError(BAD_STATE_ROOT, "the stored accounts and records differ from the replayed "
                                           "state", end)
         return ValidationReport(start, end, blocks, transactions)
@@ -560,7 +568,12 @@ class Ledger:
             if tip.height == 0:
                 raise LedgerError(NOT_FOUND, "the chain has no block yet: a state proof needs a signed header")
             header = state_proofs.block_header_bytes(snap.block_bytes(tip.height))
-            proof = make(snap, self._tree_at(snap, tip), header)
+            tree = self._tree_at(snap, tip)
+            try:
+                proof = make(snap, tree, header)
+            except AssertionError:   # the table's value is not the tree's (which gives the tip's root)
+                raise LedgerError(BAD_STATE_ROOT, "the store's accounts or records differ from the state tree of "
+                                  "the tip's state root: the store is damaged", tip.height) from None
         if state_proofs.state_root_of(proof) != tip.state_commitment:
             raise LedgerError(BAD_STATE_ROOT, "the state tree does not give the tip's state root", tip.height)
         return proof

@@ -367,7 +367,18 @@ class Snapshot:
         return self._txn.stat(self._dbs[b"accounts"])["entries"]
 
     def tip(self) -> Tip:
-        return _unpack_tip(self._get(b"meta", b"tip"))
+        """The tip record, checked against the chain's version: a version-2 tip carries the history
+        frontier of its height + 1 leaves, a version-1 tip none (else the store is damaged)."""
+        version = self.chain_version()
+        try:
+            tip = _unpack_tip(self._get(b"meta", b"tip"))
+        except (ValueError, TypeError):
+            tip = None
+        if tip is None or (tip.history is None) != (version == 1) or \
+                (tip.history is not None and tip.history.size != tip.height + 1):
+            raise EnvironmentFault(IO_ERROR, f"the store at {self._store.path} is damaged (its tip record does not "
+                                             f"fit a version-{version} chain)")
+        return tip
 
     def iter_accounts_packed(self, chunk: int = 65_536) -> Iterator[bytes]:
         """Every stored account in key order, packed key || balance || nonce (48 bytes each, the
