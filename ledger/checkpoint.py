@@ -279,12 +279,15 @@ def verify_note(note: Note, verifiers: Iterable[VerifierKey]) -> tuple[VerifierK
     verified: list[VerifierKey] = []
     for signature in note.signatures:
         verifier = known.get((signature.name, signature.key_id))
-        if verifier is None or verifier in verified:
+        if verifier is None:
             continue
+        # Every line of a trusted key is checked, a repeated one too (FORMAT.md §14: a trusted
+        # key's signature that fails rejects the note): a good first line does not excuse a bad one.
         if not _verifies(verifier.public_key, message, signature.signature):
             raise LedgerError(PROOF_INVALID, f"the signature of {signature.name} "
                                              f"(key id {signature.key_id.hex()}) does not verify")
-        verified.append(verifier)
+        if verifier not in verified:
+            verified.append(verifier)
     if not verified:
         raise LedgerError(PROOF_INVALID, "no key you trust signed the note")
     return tuple(verified)
