@@ -43,3 +43,28 @@ def test_a_repeated_trusted_signature_line_that_fails_rejects_the_note():
             verify_note(Note(note.text, signatures), [key])
         assert caught.value.code == PROOF_INVALID
     assert verify_note(Note(note.text, (good, good)), [key]) == (key,)
+
+
+# ---------------------------------------------------------------- proof objects given to the API (§12 steps 2-3)
+
+
+def test_a_present_value_with_an_other_leaf_is_refused_as_an_object_too():
+    proof = account_proof(PRESENT_KEY)
+    other = account_proof(ABSENT_OTHER).path.other
+    spurious = replace(proof, path=Path(proof.path.siblings, other))
+    assert failure(spurious).code == BAD_ENCODING
+    assert not state_proofs.verify_state_proof(spurious)
+
+
+def test_a_path_over_256_siblings_is_limit_exceeded_not_an_index_error():
+    proof = account_proof(PRESENT_KEY)
+    long = replace(proof, path=Path((b"\x01" * 32,) * 257, None))
+    assert failure(long).code == LIMIT_EXCEEDED
+    assert not state_proofs.verify_state_proof(long)
+
+
+@pytest.mark.parametrize("value", [(2**64, 0), (0, 2**64), (-1, 0), (1,), (1, 2, 3)])
+def test_an_account_value_out_of_range_is_bad_encoding(value):
+    proof = replace(account_proof(PRESENT_KEY), value=value)
+    assert failure(proof).code == BAD_ENCODING
+    assert not state_proofs.verify_state_proof(proof)
