@@ -68,3 +68,92 @@ def test_an_account_value_out_of_range_is_bad_encoding(value):
     proof = replace(account_proof(PRESENT_KEY), value=value)
     assert failure(proof).code == BAD_ENCODING
     assert not state_proofs.verify_state_proof(proof)
+
+
+# ---------------------------------------------------------------- the check order, step against step
+
+
+def _with(header: bytes, **changes) -> bytes:
+    """The header with fields changed, its signature kept (so it no longer holds)."""
+    return encode_header(replace(decode_header(header), **changes))
+
+
+V1_HEADER = _with(HEADER, version=1, history_root=b"")
+SMALL_ORDER = _with(HEADER, proposer=ORDER_4, signature=FORGED_SIGNATURE[:32] + b"\x01" + bytes(31))
+BAD_SIGNATURE = _with(HEADER, signature=bytes(64))
+
+
+def test_state_proof_order():
+    proof = account_proof(PRESENT_KEY)
+    absent = account_proof(ABSENT_OTHER)
+    other_key, other_value = absent.path.other
+    off_path = replace(absent, path=Path(absent.path.siblings, (bytes([other_key[0] ^ 0x80]) + other_key[1:],
+                                                                  other_value)))
+    wrong_root = replace(proof, value=(1, 1))
+    # 3 before 4: a present value with an other leaf, and a header that does not decode
+    error = failure(replace(proof, header=b"\x00", path=Path(proof.path.siblings, absent.path.other)))
+    assert error.code == BAD_ENCODING and "own leaf" in error.message
+    # 4 before 5: a version-1 header of another chain
+    assert failure(replace(proof, header=V1_HEADER), chain_id=OTHER_CHAIN).code == "bad-version"
+    # 5 before 6: another chain and an other leaf off the path
+    assert "another chain" in failure(off_path, chain_id=OTHER_CHAIN).message
+    # 6 before 7: the other leaf off the path (the fold cannot reach the root either)
+    assert "not on the key's path" in failure(off_path).message
+    # 7 before 8, 9, 10: the root, whoever signed
+    for header in (SMALL_ORDER, BAD_SIGNATURE, resign(HEADER, STRANGER)):
+        error = failure(replace(wrong_root, header=header), [VALIDATOR.public_key])
+        assert "state root" in error.message and error.height == 5
+    # 8 before 9: a small-order proposer whose signature fails
+    error = failure(replace(proof, header=SMALL_ORDER, path=_path_for(SMALL_ORDER)), [VALIDATOR.public_key])
+    assert "small order" in error.message
+    # 9 before 10: a failing signature of a key nobody trusts
+    assert "signature" in failure(replace(proof, header=BAD_SIGNATURE), [STRANGER.public_key]).message
+    assert "trusted" in failure(proof, [STRANGER.public_key]).message
+
+
+def _path_for(header: bytes) -> Path:
+    """The headers above all carry the same state root, so the path is the account's own."""
+    assert decode_header(header).state_root == decode_header(HEADER).state_root
+    return account_proof(PRESENT_KEY).path
+
+
+def test_history_proof_order():
+    proof = history_proof(5, 12)
+    old_other = resign(HEADERS[5], chain_id=OTHER_CHAIN)
+    garbage = tuple(b"\x05" * 32 for _ in proof.consistency)
+    # 3: the old header's fault before the new one's
+    error = failure(replace(proof, old_header=b"\x00", new_header=HEADERS[12][:-1]))
+    assert "old header" in error.message
+    # 3 before 4: the new header does not decode, the old one is of another chain
+    error = failure(replace(proof, old_header=old_other, new_header=HEADERS[12][:-1]))
+    assert error.code == BAD_ENCODING and "new header" in error.message
+    # 4: the anchor, then the two chains; before 5 (heights in the wrong order)
+    swapped_other = replace(proof, old_header=resign(HEADERS[12], chain_id=OTHER_CHAIN), new_header=HEADERS[5])
+    assert "old header belongs to another chain" in failure(swapped_other, chain_id=chain_id_of(HEADERS[5])).message
+    assert "different chains" in failure(swapped_other).message
+    # 5 before 6
+    swapped = replace(proof, old_header=HEADERS[12], new_header=HEADERS[5])
+    assert "not below" in failure(swapped).message
+    # 6 before 7
+    both = replace(proof, consistency=garbage, inclusion=garbage)
+    assert "consistency" in failure(both).message
+    # 7 before 8: the inclusion proof, whoever signed
+    bad_inclusion = replace(proof, inclusion=garbage, new_header=resign(HEADERS[12], STRANGER))
+    assert "inclusion" in failure(bad_inclusion, [VALIDATOR.public_key]).message
+    # 8: the old header's signer before the new one's; each: small order, signature, trust
+    stranger_old = history_proof(5, 12, *_chain_with_stranger_at(5))
+    new_bad = replace(stranger_old, new_header=_with(stranger_old.new_header, signature=bytes(64)))
+    # (the new header's history root is unchanged, so steps 6-7 still hold)
+    error = failure(new_bad, [VALIDATOR.public_key])
+    assert "old header's proposer is not a trusted" in error.message and error.height == 12
+    error = failure(new_bad)
+    assert "new header" in error.message and "signature" in error.message
+
+
+def chain_id_of(header: bytes) -> bytes:
+    return decode_header(header).chain_id
+
+
+def _chain_with_stranger_at(height: int):
+    from tests.test_state_proofs import history_chain
+    return history_chain(12, strangers=(height,))
