@@ -157,3 +157,31 @@ def chain_id_of(header: bytes) -> bytes:
 def _chain_with_stranger_at(height: int):
     from tests.test_state_proofs import history_chain
     return history_chain(12, strangers=(height,))
+
+
+# ---------------------------------------------------------------- checkpoint-verify reads a §14 note only
+
+
+def _verify_note_cli(tmp_path, text: str, *args: str):
+    from click.testing import CliRunner
+
+    from ledger_cli.main import cli
+    note = tmp_path / "note.txt"
+    note.write_text(text, encoding="utf-8")
+    return CliRunner().invoke(cli, ["checkpoint-verify", str(note), *args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("extensions, size", [(("extra claim",), 1), ((), 0)])
+def test_checkpoint_verify_refuses_what_a_ledger_checkpoint_cannot_hold(tmp_path, extensions, size):
+    """A checkpoint of §14 is three lines (no extension line the output would not show) of a block
+    log that holds at least the chain id (size >= 1): anything else the validator's key signed is
+    not a ledger checkpoint, even though tlog-checkpoint allows it."""
+    from ledger.checkpoint import Checkpoint
+    origin = "ledger/" + "ab" * 32
+    good = sign_checkpoint(Checkpoint(origin, 1, hashlib.sha256(b"root").digest()), SIGNER).to_text()
+    result = _verify_note_cli(tmp_path, good, "--validator", SIGNER.public_key.hex())
+    assert result.exit_code == 0, result.output
+    text = sign_checkpoint(Checkpoint(origin, size, hashlib.sha256(b"root").digest(), extensions), SIGNER).to_text()
+    result = _verify_note_cli(tmp_path, text, "--validator", SIGNER.public_key.hex())
+    assert result.exit_code == 1 and result.stderr.startswith("error: bad-encoding")
+    assert len(result.stderr.splitlines()) == 1
