@@ -14,6 +14,7 @@ from ledger.codec import decode_header, encode_header
 from ledger.errors import BAD_ENCODING, LIMIT_EXCEEDED, LedgerError
 from ledger.keys import Keypair
 from ledger.proofs import PROOF_INVALID
+from ledger.state_proofs import HistoryProof
 from ledger.state_tree import Path
 
 from tests.test_state_proofs import (
@@ -185,3 +186,22 @@ def test_checkpoint_verify_refuses_what_a_ledger_checkpoint_cannot_hold(tmp_path
     result = _verify_note_cli(tmp_path, text, "--validator", SIGNER.public_key.hex())
     assert result.exit_code == 1 and result.stderr.startswith("error: bad-encoding")
     assert len(result.stderr.splitlines()) == 1
+
+
+# ---------------------------------------------------------------- history proofs from height 0
+
+
+def test_a_history_proof_from_height_0_is_refused():
+    """No header has height 0 (§6: it decodes, but is never the next height). A validator's header at
+    height 1 whose history root is the one leaf of a height-0 header's hash would verify the
+    inclusion part with an empty path; the consistency part from the empty tree must not hold."""
+    from ledger import merkle
+
+    from tests.test_state_proofs import TREE, make_header
+    zero = make_header(0, TREE.root(), merkle.root([]))
+    one = make_header(1, TREE.root(), merkle.root([decode_header(zero).hash]))
+    for consistency in ((), (merkle.root([]),)):
+        proof = HistoryProof(zero, one, consistency, ())
+        error = failure(proof, [VALIDATOR.public_key])
+        assert error.code == PROOF_INVALID and "consistency" in error.message
+        assert not state_proofs.verify_state_proof(proof.to_bytes())
