@@ -533,7 +533,7 @@ def from_json(data: dict | str | bytes) -> AnyProof:
     if version != PROOF_VERSION:
         raise LedgerError(BAD_VERSION, f"proof version {version} is not supported (only {PROOF_VERSION})")
     proof = decode(_hex(data["proof"], "proof"))
-    if proof.kind != kind:
+    if getattr(proof, "kind", KIND_TRANSACTION) != kind:   # a TxProof (kind 3) has no `kind` attribute
         raise LedgerError(PROOF_INVALID, "the proof's 'kind' field is not the kind of its binary proof")
     derived = _shown(proof)
     for field, types in _SHOWN[kind].items():

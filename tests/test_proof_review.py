@@ -205,3 +205,20 @@ def test_a_history_proof_from_height_0_is_refused():
         error = failure(proof, [VALIDATOR.public_key])
         assert error.code == PROOF_INVALID and "consistency" in error.message
         assert not state_proofs.verify_state_proof(proof.to_bytes())
+
+
+# ---------------------------------------------------------------- JSON whose binary is a transaction proof
+
+
+@pytest.mark.parametrize("kind", ["account", "history"])
+def test_json_of_a_state_kind_holding_a_transaction_proof_is_proof_invalid(kind):
+    """§12: the binary's kind other than `kind` is proof-invalid (a kind-3 binary raised AttributeError)."""
+    import json
+
+    from ledger.proofs import TxProof
+    data = (account_proof(PRESENT_KEY) if kind == "account" else history_proof(5, 12)).to_json()
+    data["proof"] = state_proofs.encode(TxProof(b"\x01", 0, (), HEADER)).hex()
+    with pytest.raises(LedgerError) as caught:
+        state_proofs.from_json(json.dumps(data))
+    assert caught.value.code == PROOF_INVALID and "kind" in caught.value.message
+    assert not state_proofs.verify_state_proof(json.dumps(data))
