@@ -333,7 +333,8 @@ def parse_checkpoint(text: str) -> Checkpoint:
     origin, size_text, root_text, *extensions = lines
     if not origin:
         raise _malformed("the checkpoint origin is empty")
-    if not _DECIMAL.fullmatch(size_text) or int(size_text) > TREE_SIZE_MAX:
+    # Judged by its length first: int() of over 4,300 digits raises ValueError.
+    if len(size_text) > len(str(TREE_SIZE_MAX)) or not _DECIMAL.fullmatch(size_text) or int(size_text) > TREE_SIZE_MAX:
         raise _malformed("the checkpoint tree size is not a decimal 0 .. 2**64 - 1 without leading zeros")
     root = _b64decode(root_text, "the checkpoint root hash")
     if len(root) != ROOT_SIZE:

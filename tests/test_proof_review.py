@@ -222,3 +222,15 @@ def test_json_of_a_state_kind_holding_a_transaction_proof_is_proof_invalid(kind)
         state_proofs.from_json(json.dumps(data))
     assert caught.value.code == PROOF_INVALID and "kind" in caught.value.message
     assert not state_proofs.verify_state_proof(json.dumps(data))
+
+
+@pytest.mark.parametrize("digits", [21, 4301, 100_000])
+def test_a_tree_size_of_many_digits_is_bad_encoding_not_a_value_error(tmp_path, digits):
+    """Python refuses int() of over 4,300 digits with ValueError: the size is judged by its length first."""
+    from ledger.checkpoint import parse_checkpoint
+    text = "example.com/log\n" + "9" * digits + "\n" + "A" * 43 + "=\n"
+    with pytest.raises(LedgerError) as caught:
+        parse_checkpoint(text)
+    assert caught.value.code == BAD_ENCODING
+    result = _verify_note_cli(tmp_path, text + "\n\u2014 example.com/log AAAAAAA=\n", "--validator", "01" * 32)
+    assert result.exit_code == 1 and result.stderr.startswith("error: bad-encoding")
