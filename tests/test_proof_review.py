@@ -234,3 +234,52 @@ def test_a_tree_size_of_many_digits_is_bad_encoding_not_a_value_error(tmp_path, 
     assert caught.value.code == BAD_ENCODING
     result = _verify_note_cli(tmp_path, text + "\n\u2014 example.com/log AAAAAAA=\n", "--validator", "01" * 32)
     assert result.exit_code == 1 and result.stderr.startswith("error: bad-encoding")
+
+
+# ---------------------------------------------------------------- the JSON reading order (§12 "JSON form")
+
+
+def _json_error(data: dict) -> LedgerError:
+    import json
+    with pytest.raises(LedgerError) as caught:
+        state_proofs.from_json(json.dumps(data))
+    return caught.value
+
+
+def test_json_reading_order():
+    good = account_proof(PRESENT_KEY).to_json()
+    # version missing before an unknown kind
+    error = _json_error({k: v for k, v in good.items() if k != "version"} | {"kind": "nope"})
+    assert error.code == BAD_ENCODING and "'version'" in error.message
+    # a missing field (in written order) before an unknown one, before the version's value
+    data = {k: v for k, v in good.items() if k not in ("nonce", "height")} | {"aaa": 1, "version": 2}
+    assert "lacks the field 'height'" in _json_error(data).message
+    assert "unknown field 'aaa'" in _json_error({**good, "aaa": 1, "version": 2}).message
+    # the version before the proof's hex, the hex before the shown fields
+    assert _json_error({**good, "version": 2, "proof": "XX"}).code == "bad-version"
+    error = _json_error({**good, "proof": "XX", "height": "5"})
+    assert error.code == BAD_ENCODING and "'proof'" in error.message
+    # the binary's kind before its header: a record proof with a version-1 header under kind "account"
+    from tests.test_state_proofs import PRESENT_NAME, PRESENT_OWNER, record_proof
+    v1_record = record_proof(PRESENT_OWNER, PRESENT_NAME, header=V1_HEADER)
+    error = _json_error({**good, "proof": v1_record.to_bytes().hex()})
+    assert error.code == PROOF_INVALID and "kind" in error.message
+    # the header before the shown fields
+    v1_account = account_proof(PRESENT_KEY, header=V1_HEADER)
+    assert _json_error({**good, "proof": v1_account.to_bytes().hex(), "height": "5"}).code == "bad-version"
+    # the shown fields in order, each its type then its value
+    error = _json_error({**good, "chain_id": "00" * 32, "height": "5"})
+    assert error.code == PROOF_INVALID and "'chain_id'" in error.message
+    error = _json_error({**good, "height": "5", "block_hash": "00" * 32})
+    assert error.code == BAD_ENCODING and "'height'" in error.message
+    # the shown fields before the checks from step 5 on (the proof's path no longer leads to the root)
+    wrong = replace(account_proof(PRESENT_KEY), value=(1, 2))
+    error = _json_error({**wrong.to_json(), "nonce": 3})
+    assert error.code == PROOF_INVALID and "'nonce'" in error.message
+
+
+def test_json_history_reads_the_old_header_first():
+    good = history_proof(5, 12)
+    both_v1 = replace(good, old_header=b"\x00", new_header=V1_HEADER)
+    error = _json_error({**good.to_json(), "proof": both_v1.to_bytes().hex()})
+    assert error.code == BAD_ENCODING and "old header" in error.message
