@@ -94,7 +94,17 @@ def _b64decode(text: str, what: str) -> bytes:
 
 
 def _valid_name(name: str) -> bool:
-    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+    return bool(name) and "+" not in name and not any(c.isspace() for c in name) and _utf8(name)
+
+
+def _utf8(text: str) -> bool:
+    """Whether the text can be written as UTF-8 (a command line's undecodable bytes reach Python
+    as lone surrogates, which cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_name(name: object, what: str = "a key name") -> str:

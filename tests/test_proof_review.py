@@ -283,3 +283,29 @@ def test_json_history_reads_the_old_header_first():
     both_v1 = replace(good, old_header=b"\x00", new_header=V1_HEADER)
     error = _json_error({**good.to_json(), "proof": both_v1.to_bytes().hex()})
     assert error.code == BAD_ENCODING and "old header" in error.message
+
+
+# ---------------------------------------------------------------- an origin that is not UTF-8
+
+
+def test_an_origin_that_is_not_utf8_is_a_usage_error(tmp_path):
+    """A command-line argument's undecodable bytes reach Python as surrogates: the origin (also the
+    key name) cannot be written as a note, so it is refused as the other unusable names are (exit 2),
+    not a UnicodeEncodeError out of the signer."""
+    from click.testing import CliRunner
+
+    from ledger import encode_genesis, make_genesis
+    from ledger.keys import save_keypair
+    from ledger_cli.main import cli
+    genesis = make_genesis("origin review", 1_000, [SIGNER.public_key], version=2)
+    (tmp_path / "genesis.bin").write_bytes(encode_genesis(genesis))
+    save_keypair(tmp_path / "v.pem", SIGNER)
+    db = str(tmp_path / "db")
+    assert CliRunner().invoke(cli, ["init", "--db", db, "--genesis", str(tmp_path / "genesis.bin")]).exit_code == 0
+    for origin in ("\udcff", "log\udcff/x"):
+        result = CliRunner().invoke(cli, ["checkpoint", "--db", db, "--key", str(tmp_path / "v.pem"),
+                                          "--origin", origin])
+        assert result.exit_code == 2, repr(result.exception)
+        assert "--origin" in result.output
+    with pytest.raises(ValueError):
+        VerifierKey("\udcff", SIGNER.public_key)
