@@ -1117,6 +1117,12 @@ def checkpoint_verify(note_file, validators: tuple[str, ...], genesis_path: str 
     origin = _origin_argument(origin, "--origin")
     note = parse_note(note_file.read(NOTE_BYTES_MAX + 1))
     checkpoint = parse_checkpoint(note.text)   # its origin names the keys given as hex
+    # FORMAT.md §14: a ledger checkpoint is three lines (tlog-checkpoint's extension lines would be
+    # signed yet never shown here) over a block log holding at least the chain id.
+    if checkpoint.extensions:
+        raise LedgerError(BAD_ENCODING, "the checkpoint has extension lines; a ledger checkpoint has none")
+    if checkpoint.size == 0:
+        raise LedgerError(BAD_ENCODING, "the checkpoint's tree size is 0; a ledger block log holds the chain id")
     trusted = _trusted_checkpoint_keys(validators, checkpoint.origin)
     if genesis_path:
         genesis = decode_genesis(_read_genesis_file(genesis_path))

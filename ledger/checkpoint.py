@@ -94,7 +94,17 @@ def _b64decode(text: str, what: str) -> bytes:
 
 
 def _valid_name(name: str) -> bool:
-    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+    return bool(name) and "+" not in name and not any(c.isspace() for c in name) and _utf8(name)
+
+
+def _utf8(text: str) -> bool:
+    """Whether the text can be written as UTF-8 (a command line's undecodable bytes reach Python
+    as lone surrogates, which cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_name(name: object, what: str = "a key name") -> str:
@@ -279,12 +289,15 @@ def verify_note(note: Note, verifiers: Iterable[VerifierKey]) -> tuple[VerifierK
     verified: list[VerifierKey] = []
     for signature in note.signatures:
         verifier = known.get((signature.name, signature.key_id))
-        if verifier is None or verifier in verified:
+        if verifier is None:
             continue
+        # Every line of a trusted key is checked, a repeated one too (FORMAT.md §14: a trusted
+        # key's signature that fails rejects the note): a good first line does not excuse a bad one.
         if not _verifies(verifier.public_key, message, signature.signature):
             raise LedgerError(PROOF_INVALID, f"the signature of {signature.name} "
                                              f"(key id {signature.key_id.hex()}) does not verify")
-        verified.append(verifier)
+        if verifier not in verified:
+            verified.append(verifier)
     if not verified:
         raise LedgerError(PROOF_INVALID, "no key you trust signed the note")
     return tuple(verified)
@@ -330,7 +343,8 @@ def parse_checkpoint(text: str) -> Checkpoint:
     origin, size_text, root_text, *extensions = lines
     if not origin:
         raise _malformed("the checkpoint origin is empty")
-    if not _DECIMAL.fullmatch(size_text) or int(size_text) > TREE_SIZE_MAX:
+    # Judged by its length first: int() of over 4,300 digits raises ValueError.
+    if len(size_text) > len(str(TREE_SIZE_MAX)) or not _DECIMAL.fullmatch(size_text) or int(size_text) > TREE_SIZE_MAX:
         raise _malformed("the checkpoint tree size is not a decimal 0 .. 2**64 - 1 without leading zeros")
     root = _b64decode(root_text, "the checkpoint root hash")
     if len(root) != ROOT_SIZE:

@@ -323,9 +323,26 @@ def decode(data: bytes) -> AnyProof:
     if len(data) > BINARY_BYTES_MAX:
         raise LedgerError(LIMIT_EXCEEDED, f"the proof is over {BINARY_BYTES_MAX} bytes")
     proof = _ProofReader(data).proof()
+    _check_membership_shape(proof)
+    return proof
+
+
+def _check_membership_shape(proof: AnyProof) -> None:
+    """§12 step 3: a membership path ends in the key's own leaf."""
     if isinstance(proof, (AccountProof, RecordProof)) and proof.value is not None and proof.path.other is not None:
         raise LedgerError(BAD_ENCODING, "a proof of a present key ends in the key's own leaf, not another")
-    return proof
+
+
+def _check_object(proof: StateProof) -> None:
+    """The limits of §12 steps 2-3 that the fold relies on, for a proof object built without
+    `decode` (which already enforces them): at most 256 siblings, an account value of two u64,
+    no other leaf beside a present value. Anything else gives one LedgerError, not an IndexError."""
+    if len(proof.path.siblings) > SIBLINGS_MAX:
+        raise LedgerError(LIMIT_EXCEEDED, f"the path has {len(proof.path.siblings)} siblings; at most {SIBLINGS_MAX}")
+    if isinstance(proof, AccountProof) and proof.value is not None and (len(proof.value) != 2 or not all(
+            type(n) is int and 0 <= n < 2**64 for n in proof.value)):
+        raise LedgerError(BAD_ENCODING, "an account value is a balance and a nonce, each 0 ... 2**64 - 1")
+    _check_membership_shape(proof)
 
 
 # ---------------------------------------------------------------- checking
@@ -400,6 +417,7 @@ def check_state_proof(proof: StateProof, trusted_validators: Optional[Iterable[b
     """
     if not isinstance(proof, (AccountProof, RecordProof)):
         raise TypeError(f"not a state proof: {type(proof).__name__}")
+    _check_object(proof)
     header = _version2_header(proof.header)
     if chain_id is not None and header.chain_id != chain_id:
         raise LedgerError(PROOF_INVALID, "the header belongs to another chain", header.height)
@@ -515,7 +533,7 @@ def from_json(data: dict | str | bytes) -> AnyProof:
     if version != PROOF_VERSION:
         raise LedgerError(BAD_VERSION, f"proof version {version} is not supported (only {PROOF_VERSION})")
     proof = decode(_hex(data["proof"], "proof"))
-    if proof.kind != kind:
+    if getattr(proof, "kind", KIND_TRANSACTION) != kind:   # a TxProof (kind 3) has no `kind` attribute
         raise LedgerError(PROOF_INVALID, "the proof's 'kind' field is not the kind of its binary proof")
     derived = _shown(proof)
     for field, types in _SHOWN[kind].items():

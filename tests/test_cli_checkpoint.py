@@ -194,7 +194,7 @@ def _edit(note: Path, old: str, new: str) -> None:
 @pytest.mark.parametrize("edit,code", [
     (lambda text: ("\n10\n", "\n9\n"), "proof-invalid"),                        # another size
     (lambda text: (text.split("\n")[2], base64.b64encode(bytes(32)).decode()), "proof-invalid"),   # another root
-    (lambda text: ("\n\n\u2014", "\next\n\n\u2014"), "proof-invalid"),            # an extension line added
+    (lambda text: ("\n\n\u2014", "\next\n\n\u2014"), "bad-encoding"),             # an extension line added (§14: none)
     (lambda text: ("ledger/", "ledger!"), "proof-invalid"),                      # another origin
     (lambda text: ("\n\n\u2014", "\n\u2014"), "bad-encoding"),                   # no blank line
     (lambda text: ("\u2014 ", "- "), "bad-encoding"),                           # not an em dash
