@@ -11,6 +11,9 @@ signature records, in the pipeline's batch size; decoding them is not timed.
 Several chain files are measured one after the other in the same run, e.g. a version-1 and a
 version-2 chain of the same seed (`ledger gen ... --format-version 1`), and the ratios of the
 later ones to the first are printed: what the version-2 state tree costs against the commitment chain.
+
+Whether import stays flat as the chain grows: the rate of the first and of the last tenth of the
+chain's transactions (from the import's progress reports, one per committed group) is printed too.
 """
 import os
 import shutil
@@ -85,6 +88,15 @@ def ceiling(path: str) -> float:
     return count / elapsed
 
 
+def _tenth_rates(marks: list[tuple[float, int]], count: int) -> tuple[float, float]:
+    """Rates over the progress marks spanning the first and the last tenth of `count` transactions."""
+    def rate(lo: int, hi: int) -> float:
+        start = max((m for m in marks if m[1] <= lo), key=lambda m: m[1])
+        end = min((m for m in marks if m[1] >= hi), key=lambda m: m[1])
+        return (end[1] - start[1]) / (end[0] - start[0])
+    return rate(0, count // 10), rate(count - count // 10, count)
+
+
 def main(path: str) -> dict:
     with open(path, "rb") as stream:
         genesis = ChainReader(stream).genesis
@@ -92,8 +104,11 @@ def main(path: str) -> dict:
     rules = os.environ.get("LEDGER_RULES", "native")
     try:
         with Ledger.create(folder / "db", genesis) as book, PeakMemory() as peak:
+            marks: list[tuple[float, int]] = []
             started = time.perf_counter()
-            count = book.import_chain(path).imported_transactions
+            marks.append((started, 0))
+            count = book.import_chain(path, progress=lambda p: marks.append(
+                (time.perf_counter(), p.imported_transactions))).imported_transactions
             seconds = time.perf_counter() - started
             started = time.perf_counter()
             book.validate()
@@ -104,6 +119,8 @@ def main(path: str) -> dict:
               f"signature ceiling {ceiling_rate:,.0f} sig/s; import/ceiling {import_rate / ceiling_rate:.2f}; "
               f"validate {count / validate_seconds:,.0f} tx/s ({count / validate_seconds / ceiling_rate:.2f} of the ceiling); "
               f"peak RssAnon {peak.anon / 1024:.0f} MiB, RssFile {peak.file / 1024:.0f} MiB")
+        first, last = _tenth_rates(marks, count)
+        print(f"  first tenth of the transactions {first:,.0f} tx/s, last tenth {last:,.0f} tx/s: last/first {last / first:.2f}")
         return {"import": import_rate / ceiling_rate, "validate": count / validate_seconds / ceiling_rate}
     finally:
         shutil.rmtree(folder, ignore_errors=True)

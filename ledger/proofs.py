@@ -80,12 +80,7 @@ class TxProof:
             data = _parse(data)
         if not isinstance(data, dict):
             raise _malformed("a proof is a JSON object")
-        missing = [name for name in PROOF_FIELDS if name not in data]
-        if missing:
-            raise _malformed(f"the proof JSON lacks the field {missing[0]!r}")
-        unknown = sorted(str(name) for name in data if name not in PROOF_FIELDS)
-        if unknown:
-            raise _malformed(f"the proof JSON has an unknown field {unknown[0]!r}")
+        _check_field_names(data, PROOF_FIELDS)
         version = _integer(data, "version")
         if version != PROOF_VERSION:
             raise LedgerError(BAD_VERSION, f"proof version {version} is not supported (only {PROOF_VERSION})")
@@ -115,6 +110,17 @@ class TxProof:
 
 def _malformed(message: str) -> LedgerError:
     return LedgerError(BAD_ENCODING, message)
+
+
+def _check_field_names(data: dict, fields) -> None:
+    """§11 steps 5-6 (and §12's JSON form): the first missing field in the order given, then the
+    first unknown field in sorted order, each bad-encoding."""
+    missing = [name for name in fields if name not in data]
+    if missing:
+        raise _malformed(f"the proof JSON lacks the field {missing[0]!r}")
+    unknown = sorted(str(name) for name in data if name not in fields)
+    if unknown:
+        raise _malformed(f"the proof JSON has an unknown field {unknown[0]!r}")
 
 
 def _utf8(data: bytes) -> str:

@@ -21,7 +21,7 @@ from ledger import codec, history, limits, merkle, signatures, state_tree
 from ledger.codec import BlockHeader, decode_header
 from ledger.errors import BAD_ENCODING, BAD_VERSION, LIMIT_EXCEEDED, RECORD_TOO_LARGE, LedgerError
 from ledger.proofs import (
-    AUDIT_PATH_NODES_MAX, PROOF_INVALID, PROOF_VERSION, TxProof, _hex, _integer, _malformed,
+    AUDIT_PATH_NODES_MAX, PROOF_INVALID, PROOF_VERSION, TxProof, _check_field_names, _hex, _integer, _malformed,
     _parse, _utf8, check_proof,
 )
 from ledger.state_tree import EMPTY, Path
@@ -523,12 +523,7 @@ def from_json(data: dict | str | bytes) -> AnyProof:
         raise _malformed(f"the proof's 'kind' field must be one of {', '.join(map(repr, JSON_KINDS))}")
     kind = JSON_KINDS[name]
     fields = _fields(kind)
-    missing = [field for field in fields if field not in data]
-    if missing:
-        raise _malformed(f"the proof JSON lacks the field {missing[0]!r}")
-    unknown = sorted(str(field) for field in data if field not in fields)
-    if unknown:
-        raise _malformed(f"the proof JSON has an unknown field {unknown[0]!r}")
+    _check_field_names(data, fields)
     version = _integer(data, "version")
     if version != PROOF_VERSION:
         raise LedgerError(BAD_VERSION, f"proof version {version} is not supported (only {PROOF_VERSION})")
