@@ -121,6 +121,10 @@ def _load_private(data: bytes, pem: bool, passphrase: object, what: str) -> byte
         if password is not None and "password" in str(error).lower():
             raise KeyFormatError(f"The passphrase does not decrypt {what[:1].lower()}{what[1:]}.",
                                  WRONG_PASSPHRASE) from None
+        if password is not None:
+            # AES-CBC has no integrity check: about one wrong passphrase in 256 still yields valid
+            # padding, and then the decrypted bytes fail to parse, just as a damaged file would.
+            raise KeyFormatError(f"{what} is damaged, or the passphrase does not decrypt it.") from None
         raise KeyFormatError(f"{what} is damaged or is not a PKCS#8 v1 private key.") from None
     except UnsupportedAlgorithm:
         raise KeyFormatError(f"{what} uses an algorithm or cipher that is not supported.") from None
