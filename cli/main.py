@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import signal
-import stat
 import sys
 import time
 
@@ -32,6 +31,7 @@ from ledger import (
     HistoryProof, Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_any_proof, encode_proof, load_proof,
 )
 from ledger import ChainReader, StoreError, decode_genesis, decode_header, encode_genesis, parse_block_hash
+from ledger import count_chain_blocks
 from ledger import limits
 from ledger.errors import BAD_ENCODING, IO_ERROR, NOT_FOUND, EnvironmentFault, fault_from_os_error
 from ledger import Keypair, KeyFormatError, load_keypair, public_key_from_hex
@@ -362,29 +362,6 @@ def _progress_wanted() -> bool:
     return sys.stderr.isatty()
 
 
-def _count_blocks(chain_file: str, offset: int) -> int | None:
-    """How many blocks the chain file frames from `offset` (after magic 8, version 2, genesis length 4
-    and the genesis: docs/FORMAT.md's chain file), seeking over the length prefixes; None where the
-    file is not a regular one (a pipe, which a second reader would steal from)."""
-    length_prefix = 4   # u32 big-endian
-    count = 0
-    try:
-        if not stat.S_ISREG(os.stat(chain_file).st_mode):
-            return None
-        with open(chain_file, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            position = offset
-            while position + length_prefix <= size:
-                handle.seek(position)
-                position += length_prefix + int.from_bytes(handle.read(length_prefix), "big")
-                if position > size:
-                    break
-                count += 1
-    except OSError:
-        return None
-    return count
-
-
 def _block_hash_option(_context, _parameter, value: str | None) -> bytes | None:
     if value is None:
         return None
@@ -432,7 +409,7 @@ def import_(chain_file: str, db: str, assume_valid: bytes | None, wait: bool, as
             # The bar counts blocks stored (or skipped as already stored), never bytes read: the
             # reader runs ahead of the commits, so the file position overstates what is done.
             bar = None
-            total = _count_blocks(chain_file, 8 + 2 + 4 + len(reader.genesis)) if _progress_wanted() else None
+            total = count_chain_blocks(chain_file, reader.position) if _progress_wanted() else None
             if total is not None:
                 bar = click.progressbar(length=total, label="importing", file=sys.stderr)
             done = 0

@@ -13,7 +13,7 @@ from ledger.api import ImportProgress, Ledger, RecordInfo, TxInfo, ValidationRep
 from ledger.assume_valid import parse_block_hash
 from ledger.benchmark import plot as plot_benchmark, run as run_benchmark
 from ledger.builder import BlockBuilder, sign_transaction
-from ledger.chainfile import ChainReader
+from ledger.chainfile import ChainReader, count_blocks as count_chain_blocks
 from ledger.checkpoint import (
     NOTE_BYTES_MAX, VerifierKey, block_log_root, default_origin, parse_checkpoint, parse_note, verify_note,
 )
@@ -47,10 +47,10 @@ __all__ = [
     "NOTE_BYTES_MAX", "PROOF_INVALID", "PROOF_JSON_BYTES_MAX", "PROOF_UNANCHORED", "Record", "RecordInfo",
     "RecordProof", "StoreError", "Transaction", "Transfer", "TxInfo", "TxProof", "VALIDATOR_PLACEHOLDER",
     "ValidationReport", "VerifierKey", "account_json", "block_json", "block_log_root", "check_any_proof",
-    "check_history_proof", "check_proof", "check_state_proof", "decode_block", "decode_genesis", "decode_header",
-    "decode_transaction", "default_origin", "encode_block", "encode_genesis", "encode_proof", "encode_transaction",
-    "generate_chain_file", "genesis_json", "genesis_spec", "load_keypair", "load_proof", "make_genesis",
-    "parse_block_hash", "parse_checkpoint", "parse_genesis_json", "parse_note", "plot_benchmark",
-    "public_key_from_hex", "public_key_from_pem", "public_key_to_pem", "run_benchmark", "sign_transaction",
-    "transaction_json", "transaction_line", "verify_note", "verify_proof", "verify_state_proof",
+    "check_history_proof", "check_proof", "check_state_proof", "count_chain_blocks", "decode_block",
+    "decode_genesis", "decode_header", "decode_transaction", "default_origin", "encode_block", "encode_genesis",
+    "encode_proof", "encode_transaction", "generate_chain_file", "genesis_json", "genesis_spec", "load_keypair",
+    "load_proof", "make_genesis", "parse_block_hash", "parse_checkpoint", "parse_genesis_json", "parse_note",
+    "plot_benchmark", "public_key_from_hex", "public_key_from_pem", "public_key_to_pem", "run_benchmark",
+    "sign_transaction", "transaction_json", "transaction_line", "verify_note", "verify_proof", "verify_state_proof",
 ]

@@ -7,6 +7,7 @@ counts as much as one at the top of a file."""
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,24 @@ def test_the_facade_gives_the_library_objects_not_copies():
     assert ledger.run_benchmark is benchmark.run and ledger.plot_benchmark is benchmark.plot
     assert ledger.block_json is render.block_json and ledger.parse_genesis_json is genesis_file.parse_genesis_json
     assert ledger.StoreError is storage.StoreError
+
+
+def test_count_chain_blocks_counts_whole_frames_of_regular_files_only(tmp_path):
+    from ledger import ChainReader, count_chain_blocks, generate_chain_file
+
+    path = tmp_path / "chain.ledger"
+    generate_chain_file(str(path), 5, 3, 8, 1, None)
+    with open(path, "rb") as stream:
+        reader = ChainReader(stream)
+        offset = reader.position
+        assert len(list(reader.blocks())) == 5
+    assert count_chain_blocks(path, offset) == 5
+    data = path.read_bytes()
+    path.write_bytes(data[:-1])                              # the last block cut short
+    assert count_chain_blocks(path, offset) == 4
+    path.write_bytes(data + b"\x00\x00")                     # half a length prefix after the last block
+    assert count_chain_blocks(path, offset) == 5
+    assert count_chain_blocks(tmp_path / "missing", offset) is None
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert count_chain_blocks(fifo, offset) is None
