@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import signal
-import stat
 import sys
 import time
 
@@ -25,22 +24,22 @@ def _interrupted_while_starting(_signal: int, _frame) -> None:
 _previous_sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import click
-import lmdb
 
+# The CLI stands on the library's public API only: `ledger` and its modules errors and limits
+# (tests/test_one_door.py).
 from ledger import (
     HistoryProof, Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_any_proof, encode_proof, load_proof,
 )
-from ledger.assume_valid import parse_block_hash
-from ledger.chainfile import ChainReader
-from ledger.codec import decode_genesis, encode_genesis
+from ledger import ChainReader, StoreError, decode_genesis, decode_header, encode_genesis, parse_block_hash
+from ledger import count_chain_blocks
 from ledger import limits
 from ledger.errors import BAD_ENCODING, IO_ERROR, NOT_FOUND, EnvironmentFault, fault_from_os_error
-from ledger.keys import Keypair, KeyFormatError, load_keypair, public_key_from_hex
-from ledger.keys import public_key_from_pem, public_key_to_pem
-from ledger.keys import BAD_KEY, NOT_ENCRYPTED, PASSPHRASE_BYTES_MAX, PASSPHRASE_NEEDED, is_encrypted_pem
-from ledger.workload import generate_chain_file
-from ledger_cli.genesis_file import VALIDATOR_PLACEHOLDER, genesis_spec, parse_genesis_json
-from ledger_cli.render import account_json, block_json, genesis_json, transaction_json, transaction_line
+from ledger import Keypair, KeyFormatError, load_keypair, public_key_from_hex
+from ledger import public_key_from_pem, public_key_to_pem
+from ledger import BAD_KEY, NOT_ENCRYPTED, PASSPHRASE_BYTES_MAX, PASSPHRASE_NEEDED
+from ledger import generate_chain_file
+from ledger import VALIDATOR_PLACEHOLDER, genesis_spec, parse_genesis_json
+from ledger import account_json, block_json, genesis_json, transaction_json, transaction_line
 
 signal.signal(signal.SIGINT, _previous_sigint)
 
@@ -125,7 +124,7 @@ class LedgerGroup(click.Group):
             sys.exit(EXIT_BROKEN_PIPE)
         except OSError as error:
             _fail(fault_from_os_error(error, error.filename or "a file"), EXIT_ENVIRONMENT)
-        except lmdb.Error as error:
+        except StoreError as error:
             _fail(EnvironmentFault(IO_ERROR, f"the store failed: {error}"), EXIT_ENVIRONMENT)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -284,7 +283,7 @@ def keygen(out: str | None, encrypt: bool, force: bool, as_json: bool) -> None:
 
 
 def _read_genesis_file(path: str) -> bytes:
-    """A genesis file is either its canonical bytes or JSON, read strictly (ledger_cli.genesis_file):
+    """A genesis file is either its canonical bytes or JSON, read strictly (ledger.genesis_file):
     {"name", "time_ms", "validators": [hex], "issuers": [hex], "balances": {hex: amount}}."""
     with open(path, "rb") as handle:
         data = handle.read()
@@ -443,29 +442,6 @@ def _progress_wanted() -> bool:
     return sys.stderr.isatty()
 
 
-def _count_blocks(chain_file: str, offset: int) -> int | None:
-    """How many blocks the chain file frames from `offset` (after magic 8, version 2, genesis length 4
-    and the genesis: docs/FORMAT.md's chain file), seeking over the length prefixes; None where the
-    file is not a regular one (a pipe, which a second reader would steal from)."""
-    length_prefix = 4   # u32 big-endian
-    count = 0
-    try:
-        if not stat.S_ISREG(os.stat(chain_file).st_mode):
-            return None
-        with open(chain_file, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            position = offset
-            while position + length_prefix <= size:
-                handle.seek(position)
-                position += length_prefix + int.from_bytes(handle.read(length_prefix), "big")
-                if position > size:
-                    break
-                count += 1
-    except OSError:
-        return None
-    return count
-
-
 def _block_hash_option(_context, _parameter, value: str | None) -> bytes | None:
     if value is None:
         return None
@@ -513,7 +489,7 @@ def import_(chain_file: str, db: str, assume_valid: bytes | None, wait: bool, as
             # The bar counts blocks stored (or skipped as already stored), never bytes read: the
             # reader runs ahead of the commits, so the file position overstates what is done.
             bar = None
-            total = _count_blocks(chain_file, 8 + 2 + 4 + len(reader.genesis)) if _progress_wanted() else None
+            total = count_chain_blocks(chain_file, reader.position) if _progress_wanted() else None
             if total is not None:
                 bar = click.progressbar(length=total, label="importing", file=sys.stderr)
             done = 0
@@ -811,7 +787,7 @@ def prove_history(db: str, old_height: int, new_height: int, read_only: bool, bi
 
 
 def _read_proof(handle) -> object:
-    from ledger.proofs import PROOF_JSON_BYTES_MAX
+    from ledger import PROOF_JSON_BYTES_MAX
 
     return load_proof(handle.read(PROOF_JSON_BYTES_MAX + 1))
 
@@ -857,8 +833,7 @@ def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: 
     --validator (the proposer is one of these keys). Without either, anyone could have made the
     chain: the command says so and exits 1, unless --no-anchor is given.
     """
-    from ledger.codec import decode_header
-    from ledger.proofs import PROOF_UNANCHORED
+    from ledger import PROOF_UNANCHORED
 
     if no_anchor and (validators or genesis_path):
         raise click.UsageError("--no-anchor contradicts --genesis and --validator")
@@ -1085,7 +1060,7 @@ def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None,
 
 def _origin_argument(origin: str | None, hint: str) -> str | None:
     """An origin is also the key name, so it must be one (signed-note: no space, no '+')."""
-    from ledger.checkpoint import VerifierKey
+    from ledger import VerifierKey
 
     if origin is None:
         return None
@@ -1127,7 +1102,7 @@ def checkpoint_command(db: str, key_path: str, origin: str | None, out_path: str
     --out the note goes to that file and the verifier key (name+id+key) is printed; --json
     prints both.
     """
-    from ledger.checkpoint import VerifierKey, parse_checkpoint
+    from ledger import VerifierKey, parse_checkpoint
 
     origin = _origin_argument(origin, "--origin")
     keypair = _load_key(key_path)
@@ -1150,7 +1125,7 @@ def checkpoint_command(db: str, key_path: str, origin: str | None, out_path: str
 def _trusted_checkpoint_keys(values: tuple[str, ...], origin: str) -> list:
     """--validator values: a verifier key (name+id+base64) as it is, or 64 hex digits named by the
     checkpoint's origin (FORMAT.md §14: the key name is the origin)."""
-    from ledger.checkpoint import VerifierKey
+    from ledger import VerifierKey
 
     keys = []
     for value in values:
@@ -1193,7 +1168,7 @@ def checkpoint_verify(note_file, validators: tuple[str, ...], genesis_path: str 
     many leaves (else `not-found`) and its block log of that size must have that root (else
     `proof-invalid`): the checkpoint then describes this store's chain.
     """
-    from ledger.checkpoint import (
+    from ledger import (
         NOTE_BYTES_MAX, PROOF_INVALID, VerifierKey, block_log_root, default_origin, parse_checkpoint, parse_note,
         verify_note,
     )
@@ -1254,13 +1229,13 @@ def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thre
     """Measure import, validate, hashing, Merkle and signature throughput against baselines
     (a one-thread PyNaCl verify loop, a Python loop over the blake3 package) in the same run,
     and print the ratios."""
-    from ledger import benchmark
+    from ledger import plot_benchmark, run_benchmark
 
-    report = benchmark.run(blocks, txs_per_block, merkle_leaves, repeat, thread_counts or None,
+    report = run_benchmark(blocks, txs_per_block, merkle_leaves, repeat, thread_counts or None,
                            log=(lambda line: click.echo(line, err=True)) if as_json else click.echo)
     if plot_path:
         try:
-            benchmark.plot(report, plot_path)
+            plot_benchmark(report, plot_path)
         except ImportError:
             click.echo("matplotlib is not installed: no plot (pip install 'ledger-engine[test]')", err=True)
             plot_path = ""
