@@ -113,7 +113,7 @@ def _load_private(data: bytes, pem: bool, passphrase: object, what: str) -> byte
     loader = serialization.load_pem_private_key if pem else serialization.load_der_private_key
     try:
         key = loader(data, password=password)
-    except TypeError as error:                # cryptography's way of saying "password or not"
+    except TypeError:                         # cryptography's way of saying "password or not"
         if password is None:
             raise KeyFormatError(f"{what} is encrypted and no passphrase was given.", PASSPHRASE_NEEDED) from None
         raise KeyFormatError(f"{what} is not encrypted, yet a passphrase was given.", NOT_ENCRYPTED) from None
