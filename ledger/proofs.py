@@ -74,12 +74,7 @@ class TxProof:
         `proof-invalid` when a shown field (chain_id, height, block_hash, txid, tx_count) is not
         what the transaction and header bytes give.
         """
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            data = _utf8(bytes(data))
-        if isinstance(data, str):
-            data = _parse(data)
-        if not isinstance(data, dict):
-            raise _malformed("a proof is a JSON object")
+        data = _json_object(data)
         _check_field_names(data, PROOF_FIELDS)
         version = _integer(data, "version")
         if version != PROOF_VERSION:
@@ -110,6 +105,17 @@ class TxProof:
 
 def _malformed(message: str) -> LedgerError:
     return LedgerError(BAD_ENCODING, message)
+
+
+def _json_object(data: object) -> dict:
+    """§11 steps 2-4 (and §12's JSON form): bytes must be UTF-8, text JSON, the value an object."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = _utf8(bytes(data))
+    if isinstance(data, str):
+        data = _parse(data)
+    if not isinstance(data, dict):
+        raise _malformed("a proof is a JSON object")
+    return data
 
 
 def _check_field_names(data: dict, fields) -> None:

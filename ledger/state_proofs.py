@@ -21,8 +21,8 @@ from ledger import codec, history, limits, merkle, signatures, state_tree
 from ledger.codec import BlockHeader, decode_header
 from ledger.errors import BAD_ENCODING, BAD_VERSION, LIMIT_EXCEEDED, RECORD_TOO_LARGE, LedgerError
 from ledger.proofs import (
-    AUDIT_PATH_NODES_MAX, PROOF_INVALID, PROOF_VERSION, TxProof, _check_field_names, _hex, _integer, _malformed,
-    _parse, _utf8, check_proof,
+    AUDIT_PATH_NODES_MAX, PROOF_INVALID, PROOF_VERSION, TxProof, _check_field_names, _hex, _integer, _json_object,
+    _malformed, check_proof,
 )
 from ledger.state_tree import EMPTY, Path
 
@@ -508,12 +508,7 @@ def _fields(kind: int) -> tuple[str, ...]:
 def from_json(data: dict | str | bytes) -> AnyProof:
     """Read a JSON proof of any kind strictly: §11 for a transaction proof (an object without `kind`),
     §12 for account, record and history proofs. Shown fields are compared with the bytes."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        data = _utf8(bytes(data))
-    if isinstance(data, str):
-        data = _parse(data)
-    if not isinstance(data, dict):
-        raise _malformed("a proof is a JSON object")
+    data = _json_object(data)
     if "kind" not in data:
         return TxProof.from_json(data)
     if "version" not in data:
