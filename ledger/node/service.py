@@ -1,0 +1,72 @@
+"""Running a node: open the store, start the proposer thread (if the node has a validator key),
+serve the HTTP API with uvicorn in this process, and stop cleanly.
+
+Specification: README.md, "Running a node". uvicorn handles SIGINT and SIGTERM by finishing the
+requests in flight and returning from `Server.serve`; the proposer is stopped after that, which
+lets a block being committed finish (a commit is one LMDB transaction: it is durable or absent).
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import Callable
+
+from ledger import Ledger, LedgerError
+from ledger.checkpoint import NOT_VALIDATOR
+from ledger.keys import load_keypair
+from ledger.node.config import NodeConfig
+from ledger.node.http import NodeApp
+from ledger.node.mempool import Mempool
+from ledger.node.metrics import Metrics
+from ledger.node.proposer import Proposer
+
+log = logging.getLogger("ledger.node")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one (read it back with getsockname)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_node(config: NodeConfig, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
+                                                                                  flush=True)) -> None:
+    """Serve until SIGINT or SIGTERM. `say` gets one line once the node listens:
+    `listening on http://HOST:PORT` (the actual port, also when the configuration says 0)."""
+    import uvicorn
+
+    keypair = load_keypair(config.validator_key) if config.validator_key else None
+    metrics = Metrics()
+    with Ledger.open(config.store) as book:
+        if keypair is not None and keypair.public_key not in book.genesis.validators:
+            raise LedgerError(NOT_VALIDATOR, f"the validator key {keypair.public_key.hex()} is not a validator of "
+                                             "this chain's genesis")
+        mempool = Mempool(book, config.mempool_max_transactions, config.mempool_nonce_window)
+        proposer = None
+        if keypair is not None:
+            proposer = Proposer(book, mempool, keypair, config.blocks, on_commit=metrics.committed)
+        app = NodeApp(book, mempool, metrics, proposing=proposer is not None)
+        sock = bind(config.host, config.port)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        host, port = sock.getsockname()[:2]
+        if proposer is not None:
+            proposer.start()
+        try:
+            say(f"listening on http://{host}:{port} (chain {book.chain_id.hex()}, height {book.height}, "
+                f"{'proposing' if proposer else 'not proposing: no validator key'})")
+            server.run(sockets=[sock])
+        finally:
+            if proposer is not None:
+                proposer.stop()
+            sock.close()
+        say(f"stopped at height {book.height}")
