@@ -29,7 +29,7 @@ import asyncio
 import json
 import logging
 from typing import Awaitable, Callable
-from urllib.parse import parse_qs, unquote_to_bytes
+from urllib.parse import parse_qs, unquote, unquote_to_bytes
 
 from ledger import Ledger, LedgerError
 from ledger.errors import (
@@ -110,7 +110,9 @@ class NodeApp:
 
     async def _route(self, scope: dict, receive) -> tuple[int, bytes, str]:
         method, path = scope["method"], scope["path"]
-        parts = [part for part in path.split("/") if part]
+        # Split the raw path, so that a record key may hold a percent-encoded '/'.
+        raw = (scope.get("raw_path") or path.encode("utf-8")).split(b"?")[0].decode("latin-1")
+        parts = [unquote(part) for part in raw.split("/") if part]
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if parts == ["tx"]:
             if method != "POST":
