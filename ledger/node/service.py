@@ -7,9 +7,12 @@ lets a block being committed finish (a commit is one LMDB transaction: it is dur
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import sys
+import threading
 from typing import Callable
 
 from ledger import Ledger, LedgerError
@@ -39,10 +42,46 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that after a graceful stop on a signal it returns instead of
+        raising the signal again (uvicorn >= 0.29 does, which would end the process before the
+        proposer is stopped and the store closed). `stopped_by` names the signal."""
+
+        stopped_by: int | None = None
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        def _on_signal(self, sig: int, _frame) -> None:
+            if self.stopped_by is None:
+                self.stopped_by = sig
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True   # a second Ctrl-C: do not wait for open connections
+            self.should_exit = True
+
+    return Server
+
+
 def run_node(config: NodeConfig, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
-                                                                                  flush=True)) -> None:
-    """Serve until SIGINT or SIGTERM. `say` gets one line once the node listens:
-    `listening on http://HOST:PORT` (the actual port, also when the configuration says 0)."""
+                                                                                  flush=True)) -> int | None:
+    """Serve until SIGINT or SIGTERM; returns the signal that stopped it. `say` gets one line once
+    the node listens: `listening on http://HOST:PORT` (the actual port, also when the configuration
+    says 0), and one when it has stopped."""
     import uvicorn
 
     keypair = load_keypair(config.validator_key) if config.validator_key else None
@@ -57,7 +96,7 @@ def run_node(config: NodeConfig, say: Callable[[str], None] = lambda line: print
             proposer = Proposer(book, mempool, keypair, config.blocks, on_commit=metrics.committed)
         app = NodeApp(book, mempool, metrics, proposing=proposer is not None)
         sock = bind(config.host, config.port)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        server = _server_class()(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
         host, port = sock.getsockname()[:2]
         if proposer is not None:
             proposer.start()
@@ -70,3 +109,4 @@ def run_node(config: NodeConfig, say: Callable[[str], None] = lambda line: print
                 proposer.stop()
             sock.close()
         say(f"stopped at height {book.height}")
+    return server.stopped_by
