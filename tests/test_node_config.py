@@ -58,6 +58,7 @@ def test_readme_example_parses():
     ('[store]\npath = "db"\n[http]\nport = 70000\n', "http.port"),
     ('[store]\npath = "db"\n[blocks]\nmax_transactions = 0\n', "blocks.max_transactions"),
     ('[store]\npath = "db"\n[blocks]\nbatch_timeout_ms = true\n', "blocks.batch_timeout_ms"),
+    ('[store]\npath = "db"\n[blocks]\nmax_bytes = 4096\n', "blocks.max_bytes"),
     ('[store]\npath = ""\n', "store.path"),
     ('store = 3\n', "store"),
     ('[store\n', "TOML"),

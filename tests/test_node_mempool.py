@@ -136,6 +136,17 @@ def test_ready_orders_by_nonce_and_stops_at_gaps(chain):
     assert len(mempool.ready(2, 10**6)) == 2
     one = len(chain.transfer(chain.alice, 1, 1))
     assert len(mempool.ready(100, one)) == 1   # max_bytes
+    assert len(mempool.ready(100, 1)) == 1     # one transaction over max_bytes still goes, alone
+
+
+def test_max_bytes_keeps_arrival_order(chain):
+    mempool = pool(chain)
+    mempool.add(chain.record(chain.alice, 1, b"k", b"v" * 1000))   # arrived first, large
+    small = mempool.add(chain.transfer(chain.bob, 1, 1))
+    big = len(chain.record(chain.alice, 1, b"k", b"v" * 1000))
+    # the large one goes first; the small one does not jump ahead of it when it does not fit
+    assert [entry.tx.sender for entry in mempool.ready(100, big)] == [chain.alice.public_key]
+    assert mempool.ready(100, big + len(chain.transfer(chain.bob, 1, 1)))[1].tx == small
 
 
 def test_commit_removes_stale_nonces(chain):

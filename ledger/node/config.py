@@ -44,8 +44,9 @@ _SCHEMA: dict[str, dict[str, tuple]] = {
     "http": {"host": (str, None, None), "port": (int, 0, 65_535)},
     "validator": {"key_file": (str, None, None)},
     "blocks": {"max_transactions": (int, 1, limits.TRANSACTIONS_PER_BLOCK_MAX),
-               # below the format's block limit, leaving room for the header
-               "max_bytes": (int, 1, limits.BLOCK_BYTES_MAX - 4096),
+               # at least the largest transaction (a 4 KiB record and its fields); below the
+               # format's block limit, leaving room for the header
+               "max_bytes": (int, 8192, limits.BLOCK_BYTES_MAX - 4096),
                "batch_timeout_ms": (int, 1, 3_600_000)},
     "mempool": {"max_transactions": (int, 1, 10_000_000), "nonce_window": (int, 1, 1_000_000)},
 }

@@ -147,7 +147,7 @@ class Mempool:
         while heap and len(batch) < max_transactions:
             _, i, position = heapq.heappop(heap)
             entry = runs[i][position]
-            if size + len(entry.data) > max_bytes:
+            if batch and size + len(entry.data) > max_bytes:   # one alone always goes, or it would wait forever
                 break   # the rest of this sender must wait too; a smaller transaction of another would reorder
             batch.append(entry)
             size += len(entry.data)
