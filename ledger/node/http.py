@@ -118,7 +118,7 @@ class NodeApp:
             if method != "POST":
                 raise HttpError(405, METHOD_NOT_ALLOWED, "POST a transaction to /tx")
             return await self._submit(scope, receive)
-        if method not in ("GET", "HEAD"):
+        if method != "GET":
             raise HttpError(405, METHOD_NOT_ALLOWED, f"{path} answers GET only")
         if parts == ["metrics"]:
             text = await asyncio.to_thread(self._metrics_text)
