@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ledger import Keypair, LedgerError, encode_transaction, sign_transaction, Transfer
+from ledger import Account, Keypair, LedgerError, Transfer, encode_transaction, sign_transaction
 from ledger.errors import (
     BAD_CHAIN_ID, BAD_ENCODING, BAD_NONCE, BAD_TX_SIGNATURE, DUPLICATE_TX, MEMPOOL_FULL, NOT_ISSUER, OVERDRAFT,
     RECORD_TOO_LARGE, SMALL_ORDER_KEY,
@@ -182,3 +182,14 @@ def test_threads_never_overfill(chain):
     for thread in threads:
         thread.join()
     assert len(mempool) == 20 and errors == [MEMPOOL_FULL] * (len(data) - 20)
+
+
+def test_stale_entries_leave_when_the_pool_is_read(chain):
+    committed = {"nonce": 0}
+    mempool = Mempool(chain.book, 100, 4, clock=lambda: 0.0,
+                      account=lambda key: Account(1_000, committed["nonce"]))
+    mempool.add(chain.transfer(chain.alice, 1, 1))
+    mempool.add(chain.transfer(chain.alice, 2, 1))
+    committed["nonce"] = 1   # another writer committed alice's nonce 1 (say, the same tx via another node)
+    assert [entry.tx.nonce for entry in mempool.ready(10, 10**6)] == [2]
+    assert len(mempool) == 1

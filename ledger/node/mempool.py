@@ -128,11 +128,16 @@ class Mempool:
     def ready(self, max_transactions: int, max_bytes: int) -> list[Pending]:
         """Up to `max_transactions` transactions of at most `max_bytes` in all, ready to go in the
         next block: for each sender its run of consecutive nonces from its committed nonce + 1,
-        senders interleaved by arrival, each sender's in nonce order. Nothing is removed."""
+        senders interleaved by arrival, each sender's in nonce order. Nothing is removed but
+        transactions whose nonces the chain has passed."""
         with self._lock:
             runs = []
-            for sender, pending in self._by_sender.items():
+            for sender, pending in list(self._by_sender.items()):
                 nonce = self._account(sender).nonce + 1
+                # An admission that raced a commit can hold a nonce the chain has passed: drop it.
+                for stale in [pending[n] for n in pending if n < nonce]:
+                    self._by_txid.pop(stale.tx.txid, None)
+                    self._drop_entry(stale)
                 run = []
                 while nonce in pending:
                     run.append(pending[nonce])
