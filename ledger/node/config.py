@@ -48,7 +48,8 @@ _SCHEMA: dict[str, dict[str, tuple]] = {
                # format's block limit, leaving room for the header
                "max_bytes": (int, 8192, limits.BLOCK_BYTES_MAX - 4096),
                "batch_timeout_ms": (int, 1, 3_600_000)},
-    "mempool": {"max_transactions": (int, 1, 10_000_000), "nonce_window": (int, 1, 1_000_000)},
+    # the window bounds a sender's pending transactions, which each admission sums (overdraft check)
+    "mempool": {"max_transactions": (int, 1, 10_000_000), "nonce_window": (int, 1, 4096)},
 }
 
 
