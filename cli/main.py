@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import signal
-import stat
 import sys
 import time
 
@@ -25,21 +24,22 @@ def _interrupted_while_starting(_signal: int, _frame) -> None:
 _previous_sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import click
-import lmdb
 
+# The CLI stands on the library's public API only: `ledger` and its modules errors and limits
+# (tests/test_one_door.py).
 from ledger import (
     HistoryProof, Ledger, LedgerError, Mint, Record, Transfer, TxProof, check_any_proof, encode_proof, load_proof,
 )
-from ledger.assume_valid import parse_block_hash
-from ledger.chainfile import ChainReader
-from ledger.codec import decode_genesis, encode_genesis
+from ledger import ChainReader, StoreError, decode_genesis, decode_header, encode_genesis, parse_block_hash
+from ledger import count_chain_blocks
 from ledger import limits
 from ledger.errors import BAD_ENCODING, IO_ERROR, NOT_FOUND, EnvironmentFault, fault_from_os_error
-from ledger.keys import Keypair, KeyFormatError, load_keypair, public_key_from_hex
-from ledger.keys import public_key_from_pem, public_key_to_pem
-from ledger.workload import generate_chain_file
-from ledger_cli.genesis_file import VALIDATOR_PLACEHOLDER, genesis_spec, parse_genesis_json
-from ledger_cli.render import account_json, block_json, genesis_json, transaction_json, transaction_line
+from ledger import Keypair, KeyFormatError, load_keypair, public_key_from_hex
+from ledger import public_key_from_pem, public_key_to_pem
+from ledger import BAD_KEY, NOT_ENCRYPTED, PASSPHRASE_BYTES_MAX, PASSPHRASE_NEEDED
+from ledger import generate_chain_file
+from ledger import VALIDATOR_PLACEHOLDER, genesis_spec, parse_genesis_json
+from ledger import account_json, block_json, genesis_json, transaction_json, transaction_line
 
 signal.signal(signal.SIGINT, _previous_sigint)
 
@@ -76,7 +76,7 @@ def _fail(error: LedgerError | KeyFormatError, status: int = EXIT_INVALID) -> No
     context = click.get_current_context(silent=True)
     if context is not None and context.meta.get("ledger.json"):
         fields = error.to_dict() if isinstance(error, LedgerError) else \
-            {"code": "bad-key", "height": None, "index": None, "message": str(error)}
+            {"code": error.code, "height": None, "index": None, "message": str(error)}
         _emit({**fields, "exit_status": status})
     sys.exit(status)
 
@@ -113,7 +113,10 @@ class LedgerGroup(click.Group):
             return super().invoke(ctx)
         except EnvironmentFault as error:
             _fail(error, EXIT_ENVIRONMENT)
-        except (LedgerError, KeyFormatError) as error:
+        except KeyFormatError as error:
+            # No passphrase for an encrypted key, or one for a plain key: the options were wrong.
+            _fail(error, EXIT_USAGE if error.code in (PASSPHRASE_NEEDED, NOT_ENCRYPTED) else EXIT_INVALID)
+        except LedgerError as error:
             _fail(error)
         except BrokenPipeError:
             # `ledger … | head`: the reader left. Nothing to report; stdout goes nowhere from here.
@@ -121,7 +124,7 @@ class LedgerGroup(click.Group):
             sys.exit(EXIT_BROKEN_PIPE)
         except OSError as error:
             _fail(fault_from_os_error(error, error.filename or "a file"), EXIT_ENVIRONMENT)
-        except lmdb.Error as error:
+        except StoreError as error:
             _fail(EnvironmentFault(IO_ERROR, f"the store failed: {error}"), EXIT_ENVIRONMENT)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -185,32 +188,102 @@ def _create_file(path: str, text: str | bytes, force: bool, mode: int) -> None:
 force_option = click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 
 
+# The passphrase of an encrypted key file is never an option's value (it would sit in the shell
+# history and in `ps`): it is named, as an environment variable or a file. One rule everywhere:
+# --passphrase-env NAME or --passphrase-file FILE, at most one, on keygen --encrypt and on every
+# command that reads a private key. Given for a key that is not encrypted: exit 2.
+def _remember_passphrase_source(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    previous = ctx.meta.get("ledger.passphrase_source")
+    if previous is not None:
+        raise click.UsageError("give at most one of --passphrase-env and --passphrase-file")
+    ctx.meta["ledger.passphrase_source"] = (param.name, value)
+
+
+def passphrase_options(command):
+    command = click.option(
+        "--passphrase-file", "passphrase_file", type=click.Path(exists=True, dir_okay=False), default=None,
+        expose_value=False, callback=_remember_passphrase_source, is_eager=False,
+        help="Read the key file's passphrase from the first line of FILE (as `openssl -pass file:`).")(command)
+    return click.option(
+        "--passphrase-env", "passphrase_env", metavar="NAME", default=None, expose_value=False,
+        callback=_remember_passphrase_source,
+        help="Read the key file's passphrase from the environment variable NAME (its name, not the "
+             "passphrase).")(command)
+
+
+def _passphrase() -> bytes | None:
+    """The passphrase named by --passphrase-env / --passphrase-file, or None."""
+    source = click.get_current_context().meta.get("ledger.passphrase_source")
+    if source is None:
+        return None
+    kind, value = source
+    if kind == "passphrase_env":
+        data = os.environb.get(value.encode("utf-8", "surrogateescape"))
+        if data is None:
+            raise click.BadParameter(f"the environment variable {value} is not set", param_hint="--passphrase-env")
+        hint = "--passphrase-env"
+    else:
+        with open(value, "rb") as handle:
+            data = handle.read(PASSPHRASE_BYTES_MAX + 2).split(b"\n", 1)[0]   # as openssl: only a newline ends it
+        hint = "--passphrase-file"
+    if not data:
+        raise click.BadParameter("the passphrase is empty", param_hint=hint)
+    if len(data) > PASSPHRASE_BYTES_MAX:
+        raise click.BadParameter(f"the passphrase is longer than {PASSPHRASE_BYTES_MAX} bytes", param_hint=hint)
+    return data
+
+
+def _load_key(key_path: str):
+    """The key pair in --key, decrypted with the passphrase options when it is encrypted."""
+    try:
+        return load_keypair(key_path, _passphrase())
+    except KeyFormatError as error:
+        reason = str(error).rstrip(".")
+        if error.code == PASSPHRASE_NEEDED:
+            reason += "; give --passphrase-env NAME or --passphrase-file FILE"
+        raise KeyFormatError(f"{key_path}: {reason[:1].lower()}{reason[1:]}.", error.code) from None
+
+
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Write the private key here as PEM (mode 0600); an existing file is refused.")
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt the private key (ENCRYPTED PRIVATE KEY: PBES2, AES-256-CBC) with the passphrase "
+                   "named by --passphrase-env or --passphrase-file.")
+@passphrase_options
 @force_option
 @json_option
-def keygen(out: str | None, force: bool, as_json: bool) -> None:
+def keygen(out: str | None, encrypt: bool, force: bool, as_json: bool) -> None:
     """Generate an Ed25519 key pair.
 
     With --out the private key goes to that file as PKCS#8 PEM (readable by OpenSSL); without it
     the PEM is printed. The public key is printed as hex either way. An existing --out file is
-    never overwritten (exit status 2) unless --force is given.
+    never overwritten (exit status 2) unless --force is given. With --encrypt the PEM is an
+    ENCRYPTED PRIVATE KEY, as `openssl genpkey -algorithm ed25519 -aes256` writes; every command
+    that takes --key reads it with the same --passphrase-env / --passphrase-file option.
     """
+    passphrase = _passphrase()
+    if encrypt and passphrase is None:
+        raise click.UsageError("--encrypt needs --passphrase-env NAME or --passphrase-file FILE")
+    if passphrase is not None and not encrypt:
+        raise click.UsageError("a passphrase option is only used with --encrypt")
     keypair = Keypair.generate()
+    pem = keypair.to_pem(passphrase)
     if out:
-        _create_file(out, keypair.to_pem(), force, 0o600)
+        _create_file(out, pem, force, 0o600)
     if as_json:
-        _emit({"public_key": keypair.public_key.hex(), "private_key_file": out}
-              if out else {"public_key": keypair.public_key.hex(), "private_key_pem": keypair.to_pem()})
+        _emit({"public_key": keypair.public_key.hex(), "private_key_file": out, "encrypted": encrypt}
+              if out else {"public_key": keypair.public_key.hex(), "private_key_pem": pem, "encrypted": encrypt})
         return
     if not out:
-        click.echo(keypair.to_pem(), nl=False)
+        click.echo(pem, nl=False)
     click.echo(f"public key: {keypair.public_key.hex()}")
 
 
 def _read_genesis_file(path: str) -> bytes:
-    """A genesis file is either its canonical bytes or JSON, read strictly (ledger_cli.genesis_file):
+    """A genesis file is either its canonical bytes or JSON, read strictly (ledger.genesis_file):
     {"name", "time_ms", "validators": [hex], "issuers": [hex], "balances": {hex: amount}}."""
     with open(path, "rb") as handle:
         data = handle.read()
@@ -287,12 +360,14 @@ def genesis_command(name: str, time_ms: int | None, validators: tuple[str, ...],
 @cli.command()
 @click.argument("key_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--hex", "hex_only", is_flag=True, help="Print only the 64 hex digits (for scripts).")
+@passphrase_options
 @json_option
 def pubkey(key_file: str, hex_only: bool, as_json: bool) -> None:
     """Print the public key of KEY_FILE as hex and as PEM (SubjectPublicKeyInfo).
 
     KEY_FILE is a private key as `ledger keygen` writes it (PKCS#8 PEM, or a hex seed) or a public
-    key PEM (as `openssl pkey -pubout` writes it).
+    key PEM (as `openssl pkey -pubout` writes it). An encrypted private key needs
+    --passphrase-env NAME or --passphrase-file FILE.
     """
     with open(key_file, "rb") as handle:
         data = handle.read()
@@ -300,9 +375,13 @@ def pubkey(key_file: str, hex_only: bool, as_json: bool) -> None:
         if b"-----BEGIN PUBLIC KEY-----" in data:
             public_key = public_key_from_pem(data)
         else:
-            public_key = load_keypair(key_file).public_key
+            public_key = load_keypair(key_file, _passphrase()).public_key
     except KeyFormatError as exc:
         reason = str(exc).rstrip(".")
+        if exc.code == PASSPHRASE_NEEDED:
+            reason += "; give --passphrase-env NAME or --passphrase-file FILE"
+        if exc.code != BAD_KEY:
+            raise KeyFormatError(f"{key_file}: {reason[:1].lower()}{reason[1:]}.", exc.code) from None
         raise KeyFormatError(f"{key_file} is not a key file: {reason[:1].lower()}{reason[1:]}") from None
     if as_json:
         _emit({"public_key": public_key.hex(), "public_key_pem": public_key_to_pem(public_key)})
@@ -363,29 +442,6 @@ def _progress_wanted() -> bool:
     return sys.stderr.isatty()
 
 
-def _count_blocks(chain_file: str, offset: int) -> int | None:
-    """How many blocks the chain file frames from `offset` (after magic 8, version 2, genesis length 4
-    and the genesis: docs/FORMAT.md's chain file), seeking over the length prefixes; None where the
-    file is not a regular one (a pipe, which a second reader would steal from)."""
-    length_prefix = 4   # u32 big-endian
-    count = 0
-    try:
-        if not stat.S_ISREG(os.stat(chain_file).st_mode):
-            return None
-        with open(chain_file, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            position = offset
-            while position + length_prefix <= size:
-                handle.seek(position)
-                position += length_prefix + int.from_bytes(handle.read(length_prefix), "big")
-                if position > size:
-                    break
-                count += 1
-    except OSError:
-        return None
-    return count
-
-
 def _block_hash_option(_context, _parameter, value: str | None) -> bytes | None:
     if value is None:
         return None
@@ -433,7 +489,7 @@ def import_(chain_file: str, db: str, assume_valid: bytes | None, wait: bool, as
             # The bar counts blocks stored (or skipped as already stored), never bytes read: the
             # reader runs ahead of the commits, so the file position overstates what is done.
             bar = None
-            total = _count_blocks(chain_file, 8 + 2 + 4 + len(reader.genesis)) if _progress_wanted() else None
+            total = count_chain_blocks(chain_file, reader.position) if _progress_wanted() else None
             if total is not None:
                 bar = click.progressbar(length=total, label="importing", file=sys.stderr)
             done = 0
@@ -731,7 +787,7 @@ def prove_history(db: str, old_height: int, new_height: int, read_only: bool, bi
 
 
 def _read_proof(handle) -> object:
-    from ledger.proofs import PROOF_JSON_BYTES_MAX
+    from ledger import PROOF_JSON_BYTES_MAX
 
     return load_proof(handle.read(PROOF_JSON_BYTES_MAX + 1))
 
@@ -777,8 +833,7 @@ def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: 
     --validator (the proposer is one of these keys). Without either, anyone could have made the
     chain: the command says so and exits 1, unless --no-anchor is given.
     """
-    from ledger.codec import decode_header
-    from ledger.proofs import PROOF_UNANCHORED
+    from ledger import PROOF_UNANCHORED
 
     if no_anchor and (validators or genesis_path):
         raise click.UsageError("--no-anchor contradicts --genesis and --validator")
@@ -816,8 +871,14 @@ def verify_proof_command(proof_file, validators: tuple[str, ...], genesis_path: 
 
 # ---------------------------------------------------------------- producing blocks from the shell
 
-key_option = click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False),
-                          help="Private key file (PKCS#8 PEM as written by `ledger keygen`, or a hex seed).")
+_key_path_option = click.option(
+    "--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False),
+    help="Private key file (PKCS#8 PEM as written by `ledger keygen`, or a hex seed); an encrypted one "
+         "needs --passphrase-env NAME or --passphrase-file FILE.")
+
+
+def key_option(command):
+    return _key_path_option(passphrase_options(command))
 out_option = click.option("--out", "out_path", type=click.Path(dir_okay=False),
                           help="Append the signed transaction (one hex line) to this file instead of printing it.")
 nonce_option = click.option("--nonce", type=click.IntRange(1), default=None,
@@ -847,7 +908,7 @@ def _read_transactions(path: str, data: bytes | None = None) -> list:
 def _sign(db: str, key_path: str, out_path: str | None, nonce: int | None, body) -> None:
     from ledger import encode_transaction, sign_transaction
 
-    sender = load_keypair(key_path)
+    sender = _load_key(key_path)
     with _open(db) as book:
         chain_id = book.chain_id
         if nonce is None:
@@ -974,7 +1035,7 @@ def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None,
     lines leave the file only after the block is durably stored, so a failed propose loses nothing.
     """
 
-    proposer = load_keypair(key_path)
+    proposer = _load_key(key_path)
     with open(transactions_file, "rb") as handle:
         proposed_bytes = handle.read()
     transactions = _read_transactions(transactions_file, proposed_bytes)
@@ -999,7 +1060,7 @@ def propose(db: str, key_path: str, transactions_file: str, time_ms: int | None,
 
 def _origin_argument(origin: str | None, hint: str) -> str | None:
     """An origin is also the key name, so it must be one (signed-note: no space, no '+')."""
-    from ledger.checkpoint import VerifierKey
+    from ledger import VerifierKey
 
     if origin is None:
         return None
@@ -1041,10 +1102,10 @@ def checkpoint_command(db: str, key_path: str, origin: str | None, out_path: str
     --out the note goes to that file and the verifier key (name+id+key) is printed; --json
     prints both.
     """
-    from ledger.checkpoint import VerifierKey, parse_checkpoint
+    from ledger import VerifierKey, parse_checkpoint
 
     origin = _origin_argument(origin, "--origin")
-    keypair = load_keypair(key_path)
+    keypair = _load_key(key_path)
     with _open(db, read_only) as book:
         note = book.checkpoint(keypair, origin)
     text = note.to_text()
@@ -1064,7 +1125,7 @@ def checkpoint_command(db: str, key_path: str, origin: str | None, out_path: str
 def _trusted_checkpoint_keys(values: tuple[str, ...], origin: str) -> list:
     """--validator values: a verifier key (name+id+base64) as it is, or 64 hex digits named by the
     checkpoint's origin (FORMAT.md §14: the key name is the origin)."""
-    from ledger.checkpoint import VerifierKey
+    from ledger import VerifierKey
 
     keys = []
     for value in values:
@@ -1107,7 +1168,7 @@ def checkpoint_verify(note_file, validators: tuple[str, ...], genesis_path: str 
     many leaves (else `not-found`) and its block log of that size must have that root (else
     `proof-invalid`): the checkpoint then describes this store's chain.
     """
-    from ledger.checkpoint import (
+    from ledger import (
         NOTE_BYTES_MAX, PROOF_INVALID, VerifierKey, block_log_root, default_origin, parse_checkpoint, parse_note,
         verify_note,
     )
@@ -1168,13 +1229,13 @@ def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thre
     """Measure import, validate, hashing, Merkle and signature throughput against baselines
     (a one-thread PyNaCl verify loop, a Python loop over the blake3 package) in the same run,
     and print the ratios."""
-    from ledger import benchmark
+    from ledger import plot_benchmark, run_benchmark
 
-    report = benchmark.run(blocks, txs_per_block, merkle_leaves, repeat, thread_counts or None,
+    report = run_benchmark(blocks, txs_per_block, merkle_leaves, repeat, thread_counts or None,
                            log=(lambda line: click.echo(line, err=True)) if as_json else click.echo)
     if plot_path:
         try:
-            benchmark.plot(report, plot_path)
+            plot_benchmark(report, plot_path)
         except ImportError:
             click.echo("matplotlib is not installed: no plot (pip install 'ledger-engine[test]')", err=True)
             plot_path = ""
@@ -1201,8 +1262,7 @@ def node(config_path: str) -> None:
     Serves until Ctrl-C (exit 130) or SIGTERM (exit 0), which stop it after the block being
     committed. Prints one line `listening on http://HOST:PORT` on stderr once it accepts requests.
     """
-    from ledger.node.config import ConfigError, load_config
-    from ledger.node.service import run_node
+    from ledger.node import ConfigError, load_config, run_node
 
     try:
         config = load_config(config_path)
@@ -1220,8 +1280,11 @@ EXAMPLES = {
          "ledger init --db db --genesis genesis.json",
          "ledger info --db db"],
     "keygen": ["ledger keygen --out alice.pem            # refuses to replace an existing file",
-               "ledger keygen --out alice.pem --force    # replaces it"],
-    "pubkey": ["ledger pubkey alice.pem", "ledger pubkey alice.pem --hex"],
+               "ledger keygen --out alice.pem --force    # replaces it",
+               "ledger keygen --out validator.pem --encrypt --passphrase-file /run/secrets/validator-pass",
+               "LEDGER_PASS=… ledger keygen --out validator.pem --encrypt --passphrase-env LEDGER_PASS"],
+    "pubkey": ["ledger pubkey alice.pem", "ledger pubkey alice.pem --hex",
+               "ledger pubkey validator.pem --hex --passphrase-env LEDGER_PASS   # an encrypted key"],
     "genesis": ["ledger genesis --name certificates --time-ms 1767225600000 \\",
                 "    --validator $(ledger pubkey validator.pem --hex) --issuer $(ledger pubkey issuer.pem --hex) \\",
                 "    --balance $(ledger pubkey alice.pem --hex)=1000 --out genesis.json",
@@ -1259,7 +1322,9 @@ EXAMPLES = {
     "sign record": ["ledger sign record --db db --key alice.pem --name certificate/42 --value issued --out pending.txs",
                     "ledger sign record --db db --key alice.pem --name 00ff --hex-name --value-file scan.bin "
                     "--out pending.txs"],
-    "propose": ["ledger propose --db db --key validator.pem pending.txs --consume"],
+    "propose": ["ledger propose --db db --key validator.pem pending.txs --consume",
+                "ledger propose --db db --key validator.pem --passphrase-file /run/secrets/validator-pass "
+                "pending.txs"],
     "checkpoint": ["ledger checkpoint --db db --key validator.pem --out checkpoint.txt",
                    "ledger checkpoint --db db --key validator.pem --origin example.org/city-log --json"],
     "checkpoint-verify": ["ledger checkpoint-verify checkpoint.txt --genesis genesis.json --db db",

@@ -89,6 +89,29 @@ class ChainReader:
             yield height, self._read_exactly(length, "block", height)
 
 
+def count_blocks(path: str | os.PathLike, offset: int) -> int | None:
+    """How many whole blocks the chain file at `path` frames from `offset` (where the first block's
+    length prefix is: `ChainReader.position` once the genesis is read), seeking over the length
+    prefixes without reading the blocks, for a progress bar; None where the file is not a regular
+    one (a pipe, which a second reader would steal from) or cannot be read."""
+    count = 0
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            position = offset
+            while position + _LENGTH.size <= size:
+                handle.seek(position)
+                position += _LENGTH.size + _LENGTH.unpack(handle.read(_LENGTH.size))[0]
+                if position > size:
+                    break
+                count += 1
+    except OSError:
+        return None
+    return count
+
+
 class ChainWriter:
     """Writes a chain file; `close()` flushes, fsyncs and renames it into place, so a finished
     export is on disk and an unfinished one (an error, `abort()`) leaves no file and no change to

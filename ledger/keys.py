@@ -1,26 +1,23 @@
-"""Ed25519 keys: generation, signing, and strict hex / DER / PEM encodings.
+"""Ed25519 keys: generation, signing, and strict hex / DER / PEM encodings, plain or encrypted.
 
-Specification: RFC 8032 §5.1.5-§5.1.6 (keys, signing; done by PyNaCl) and the RFC 8410 encodings
-below.
+Specifications: RFC 8032 §5.1.5-§5.1.6 (keys and signing, done by PyNaCl); RFC 8410 (Ed25519 in
+PKCS#8 and SubjectPublicKeyInfo); RFC 5208 / RFC 5958 (PKCS#8 ``PrivateKeyInfo`` and
+``EncryptedPrivateKeyInfo``, PBES2 from RFC 8018); RFC 7468 (PEM labels ``PRIVATE KEY``,
+``ENCRYPTED PRIVATE KEY``, ``PUBLIC KEY``).
 
-Signing goes through PyNaCl. The encodings are those of RFC 8410:
+Parsing and writing the encodings is the ``cryptography`` package's job (its strict DER reader
+refuses indefinite or non-minimal lengths, trailing bytes, unknown fields, algorithm parameters
+and wrong seed sizes, and it decrypts PBES2 keys as ``openssl genpkey -aes256`` writes them).
+What this module adds on top is policy: Ed25519 and nothing else, a passphrase exactly when the
+file is encrypted, and one-sentence :class:`KeyFormatError` messages with a stable ``code``.
 
-* a private key is a PKCS#8 ``PrivateKeyInfo`` (v1) or ``OneAsymmetricKey`` (v2, RFC 5958)
-  whose algorithm is id-Ed25519 (OID 1.3.101.112, parameters absent) and whose
-  ``privateKey`` OCTET STRING wraps a ``CurvePrivateKey`` OCTET STRING holding the 32-byte seed;
-* a public key is an X.509 ``SubjectPublicKeyInfo`` (RFC 5280) with the same algorithm and the
-  32-byte key in a BIT STRING with no unused bits;
-* PEM is the RFC 7468 textual encoding with labels ``PRIVATE KEY`` and ``PUBLIC KEY``.
-
-We write v1 private keys (what OpenSSL and ``cryptography`` write) and read v1 and v2. The DER
-reader below handles exactly these structures and nothing else; it rejects indefinite or
-non-minimal lengths, high tag numbers, trailing bytes, unknown fields and wrong OIDs. Every
-failure to parse raises :class:`KeyFormatError`.
+We write v1 ``PrivateKeyInfo`` (what OpenSSL writes). A OneAsymmetricKey v2 file, the only kind
+that carries a public key beside the seed, is refused by ``cryptography`` as a whole, so a
+public key that does not match its seed can never be loaded; the public key is always derived
+from the seed. A 128-hex-digit key (seed then public key) must match, checked here.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import os
 import re
@@ -30,6 +27,9 @@ from typing import Union
 
 import nacl.bindings
 import nacl.signing
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 __all__ = [
     "PUBLIC_KEY_SIZE",
@@ -37,6 +37,7 @@ __all__ = [
     "SIGNATURE_SIZE",
     "KeyFormatError",
     "Keypair",
+    "is_encrypted_pem",
     "load_keypair",
     "public_key_from_der",
     "public_key_from_hex",
@@ -52,7 +53,18 @@ PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
 
 PRIVATE_KEY_LABEL = "PRIVATE KEY"
+ENCRYPTED_PRIVATE_KEY_LABEL = "ENCRYPTED PRIVATE KEY"
 PUBLIC_KEY_LABEL = "PUBLIC KEY"
+
+# Stable codes of KeyFormatError (printed by the CLI, matched by scripts).
+BAD_KEY = "bad-key"                          # damaged, not a key, or not Ed25519
+PASSPHRASE_NEEDED = "passphrase-needed"      # an encrypted key and no passphrase
+WRONG_PASSPHRASE = "wrong-passphrase"        # the passphrase does not decrypt it
+NOT_ENCRYPTED = "not-encrypted"              # a passphrase for a key that has none
+
+# No passphrase source should hand us more than this; a larger one is a mistake (a key file given
+# as the passphrase file, say), not a secret.
+PASSPHRASE_BYTES_MAX = 1024
 
 BytesLike = Union[bytes, bytearray, memoryview]
 PemInput = Union[str, bytes, bytearray, memoryview]
@@ -60,303 +72,155 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 class KeyFormatError(ValueError):
-    """A key, or its encoding, is malformed or is not an Ed25519 key."""
+    """A key, or its encoding, is malformed, is not an Ed25519 key, or cannot be decrypted.
 
-
-# --------------------------------------------------------------------------------------------
-# Minimal strict DER (X.690) for the handful of types these structures use.
-# --------------------------------------------------------------------------------------------
-
-_TAG_INTEGER = 0x02
-_TAG_BIT_STRING = 0x03
-_TAG_OCTET_STRING = 0x04
-_TAG_OID = 0x06
-_TAG_SEQUENCE = 0x30  # SEQUENCE, constructed
-_TAG_ATTRIBUTES = 0xA0  # [0] IMPLICIT SET OF Attribute, constructed context-specific
-_TAG_PUBLIC_KEY = 0x81  # [1] IMPLICIT BIT STRING, primitive context-specific
-
-# id-Ed25519 = 1.3.101.112: the DER contents octets of the OBJECT IDENTIFIER.
-_OID_ED25519 = bytes([1 * 40 + 3, 101, 112])
-
-_VERSION_V1 = 0
-_VERSION_V2 = 1
-
-# No structure we read comes near this; a larger length is garbage, not a key.
-_MAX_LENGTH_OCTETS = 2
-
-
-def _der_length(length: int) -> bytes:
-    """The definite-form, minimal DER encoding of a length."""
-    if length < 0x80:
-        return bytes([length])
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(octets)]) + octets
-
-
-def _der_tlv(tag: int, contents: bytes) -> bytes:
-    return bytes([tag]) + _der_length(len(contents)) + contents
-
-
-class _DerReader:
-    """Reads consecutive TLVs from a buffer; strict DER, definite lengths only."""
-
-    __slots__ = ("_data", "_pos", "_what")
-
-    def __init__(self, data: bytes, what: str) -> None:
-        self._data = data
-        self._pos = 0
-        self._what = what
-
-    @property
-    def what(self) -> str:
-        return self._what
-
-    def at_end(self) -> bool:
-        return self._pos == len(self._data)
-
-    def peek_tag(self) -> int | None:
-        return None if self.at_end() else self._data[self._pos]
-
-    def read(self, expected_tag: int, name: str) -> bytes:
-        """The contents of the next TLV, which must carry ``expected_tag``."""
-        data, pos = self._data, self._pos
-        if pos >= len(data):
-            raise KeyFormatError(f"{self._what} is truncated: {name} is missing.")
-        tag = data[pos]
-        if tag & 0x1F == 0x1F:
-            raise KeyFormatError(f"{self._what} uses a high-tag-number form, which no field here allows.")
-        if tag != expected_tag:
-            raise KeyFormatError(
-                f"{self._what} has tag 0x{tag:02x} where {name} (tag 0x{expected_tag:02x}) was expected."
-            )
-        pos += 1
-        if pos >= len(data):
-            raise KeyFormatError(f"{self._what} is truncated in the length of {name}.")
-        first = data[pos]
-        pos += 1
-        if first < 0x80:
-            length = first
-        elif first == 0x80:
-            raise KeyFormatError(f"{self._what} uses an indefinite length for {name}, which DER forbids.")
-        else:
-            count = first & 0x7F
-            if count > _MAX_LENGTH_OCTETS:
-                raise KeyFormatError(f"{self._what} declares an implausibly large length for {name}.")
-            if pos + count > len(data):
-                raise KeyFormatError(f"{self._what} is truncated in the length of {name}.")
-            length_octets = data[pos : pos + count]
-            pos += count
-            if length_octets[0] == 0:
-                raise KeyFormatError(f"{self._what} has a non-minimal length encoding for {name}.")
-            length = int.from_bytes(length_octets, "big")
-            if length < 0x80:
-                raise KeyFormatError(f"{self._what} has a non-minimal length encoding for {name}.")
-        end = pos + length
-        if end > len(data):
-            raise KeyFormatError(f"{self._what} is truncated: {name} runs past the end of the data.")
-        self._pos = end
-        return data[pos:end]
-
-    def finish(self, name: str) -> None:
-        if not self.at_end():
-            raise KeyFormatError(f"{self._what} has unexpected trailing data after {name}.")
-
-
-def _oid_to_text(contents: bytes) -> str:
-    """Dotted form of OID contents, for error messages only (best effort)."""
-    arcs: list[int] = []
-    value = 0
-    for octet in contents:
-        value = (value << 7) | (octet & 0x7F)
-        if not octet & 0x80:
-            arcs.append(value)
-            value = 0
-    if not arcs or contents[-1] & 0x80:
-        return "an undecodable OID"
-    first = arcs[0]
-    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
-    return ".".join(str(arc) for arc in head + arcs[1:])
-
-
-def _read_algorithm(reader: _DerReader) -> None:
-    """AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL } (RFC 5280).
-
-    RFC 8410 section 3: for id-Ed25519 the parameters MUST be absent.
+    ``code`` is one of ``bad-key``, ``passphrase-needed``, ``wrong-passphrase``, ``not-encrypted``.
     """
-    algorithm = _DerReader(reader.read(_TAG_SEQUENCE, "the AlgorithmIdentifier"), reader.what)
-    oid = algorithm.read(_TAG_OID, "the algorithm OID")
-    if oid != _OID_ED25519:
-        raise KeyFormatError(
-            f"{reader.what} is for algorithm {_oid_to_text(oid)}, not Ed25519 (1.3.101.112)."
-        )
-    if not algorithm.at_end():
-        raise KeyFormatError(f"{reader.what} has algorithm parameters, which RFC 8410 forbids for Ed25519.")
+
+    def __init__(self, message: str, code: str = BAD_KEY) -> None:
+        super().__init__(message)
+        self.code = code
 
 
-def _read_bit_string_key(contents: bytes, what: str) -> bytes:
-    """A 32-byte public key held in BIT STRING contents (leading unused-bits octet must be 0)."""
-    if len(contents) != 1 + PUBLIC_KEY_SIZE:
-        raise KeyFormatError(
-            f"{what} holds a public key of {max(len(contents) - 1, 0)} bytes instead of {PUBLIC_KEY_SIZE}."
-        )
-    if contents[0] != 0:
-        raise KeyFormatError(f"{what} has a public key BIT STRING with unused bits.")
-    return bytes(contents[1:])
+def _key_kind(key: object) -> str:
+    """"X25519", "RSA", "EllipticCurve"… from cryptography's key class, for messages only."""
+    for base in type(key).__mro__:
+        name = base.__name__.lstrip("_")
+        for suffix in ("PrivateKey", "PublicKey"):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                return name[: -len(suffix)]
+    return type(key).__name__
 
 
-def _check_attributes(contents: bytes, what: str) -> None:
-    """Attributes ::= SET OF Attribute; each Attribute is a SEQUENCE. We check shape and ignore them."""
-    attributes = _DerReader(contents, what)
-    while not attributes.at_end():
-        attributes.read(_TAG_SEQUENCE, "an attribute")
+def _as_passphrase(passphrase: object) -> bytes | None:
+    if passphrase is None:
+        return None
+    if isinstance(passphrase, str):
+        passphrase = passphrase.encode("utf-8")
+    if not isinstance(passphrase, (bytes, bytearray, memoryview)):
+        raise KeyFormatError(f"A passphrase must be str or bytes, not {type(passphrase).__name__}.")
+    data = bytes(passphrase)
+    if not data:
+        raise KeyFormatError("The passphrase is empty.", PASSPHRASE_NEEDED)
+    if len(data) > PASSPHRASE_BYTES_MAX:
+        raise KeyFormatError(f"The passphrase is longer than {PASSPHRASE_BYTES_MAX} bytes.")
+    return data
 
 
-def _encode_private_der(seed: bytes) -> bytes:
-    curve_private_key = _der_tlv(_TAG_OCTET_STRING, seed)
-    return _der_tlv(
-        _TAG_SEQUENCE,
-        _der_tlv(_TAG_INTEGER, bytes([_VERSION_V1]))
-        + _der_tlv(_TAG_SEQUENCE, _der_tlv(_TAG_OID, _OID_ED25519))
-        + _der_tlv(_TAG_OCTET_STRING, curve_private_key),
-    )
+def _load_private(data: bytes, pem: bool, passphrase: object, what: str) -> bytes:
+    """The 32-byte seed of an Ed25519 PKCS#8 key (PEM or DER, encrypted or not)."""
+    password = _as_passphrase(passphrase)
+    loader = serialization.load_pem_private_key if pem else serialization.load_der_private_key
+    try:
+        key = loader(data, password=password)
+    except TypeError:                         # cryptography's way of saying "password or not"
+        if password is None:
+            raise KeyFormatError(f"{what} is encrypted and no passphrase was given.", PASSPHRASE_NEEDED) from None
+        raise KeyFormatError(f"{what} is not encrypted, yet a passphrase was given.", NOT_ENCRYPTED) from None
+    except ValueError as error:
+        if password is not None and "password" in str(error).lower():
+            raise KeyFormatError(f"The passphrase does not decrypt {what[:1].lower()}{what[1:]}.",
+                                 WRONG_PASSPHRASE) from None
+        if password is not None:
+            # AES-CBC has no integrity check: about one wrong passphrase in 256 still yields valid
+            # padding, and then the decrypted bytes fail to parse, just as a damaged file would.
+            raise KeyFormatError(f"{what} is damaged, or the passphrase does not decrypt it.") from None
+        raise KeyFormatError(f"{what} is damaged or is not a PKCS#8 v1 private key.") from None
+    except UnsupportedAlgorithm:
+        raise KeyFormatError(f"{what} uses an algorithm or cipher that is not supported.") from None
+    except Exception:                          # InternalError from OpenSSL on some malformed keys
+        raise KeyFormatError(f"{what} is damaged or is not a PKCS#8 v1 private key.") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFormatError(f"{what} holds an {_key_kind(key)} key, not an Ed25519 one.")
+    seed = key.private_bytes_raw()
+    assert len(seed) == SEED_SIZE
+    return seed
 
 
-def _decode_private_der(data: BytesLike) -> tuple[bytes, bytes | None]:
-    """(seed, public key or None) from a PKCS#8 v1 / OneAsymmetricKey v2 Ed25519 private key."""
-    what = "The private key DER"
-    data = _as_bytes(data, what)
-    outer = _DerReader(data, what)
-    body = _DerReader(outer.read(_TAG_SEQUENCE, "the PrivateKeyInfo SEQUENCE"), what)
-    outer.finish("the PrivateKeyInfo SEQUENCE")
-
-    version = body.read(_TAG_INTEGER, "the version")
-    if len(version) != 1 or version[0] not in (_VERSION_V1, _VERSION_V2):
-        raise KeyFormatError(f"{what} has an unsupported version; only v1 (0) and v2 (1) are defined.")
-    _read_algorithm(body)
-
-    curve_private_key = _DerReader(body.read(_TAG_OCTET_STRING, "the privateKey OCTET STRING"), what)
-    seed = curve_private_key.read(_TAG_OCTET_STRING, "the CurvePrivateKey OCTET STRING")
-    curve_private_key.finish("the CurvePrivateKey OCTET STRING")
-    if len(seed) != SEED_SIZE:
-        raise KeyFormatError(f"{what} holds a private key of {len(seed)} bytes instead of {SEED_SIZE}.")
-
-    if body.peek_tag() == _TAG_ATTRIBUTES:
-        _check_attributes(body.read(_TAG_ATTRIBUTES, "the attributes"), what)
-
-    public_key: bytes | None = None
-    if body.peek_tag() == _TAG_PUBLIC_KEY:
-        if version[0] != _VERSION_V2:
-            raise KeyFormatError(f"{what} carries a public key but is not version 2, as RFC 5958 requires.")
-        public_key = _read_bit_string_key(body.read(_TAG_PUBLIC_KEY, "the publicKey"), what)
-    body.finish("the last known field")
-    return bytes(seed), public_key
+def _check_public(key: object, what: str) -> bytes:
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFormatError(f"{what} holds an {_key_kind(key)} key, not an Ed25519 one.")
+    raw = key.public_bytes_raw()
+    assert len(raw) == PUBLIC_KEY_SIZE
+    return raw
 
 
 def public_key_to_der(public_key: BytesLike) -> bytes:
     """The DER SubjectPublicKeyInfo of a raw 32-byte Ed25519 public key."""
-    key = _check_public_key(public_key)
-    return _der_tlv(
-        _TAG_SEQUENCE,
-        _der_tlv(_TAG_SEQUENCE, _der_tlv(_TAG_OID, _OID_ED25519))
-        + _der_tlv(_TAG_BIT_STRING, b"\x00" + key),
-    )
+    key = Ed25519PublicKey.from_public_bytes(_check_public_key(public_key))
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def public_key_from_der(data: BytesLike) -> bytes:
     """The raw 32-byte public key from a DER SubjectPublicKeyInfo for Ed25519."""
     what = "The public key DER"
     data = _as_bytes(data, what)
-    outer = _DerReader(data, what)
-    body = _DerReader(outer.read(_TAG_SEQUENCE, "the SubjectPublicKeyInfo SEQUENCE"), what)
-    outer.finish("the SubjectPublicKeyInfo SEQUENCE")
-    _read_algorithm(body)
-    key = _read_bit_string_key(body.read(_TAG_BIT_STRING, "the subjectPublicKey BIT STRING"), what)
-    body.finish("the subjectPublicKey BIT STRING")
-    return key
+    try:
+        key = serialization.load_der_public_key(data)
+    except Exception:
+        raise KeyFormatError(f"{what} is damaged or is not a SubjectPublicKeyInfo.") from None
+    return _check_public(key, what)
 
 
 # --------------------------------------------------------------------------------------------
 # PEM (RFC 7468).
 # --------------------------------------------------------------------------------------------
 
-_PEM_BEGIN = re.compile(r"^-----BEGIN ([^-]*)-----$")
-_PEM_END = re.compile(r"^-----END ([^-]*)-----$")
-_BASE64_TEXT = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_PEM_BEGIN = re.compile(rb"^-----BEGIN ([^-]*)-----\s*$", re.MULTILINE)
 
 
-def _pem_encode(label: str, der: bytes) -> str:
-    body = base64.b64encode(der).decode("ascii")
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
-
-
-def _pem_decode(text: PemInput, label: str) -> bytes:
-    """The DER inside the single ``label`` block of a PEM text; text outside blocks is ignored."""
-    if isinstance(text, (bytes, bytearray, memoryview)):
+def _pem_bytes(text: PemInput) -> bytes:
+    if isinstance(text, str):
         try:
-            text = bytes(text).decode("ascii")
-        except UnicodeDecodeError:
-            raise KeyFormatError("The PEM text contains bytes that are not ASCII.") from None
-    elif not isinstance(text, str):
-        raise KeyFormatError(f"PEM must be given as str or bytes, not {type(text).__name__}.")
+            return text.encode("ascii")
+        except UnicodeEncodeError:
+            raise KeyFormatError("The PEM text contains characters that are not ASCII.") from None
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        data = bytes(text)
+        if not data.isascii():
+            raise KeyFormatError("The PEM text contains bytes that are not ASCII.")
+        return data
+    raise KeyFormatError(f"PEM must be given as str or bytes, not {type(text).__name__}.")
 
-    found: list[str] = []
-    labels_seen: list[str] = []
-    current: str | None = None
-    body: list[str] = []
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if current is None:
-            begin = _PEM_BEGIN.match(line)
-            if begin:
-                current = begin.group(1)
-                body = []
-            continue
-        end = _PEM_END.match(line)
-        if end:
-            if end.group(1) != current:
-                raise KeyFormatError(f"The PEM block opened as {current!r} is closed as {end.group(1)!r}.")
-            labels_seen.append(current)
-            if current == label:
-                found.append("".join(body))
-            current = None
-            continue
-        if _PEM_BEGIN.match(line):
-            raise KeyFormatError(f"The PEM block {current!r} is not closed before the next one begins.")
-        body.append("".join(line.split()))
-    if current is not None:
-        raise KeyFormatError(f"The PEM block {current!r} has no END line.")
 
+def _pem_labels(data: bytes) -> list[str]:
+    return [match.group(1).decode("ascii") for match in _PEM_BEGIN.finditer(data)]
+
+
+def _one_block(data: bytes, labels: tuple[str, ...]) -> None:
+    """Exactly one block with one of ``labels``: two keys in one file is ambiguous, not a choice."""
+    seen = _pem_labels(data)
+    found = [label for label in seen if label in labels]
     if not found:
-        if label == PRIVATE_KEY_LABEL and "ENCRYPTED PRIVATE KEY" in labels_seen:
-            raise KeyFormatError("Encrypted private keys are not supported; decrypt the key first.")
-        if labels_seen:
-            raise KeyFormatError(f"The PEM text has no {label!r} block (found {', '.join(map(repr, labels_seen))}).")
-        raise KeyFormatError(f"The text is not PEM: no '-----BEGIN {label}-----' line was found.")
+        wanted = " or ".join(repr(label) for label in labels)
+        if seen:
+            raise KeyFormatError(f"The PEM text has no {wanted} block (found {', '.join(map(repr, seen))}).")
+        raise KeyFormatError(f"The text is not PEM: no '-----BEGIN {labels[0]}-----' line was found.")
     if len(found) > 1:
-        raise KeyFormatError(f"The PEM text has {len(found)} {label!r} blocks where exactly one is expected.")
+        raise KeyFormatError(f"The PEM text has {len(found)} private or public key blocks where exactly one "
+                             "is expected.")
 
-    encoded = found[0]
-    if not encoded or len(encoded) % 4 or not _BASE64_TEXT.match(encoded):
-        raise KeyFormatError(f"The {label!r} PEM block is not valid base64.")
-    try:
-        der = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise KeyFormatError(f"The {label!r} PEM block is not valid base64.") from None
-    # Reject non-canonical base64 (non-zero padding bits), so one key has one PEM body.
-    if base64.b64encode(der).decode("ascii") != encoded:
-        raise KeyFormatError(f"The {label!r} PEM block is not canonical base64.")
-    return der
+
+def is_encrypted_pem(text: PemInput) -> bool:
+    """Whether ``text`` holds an ``ENCRYPTED PRIVATE KEY`` block (so a passphrase is needed)."""
+    return ENCRYPTED_PRIVATE_KEY_LABEL in _pem_labels(_pem_bytes(text))
 
 
 def public_key_to_pem(public_key: BytesLike) -> str:
     """The ``PUBLIC KEY`` PEM (SubjectPublicKeyInfo) of a raw 32-byte Ed25519 public key."""
-    return _pem_encode(PUBLIC_KEY_LABEL, public_key_to_der(public_key))
+    key = Ed25519PublicKey.from_public_bytes(_check_public_key(public_key))
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
 
 def public_key_from_pem(text: PemInput) -> bytes:
     """The raw 32-byte public key from a ``PUBLIC KEY`` PEM block."""
-    return public_key_from_der(_pem_decode(text, PUBLIC_KEY_LABEL))
+    data = _pem_bytes(text)
+    _one_block(data, (PUBLIC_KEY_LABEL,))
+    try:
+        key = serialization.load_pem_public_key(data)
+    except Exception:
+        raise KeyFormatError("The 'PUBLIC KEY' PEM block is damaged or is not a SubjectPublicKeyInfo.") from None
+    return _check_public(key, "The 'PUBLIC KEY' PEM block")
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,18 +317,16 @@ class Keypair:
         return keypair
 
     @classmethod
-    def from_der(cls, data: BytesLike) -> Keypair:
-        """From a DER PKCS#8 v1 or OneAsymmetricKey v2 Ed25519 private key."""
-        seed, public_key = _decode_private_der(data)
-        keypair = cls(seed)
-        if public_key is not None:
-            keypair._check_public_key_matches(public_key, "The private key DER")
-        return keypair
+    def from_der(cls, data: BytesLike, passphrase: str | bytes | None = None) -> Keypair:
+        """From a DER PKCS#8 v1 Ed25519 private key, or an encrypted one with ``passphrase``."""
+        return cls(_load_private(_as_bytes(data, "The private key DER"), False, passphrase, "The private key DER"))
 
     @classmethod
-    def from_pem(cls, text: PemInput) -> Keypair:
-        """From a ``PRIVATE KEY`` PEM block (PKCS#8 v1 or v2)."""
-        return cls.from_der(_pem_decode(text, PRIVATE_KEY_LABEL))
+    def from_pem(cls, text: PemInput, passphrase: str | bytes | None = None) -> Keypair:
+        """From a ``PRIVATE KEY`` PEM block, or an ``ENCRYPTED PRIVATE KEY`` one with ``passphrase``."""
+        data = _pem_bytes(text)
+        _one_block(data, (PRIVATE_KEY_LABEL, ENCRYPTED_PRIVATE_KEY_LABEL))
+        return cls(_load_private(data, True, passphrase, "The private key PEM"))
 
     def _check_public_key_matches(self, public_key: bytes, what: str) -> None:
         if not hmac.compare_digest(public_key, self._public_key):
@@ -496,11 +358,23 @@ class Keypair:
 
     def to_der(self) -> bytes:
         """DER PKCS#8 v1 PrivateKeyInfo (RFC 8410 section 7)."""
-        return _encode_private_der(self._seed)
+        return self._private_key().private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
-    def to_pem(self) -> str:
-        """``PRIVATE KEY`` PEM of :meth:`to_der`."""
-        return _pem_encode(PRIVATE_KEY_LABEL, self.to_der())
+    def to_pem(self, passphrase: str | bytes | None = None) -> str:
+        """``PRIVATE KEY`` PEM of :meth:`to_der`; with ``passphrase``, an ``ENCRYPTED PRIVATE KEY``
+        (PKCS#8 EncryptedPrivateKeyInfo, PBES2: PBKDF2-HMAC-SHA256 and AES-256-CBC, as
+        ``openssl genpkey -aes256`` writes)."""
+        password = _as_passphrase(passphrase)
+        encryption = (serialization.NoEncryption() if password is None
+                      else serialization.BestAvailableEncryption(password))
+        return self._private_key().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        ).decode("ascii")
+
+    def _private_key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self._seed)
 
     def public_der(self) -> bytes:
         """DER SubjectPublicKeyInfo of the public key."""
@@ -538,27 +412,34 @@ class Keypair:
 # --------------------------------------------------------------------------------------------
 
 
-def load_keypair(path: PathLike) -> Keypair:
-    """Read a key pair from a file holding a ``PRIVATE KEY`` PEM block or a hex seed."""
+def load_keypair(path: PathLike, passphrase: str | bytes | None = None) -> Keypair:
+    """Read a key pair from a file holding a ``PRIVATE KEY`` or ``ENCRYPTED PRIVATE KEY`` PEM
+    block (the latter needs ``passphrase``) or a hex seed."""
     data = Path(path).read_bytes()
     if b"-----BEGIN" in data:
-        return Keypair.from_pem(data)
+        return Keypair.from_pem(data, passphrase)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         raise KeyFormatError(f"The key file {os.fspath(path)!r} is neither PEM nor hex text.") from None
-    return Keypair.from_hex(text)
+    keypair = Keypair.from_hex(text)
+    if passphrase is not None:
+        raise KeyFormatError("The key file holds a hex seed, which is not encrypted, yet a passphrase was given.",
+                             NOT_ENCRYPTED)
+    return keypair
 
 
-def save_keypair(path: PathLike, keypair: Keypair) -> None:
-    """Write ``keypair`` as PEM to ``path`` with mode 0600, replacing any file atomically."""
+def save_keypair(path: PathLike, keypair: Keypair, passphrase: str | bytes | None = None) -> None:
+    """Write ``keypair`` as PEM (encrypted with ``passphrase`` if given) to ``path`` with mode
+    0600, replacing any file atomically."""
+    text = keypair.to_pem(passphrase)
     target = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)  # mkstemp already uses 0600; make it explicit.
         with os.fdopen(fd, "w", encoding="ascii", newline="\n") as handle:
-            handle.write(keypair.to_pem())
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)

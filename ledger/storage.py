@@ -118,6 +118,10 @@ def on_read_only_media(path: str | os.PathLike) -> bool:
     return not os.access(path, os.W_OK)
 
 
+# What a caller outside this module catches for a failure of the store's engine that no LedgerError names.
+StoreError = lmdb.Error
+
+
 def lmdb_fault(error: lmdb.Error, path: str) -> EnvironmentFault:
     """One sentence for an LMDB failure on the store at `path`."""
     if isinstance(error, lmdb.DiskError):

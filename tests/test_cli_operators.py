@@ -20,7 +20,7 @@ from hypothesis import example, given, settings, strategies as st
 
 from ledger import Keypair, Ledger, LedgerError
 from ledger.keys import load_keypair, public_key_from_pem
-from ledger_cli.genesis_file import FIELDS, VALIDATOR_PLACEHOLDER, parse_genesis_json
+from ledger.genesis_file import FIELDS, VALIDATOR_PLACEHOLDER, parse_genesis_json
 from ledger_cli.main import cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"

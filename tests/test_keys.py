@@ -99,12 +99,11 @@ def test_rfc8410_vectors() -> None:
     assert public_key_to_pem(RFC8410_PUBLIC) == RFC8410_PUBLIC_PEM
 
 
-def test_rfc8410_v2_with_attributes_and_public_key() -> None:
-    keypair = Keypair.from_pem(RFC8410_PRIVATE_V2_PEM)
-    assert keypair.seed == RFC8410_SEED
-    assert keypair.public_key == RFC8410_PUBLIC
-    # We always write v1.
-    assert keypair.to_pem() == RFC8410_PRIVATE_PEM
+def test_rfc8410_v2_with_attributes_and_public_key_refused() -> None:
+    # cryptography (>= 50) reads PKCS#8 v1 only: a OneAsymmetricKey v2, the one form that carries
+    # a public key, is refused whole, so a public key that does not match its seed cannot load.
+    with pytest.raises(KeyFormatError, match="not a PKCS#8 v1"):
+        Keypair.from_pem(RFC8410_PRIVATE_V2_PEM)
 
 
 def test_rfc8032_signature() -> None:
@@ -325,7 +324,7 @@ def test_load_rejects_garbage(tmp_path: Path) -> None:
 
 
 def test_pem_tolerates_surrounding_text_and_crlf() -> None:
-    text = "explanatory text\r\n" + RFC8410_PRIVATE_V2_PEM.replace("\n", "\r\n") + "trailer\n"
+    text = "explanatory text\r\n" + RFC8410_PRIVATE_PEM.replace("\n", "\r\n") + "trailer\n"
     assert Keypair.from_pem(text).seed == RFC8410_SEED
     both = RFC8410_PUBLIC_PEM + RFC8410_PRIVATE_PEM
     assert Keypair.from_pem(both).seed == RFC8410_SEED
@@ -356,7 +355,8 @@ def test_bad_private_pem(text: str) -> None:
 def test_non_canonical_base64_rejected() -> None:
     # The public key PEM ends in "E=": change the last data character so padding bits are set.
     text = RFC8410_PUBLIC_PEM.replace("ZuE=", "ZuF=")
-    with pytest.raises(KeyFormatError, match="canonical"):
+    # cryptography's base64 decoder refuses it; the message no longer names base64.
+    with pytest.raises(KeyFormatError, match="damaged"):
         public_key_from_pem(text)
 
 
@@ -372,15 +372,17 @@ def test_bad_public_pem() -> None:
 # ---------------------------------------------------------------------------------- DER strictness
 
 
-def test_hand_built_v1_and_v2_accepted() -> None:
+def test_hand_built_v1_accepted_v2_refused() -> None:
     public = Keypair.from_seed(SEED).public_key
     assert Keypair.from_der(_pkcs8(SEED)).seed == SEED
-    assert Keypair.from_der(_pkcs8(SEED, version=1)).seed == SEED
-    assert Keypair.from_der(_pkcs8(SEED, version=1, extra=_public_key_field(public))).seed == SEED
     attributes = _tlv(0xA0, _tlv(0x30, _tlv(0x06, b"\x2a\x03") + _tlv(0x31, _tlv(0x0C, b"x"))))
     assert Keypair.from_der(_pkcs8(SEED, extra=attributes)).seed == SEED
-    assert Keypair.from_der(_pkcs8(SEED, version=1, extra=attributes + _public_key_field(public))).seed == SEED
     assert Keypair.from_der(_pkcs8(SEED, extra=_tlv(0xA0, b""))).seed == SEED  # empty attribute set
+    # v2 (RFC 5958), even with the matching public key: refused by cryptography, see above.
+    for der in [_pkcs8(SEED, version=1), _pkcs8(SEED, version=1, extra=_public_key_field(public)),
+                _pkcs8(SEED, version=1, extra=attributes + _public_key_field(public))]:
+        with pytest.raises(KeyFormatError):
+            Keypair.from_der(der)
 
 
 @pytest.mark.parametrize(
@@ -452,7 +454,7 @@ def test_error_messages_are_single_sentences() -> None:
     with pytest.raises(KeyFormatError) as info:
         Keypair.from_der(_pkcs8(SEED, alg=_tlv(0x30, _tlv(0x06, bytes.fromhex("2b656e")))))
     message = str(info.value)
-    assert "1.3.101.110" in message
+    assert "X25519" in message
     assert message.endswith(".") and "\n" not in message
     assert SEED.hex() not in message
 
@@ -504,8 +506,6 @@ def test_mutated_header_rejected_or_seed_changed(seed: bytes, index: int, value:
     der[index] = value
     if index >= 16:  # inside the seed: any value is a valid, possibly different, key
         assert Keypair.from_der(bytes(der)).seed == bytes(der[16:])
-    elif index == 4 and value == 1:  # version v1 -> v2 without a public key is still valid
-        assert Keypair.from_der(bytes(der)).seed == seed
     elif value != original:
         with pytest.raises(KeyFormatError):
             Keypair.from_der(bytes(der))

@@ -8,13 +8,12 @@ from urllib.parse import unquote
 
 import pytest
 
-from ledger import check_any_proof, decode_transaction, load_proof
+from ledger import account_json, block_json, check_any_proof, decode_transaction, load_proof, tx_info_json
 from ledger.node.config import BlockCutting
 from ledger.node.http import NodeApp
 from ledger.node.mempool import Mempool
 from ledger.node.metrics import Metrics
 from ledger.node.proposer import Proposer
-from ledger_cli.render import account_json, block_json, tx_info_json
 from node_fixtures import make_chain
 
 

@@ -5,3 +5,8 @@ Specification: docs/FORMAT.md for everything on the chain; the service is descri
 transactions), proposer (cutting blocks, Hyperledger Fabric's BatchSize/BatchTimeout rules),
 metrics (Prometheus text), http (the ASGI app), service (wiring them and running uvicorn).
 """
+
+from ledger.node.config import BlockCutting, ConfigError, NodeConfig, load_config, parse_config
+from ledger.node.service import run_node
+
+__all__ = ["BlockCutting", "ConfigError", "NodeConfig", "load_config", "parse_config", "run_node"]

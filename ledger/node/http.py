@@ -2,7 +2,7 @@
 
 Specification: ASGI 3.0 (https://asgi.readthedocs.io/en/latest/specs/main.html), HTTP scope;
 Prometheus text format for /metrics (ledger.node.metrics). Every JSON body has the shape the CLI's
-`--json` prints for the same question (ledger_cli.render); errors are {"code", "message",
+`--json` prints for the same question (ledger's *_json renderers); errors are {"code", "message",
 "height", "index"} as LedgerError.to_dict gives, with an HTTP status by kind (see STATUS_BY_CODE).
 
 A thin shell: handlers parse the request, call the Ledger facade or the mempool, and render. Reads
@@ -31,13 +31,12 @@ import logging
 from typing import Awaitable, Callable
 from urllib.parse import parse_qs, unquote, unquote_to_bytes
 
-from ledger import Ledger, LedgerError
+from ledger import Ledger, LedgerError, account_json, block_json, genesis_json, record_json, tx_info_json
 from ledger.errors import (
     BAD_ENCODING, DUPLICATE_TX, MEMPOOL_FULL, NOT_FOUND, EnvironmentFault,
 )
 from ledger.node.mempool import Mempool
 from ledger.node.metrics import Metrics
-from ledger_cli.render import account_json, block_json, genesis_json, record_json, tx_info_json
 
 log = logging.getLogger("ledger.node.http")
 

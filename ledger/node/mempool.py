@@ -24,11 +24,12 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ledger import Account, Ledger, LedgerError, Mint, Transaction, Transfer, decode_transaction
-from ledger.errors import (
-    BAD_CHAIN_ID, BAD_NONCE, BAD_TX_SIGNATURE, DUPLICATE_TX, MEMPOOL_FULL, NOT_ISSUER, OVERDRAFT, SMALL_ORDER_KEY,
+from ledger import (
+    Account, Ledger, LedgerError, Mint, Transaction, Transfer, decode_transaction, verify_transaction_signature,
 )
-from ledger.signatures import is_small_order, verify_batch
+from ledger.errors import (
+    BAD_CHAIN_ID, BAD_NONCE, DUPLICATE_TX, MEMPOOL_FULL, NOT_ISSUER, OVERDRAFT,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +72,7 @@ class Mempool:
         tx = decode_transaction(data)   # strict; also the record size limits
         if tx.chain_id != self.chain_id:
             raise LedgerError(BAD_CHAIN_ID, "the transaction is signed for another chain")
-        if is_small_order(tx.sender):
-            raise LedgerError(SMALL_ORDER_KEY, "the sender key has small order")
-        if not verify_batch([tx.sender], [tx.txid], [tx.signature], threads=1)[0]:
-            raise LedgerError(BAD_TX_SIGNATURE, "the signature does not verify")
+        verify_transaction_signature(tx)   # small-order-key, bad-tx-signature
         if isinstance(tx.body, Mint) and tx.sender not in self.issuers:
             raise LedgerError(NOT_ISSUER, "a mint's sender must be a genesis issuer")
         if self._in_chain(tx.txid):

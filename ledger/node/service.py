@@ -15,9 +15,8 @@ import sys
 import threading
 from typing import Callable
 
-from ledger import Ledger, LedgerError
-from ledger.checkpoint import NOT_VALIDATOR
-from ledger.keys import load_keypair
+from ledger import Ledger, LedgerError, load_keypair
+from ledger.errors import UNKNOWN_PROPOSER
 from ledger.node.config import NodeConfig
 from ledger.node.http import NodeApp
 from ledger.node.mempool import Mempool
@@ -91,7 +90,7 @@ def run_node(config: NodeConfig, say: Callable[[str], None] = lambda line: print
     metrics = Metrics()
     with Ledger.open(config.store) as book:
         if keypair is not None and keypair.public_key not in book.genesis.validators:
-            raise LedgerError(NOT_VALIDATOR, f"the validator key {keypair.public_key.hex()} is not a validator of "
+            raise LedgerError(UNKNOWN_PROPOSER, f"the validator key {keypair.public_key.hex()} is not a validator of "
                                              "this chain's genesis")
         mempool = Mempool(book, config.mempool_max_transactions, config.mempool_nonce_window)
         proposer = None

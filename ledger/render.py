@@ -1,4 +1,7 @@
-"""Turning ledger objects into JSON-ready dicts and one-line text, for the CLI."""
+"""Turning ledger objects into JSON-ready dicts and one-line text: the shapes `ledger … --json` prints,
+so that every face of the library (the CLI, a node's HTTP API) prints the same ones.
+
+Specification: docs/FORMAT.md (the objects' fields); JSON per RFC 8259."""
 from __future__ import annotations
 
 from ledger.codec import KIND_NAMES, Block, Genesis, Mint, Record, Transaction, Transfer
