@@ -1256,11 +1256,13 @@ def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thre
 @cli.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The node's TOML configuration file (README.md, \"Running a node\").")
+@passphrase_options
 def node(config_path: str) -> None:
     """Run a node: the HTTP API over a store, a mempool, and (with a validator key) a proposer.
 
     Serves until Ctrl-C (exit 130) or SIGTERM (exit 0), which stop it after the block being
     committed. Prints one line `listening on http://HOST:PORT` on stderr once it accepts requests.
+    An encrypted validator key file takes its passphrase from --passphrase-env or --passphrase-file.
     """
     from ledger.node import ConfigError, load_config, run_node
 
@@ -1270,7 +1272,8 @@ def node(config_path: str) -> None:
         raise click.BadParameter(str(error), param_hint="--config") from None
     if not os.path.isdir(config.store) or not os.listdir(config.store):
         raise LedgerError(NOT_FOUND, f"no ledger store at {config.store} (create one with `ledger init`)")
-    if run_node(config) == signal.SIGINT:
+    keypair = _load_key(config.validator_key) if config.validator_key else None   # encrypted: a passphrase option
+    if run_node(config, keypair) == signal.SIGINT:
         sys.exit(EXIT_INTERRUPTED)   # Ctrl-C, as every command; SIGTERM is an ordinary stop (0)
 
 

@@ -33,11 +33,13 @@ def test_node_serves_commits_and_stops(tmp_path):
     data = [chain.transfer(chain.alice, nonce, 7, to=chain.bob) for nonce in range(1, 6)]
     data.append(chain.record(chain.bob, 1, b"name", b"value"))
     chain.book.close()
-    save_keypair(tmp_path / "validator.pem", chain.validator)
+    save_keypair(tmp_path / "validator.pem", chain.validator, b"node test passphrase")   # encrypted
     (tmp_path / "node.toml").write_text(
         '[store]\npath = "db"\n[http]\nhost = "127.0.0.1"\nport = 0\n[validator]\nkey_file = "validator.pem"\n'
         '[blocks]\nmax_transactions = 4\nbatch_timeout_ms = 50\n')
-    process = subprocess.Popen([sys.executable, "-m", "ledger_cli.main", "node", "--config", tmp_path / "node.toml"],
+    process = subprocess.Popen([sys.executable, "-m", "ledger_cli.main", "node", "--config", tmp_path / "node.toml",
+                                "--passphrase-env", "NODE_TEST_PASSPHRASE"],
+                               env={**os.environ, "NODE_TEST_PASSPHRASE": "node test passphrase"},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     listening = threading.Event()
@@ -96,6 +98,13 @@ def test_bad_config_and_missing_store_refused(tmp_path):
     (tmp_path / "node.toml").write_text('[store]\npath = "db"\n')
     result = CliRunner().invoke(cli, ["node", "--config", str(tmp_path / "node.toml")])
     assert result.exit_code == 1 and "not-found" in result.output
+    # an encrypted validator key without its passphrase: refused before anything starts
+    make_chain(tmp_path / "db").book.close()
+    from ledger import Keypair
+    save_keypair(tmp_path / "validator.pem", Keypair.from_seed(bytes([1]) * 32), b"secret")
+    (tmp_path / "node.toml").write_text('[store]\npath = "db"\n[validator]\nkey_file = "validator.pem"\n')
+    result = CliRunner().invoke(cli, ["node", "--config", str(tmp_path / "node.toml")])
+    assert result.exit_code == 2 and "passphrase" in result.output, result.output   # usage, as every command
 
 
 def test_listening_socket_says_tcp():

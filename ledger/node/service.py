@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Callable
 
-from ledger import Ledger, LedgerError, load_keypair
+from ledger import Keypair, Ledger, LedgerError, load_keypair
 from ledger.errors import UNKNOWN_PROPOSER
 from ledger.node.config import NodeConfig
 from ledger.node.http import NodeApp
@@ -79,14 +79,15 @@ def _server_class():
     return Server
 
 
-def run_node(config: NodeConfig, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
+def run_node(config: NodeConfig, keypair: Keypair | None = None, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
                                                                                   flush=True)) -> int | None:
     """Serve until SIGINT or SIGTERM; returns the signal that stopped it. `say` gets one line once
     the node listens: `listening on http://HOST:PORT` (the actual port, also when the configuration
     says 0), and one when it has stopped."""
     import uvicorn
 
-    keypair = load_keypair(config.validator_key) if config.validator_key else None
+    if keypair is None and config.validator_key:
+        keypair = load_keypair(config.validator_key)   # a plain key file; the CLI decrypts an encrypted one
     metrics = Metrics()
     with Ledger.open(config.store) as book:
         if keypair is not None and keypair.public_key not in book.genesis.validators:
