@@ -1253,6 +1253,30 @@ def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thre
 
 # One table, so a command added anywhere gets its example here; tests/test_cli_operators.py walks
 # the group and fails for a command without one.
+@cli.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The node's TOML configuration file (README.md, \"Running a node\").")
+@passphrase_options
+def node(config_path: str) -> None:
+    """Run a node: the HTTP API over a store, a mempool, and (with a validator key) a proposer.
+
+    Serves until Ctrl-C (exit 130) or SIGTERM (exit 0), which stop it after the block being
+    committed. Prints one line `listening on http://HOST:PORT` on stderr once it accepts requests.
+    An encrypted validator key file takes its passphrase from --passphrase-env or --passphrase-file.
+    """
+    from ledger.node import ConfigError, load_config, run_node
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="--config") from None
+    if not os.path.isdir(config.store) or not os.listdir(config.store):
+        raise LedgerError(NOT_FOUND, f"no ledger store at {config.store} (create one with `ledger init`)")
+    keypair = _load_key(config.validator_key) if config.validator_key else None   # encrypted: a passphrase option
+    if run_node(config, keypair) == signal.SIGINT:
+        sys.exit(EXIT_INTERRUPTED)   # Ctrl-C, as every command; SIGTERM is an ordinary stop (0)
+
+
 EXAMPLES = {
     "": ["ledger keygen --out validator.pem",
          "ledger genesis --validator $(ledger pubkey validator.pem --hex) --name demo --out genesis.json",
@@ -1308,6 +1332,7 @@ EXAMPLES = {
                    "ledger checkpoint --db db --key validator.pem --origin example.org/city-log --json"],
     "checkpoint-verify": ["ledger checkpoint-verify checkpoint.txt --genesis genesis.json --db db",
                           "ledger checkpoint-verify checkpoint.txt --validator $(ledger pubkey validator.pem --hex)"],
+    "node": ["ledger node --config node.toml"],
     "bench": ["ledger bench --blocks 10 --threads 1 --threads 2 --plot bench.png"],
 }
 

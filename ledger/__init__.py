@@ -28,12 +28,15 @@ from ledger.keys import (
     load_keypair, public_key_from_hex, public_key_from_pem, public_key_to_pem,
 )
 from ledger.proofs import PROOF_INVALID, PROOF_JSON_BYTES_MAX, PROOF_UNANCHORED, TxProof, check_proof, verify_proof
-from ledger.render import account_json, block_json, genesis_json, transaction_json, transaction_line
+from ledger.render import (
+    account_json, block_json, genesis_json, record_json, transaction_json, transaction_line, tx_info_json,
+)
 from ledger.state_proofs import (
     AccountProof, HistoryProof, RecordProof, check_any_proof, check_history_proof, check_state_proof, load_proof,
     verify_state_proof,
 )
 from ledger.state_proofs import encode as encode_proof   # the binary form of a proof of any kind (FORMAT.md §12)
+from ledger.signatures import verify_transaction_signature
 from ledger.state import Account
 from ledger.storage import StoreError   # a failure of the store's engine (LMDB) that no LedgerError names
 from ledger.workload import generate_chain_file
@@ -53,6 +56,7 @@ __all__ = [
     "decode_genesis", "decode_header", "decode_transaction", "default_origin", "encode_block", "encode_genesis",
     "encode_proof", "encode_transaction", "generate_chain_file", "genesis_json", "genesis_spec", "load_keypair",
     "load_proof", "make_genesis", "parse_block_hash", "parse_checkpoint", "parse_genesis_json", "parse_note",
-    "plot_benchmark", "public_key_from_hex", "public_key_from_pem", "public_key_to_pem", "run_benchmark",
-    "sign_transaction", "transaction_json", "transaction_line", "verify_note", "verify_proof", "verify_state_proof",
+    "plot_benchmark", "public_key_from_hex", "public_key_from_pem", "public_key_to_pem", "record_json", "run_benchmark",
+    "sign_transaction", "transaction_json", "transaction_line", "tx_info_json", "verify_note", "verify_proof",
+    "verify_state_proof", "verify_transaction_signature",
 ]

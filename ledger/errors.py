@@ -42,6 +42,8 @@ CONFLICTING_BLOCK = "conflicting-block"  # a different block is already stored a
 WRONG_GENESIS = "wrong-genesis"          # the store holds another chain
 NOT_FOUND = "not-found"
 STORE_EXISTS = "store-exists"
+# A node's mempool (ledger node; not a rule of the format).
+MEMPOOL_FULL = "mempool-full"            # the node's mempool holds its configured maximum; retry later
 # The environment (raised as EnvironmentFault; the CLI exits 3): nothing is wrong with the data.
 DISK_FULL = "disk-full"                  # the file system has no space left; nothing of the failed write is kept
 READ_ONLY = "read-only"                  # the store is on read-only media or was opened read-only

@@ -83,3 +83,15 @@ def transaction_line(tx: Transaction) -> str:
     else:
         what = f"record {body.key!r} ({len(body.value)} bytes)"
     return f"{tx.txid.hex()}  from {tx.sender.hex()[:16]}… nonce {tx.nonce}: {what}"
+
+
+def tx_info_json(found) -> dict:
+    """A stored transaction and where it is (a ledger.TxInfo): `ledger tx --json`, GET /tx/{txid}."""
+    return {"height": found.height, "index": found.index, **transaction_json(found.transaction)}
+
+
+def record_json(owner: str, key: str, found) -> dict:
+    """A record with its history (a ledger.RecordInfo), owner and key as the user wrote them:
+    `ledger record --json`, GET /record/{owner}/{key}."""
+    return {"owner": owner, "key": key, "value_hex": found.value.hex(), "height": found.height, "index": found.index,
+            "history": [{"height": h, "index": i, "value_hex": v.hex()} for h, i, v in found.history]}

@@ -42,3 +42,15 @@ def verdicts_until_first_bad(records: bytes, threads: int | None = None) -> list
     if first is None:
         return [True] * count
     return [True] * first + [False] + [None] * (count - first - 1)
+
+
+def verify_transaction_signature(tx) -> None:
+    """Raise LedgerError unless one transaction's sender may sign (not a small-order key) and its
+    signature over the txid verifies: what a block's rules check, for a transaction on its own
+    (a node's mempool admission)."""
+    from ledger.errors import BAD_TX_SIGNATURE, SMALL_ORDER_KEY, LedgerError
+
+    if is_small_order(tx.sender):
+        raise LedgerError(SMALL_ORDER_KEY, "the sender key has small order")
+    if not verify_batch([tx.sender], [tx.txid], [tx.signature], threads=1)[0]:
+        raise LedgerError(BAD_TX_SIGNATURE, "the signature does not verify")

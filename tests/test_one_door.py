@@ -15,7 +15,7 @@ import pytest
 import ledger
 
 CLI = Path(__file__).resolve().parent.parent / "cli"
-PUBLIC_MODULES = {"ledger.errors", "ledger.limits"}
+PUBLIC_MODULES = {"ledger.errors", "ledger.limits", "ledger.node"}   # ledger.node: `ledger node`
 STORE_ENGINES = {"lmdb"}
 
 

@@ -1,0 +1,114 @@
+"""The node's configuration: one TOML file (TOML v1.0.0, read with the standard library's tomllib).
+
+Specification: README.md, "Running a node" (a full example). Block cutting follows Hyperledger
+Fabric's orderer settings: BatchSize.MaxMessageCount (max_transactions), BatchSize.AbsoluteMaxBytes
+(max_bytes) and BatchTimeout (batch_timeout_ms).
+
+Strict: an unknown table or key, a missing required key, or a value of the wrong type or range is
+refused with one line naming it (ConfigError), so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+from ledger import limits
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or breaks a rule; the message is one line."""
+
+
+@dataclass(frozen=True)
+class BlockCutting:
+    max_transactions: int = 1000
+    max_bytes: int = 1024 * 1024
+    batch_timeout_ms: int = 200
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    store: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    validator_key: str | None = None   # a node without one serves and admits but does not propose
+    blocks: BlockCutting = field(default_factory=BlockCutting)
+    mempool_max_transactions: int = 100_000
+    mempool_nonce_window: int = 64
+
+
+# table -> key -> (type, minimum, maximum); None for a str
+_SCHEMA: dict[str, dict[str, tuple]] = {
+    "store": {"path": (str, None, None)},
+    "http": {"host": (str, None, None), "port": (int, 0, 65_535)},
+    "validator": {"key_file": (str, None, None)},
+    "blocks": {"max_transactions": (int, 1, limits.TRANSACTIONS_PER_BLOCK_MAX),
+               # at least the largest transaction (a 4 KiB record and its fields); below the
+               # format's block limit, leaving room for the header
+               "max_bytes": (int, 8192, limits.BLOCK_BYTES_MAX - 4096),
+               "batch_timeout_ms": (int, 1, 3_600_000)},
+    # the window bounds a sender's pending transactions, which each admission sums (overdraft check)
+    "mempool": {"max_transactions": (int, 1, 10_000_000), "nonce_window": (int, 1, 4096)},
+}
+
+
+def _check(table: str, key: str, value: object) -> object:
+    kind, low, high = _SCHEMA[table][key]
+    name = f"{table}.{key}"
+    if kind is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{name} must be an integer, not {type(value).__name__}")
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    elif not isinstance(value, str) or not value:
+        raise ConfigError(f"{name} must be a non-empty string")
+    return value
+
+
+def parse_config(text: str, base: str = ".") -> NodeConfig:
+    """The configuration in TOML `text`; relative paths are taken from the folder `base`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"not valid TOML: {error}") from None
+    unknown = sorted(set(data) - set(_SCHEMA))
+    if unknown:
+        raise ConfigError(f"unknown table(s) {', '.join(unknown)} (known: {', '.join(_SCHEMA)})")
+    values: dict[str, object] = {}
+    for table, entries in data.items():
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{table} must be a table ([{table}])")
+        unknown = sorted(set(entries) - set(_SCHEMA[table]))
+        if unknown:
+            raise ConfigError(f"unknown key(s) in [{table}]: {', '.join(unknown)}")
+        for key, value in entries.items():
+            values[f"{table}.{key}"] = _check(table, key, value)
+    if "store.path" not in values:
+        raise ConfigError("store.path is required (the store folder, created with `ledger init`)")
+
+    def path(value: object) -> str:
+        return os.path.normpath(os.path.join(base, os.path.expanduser(str(value))))
+
+    defaults, cutting = NodeConfig(store=""), BlockCutting()
+    return NodeConfig(
+        store=path(values["store.path"]),
+        host=values.get("http.host", defaults.host),
+        port=values.get("http.port", defaults.port),
+        validator_key=path(values["validator.key_file"]) if "validator.key_file" in values else None,
+        blocks=BlockCutting(values.get("blocks.max_transactions", cutting.max_transactions),
+                            values.get("blocks.max_bytes", cutting.max_bytes),
+                            values.get("blocks.batch_timeout_ms", cutting.batch_timeout_ms)),
+        mempool_max_transactions=values.get("mempool.max_transactions", defaults.mempool_max_transactions),
+        mempool_nonce_window=values.get("mempool.nonce_window", defaults.mempool_nonce_window),
+    )
+
+
+def load_config(path: str | os.PathLike) -> NodeConfig:
+    """Read the file at `path`; relative paths in it are relative to the file's folder."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {os.fspath(path)}: {error}") from None
+    return parse_config(text, os.path.dirname(os.path.abspath(path)))

@@ -1,0 +1,143 @@
+"""Cutting blocks from the mempool, by Hyperledger Fabric's rules, and committing them.
+
+Specification: docs/FORMAT.md §6 (blocks); the cutting rules are Fabric's orderer BatchSize
+(MaxMessageCount: max_transactions, AbsoluteMaxBytes: max_bytes) and BatchTimeout
+(batch_timeout_ms): a block is cut as soon as the ready transactions reach either size limit, or
+when the oldest pending transaction has waited batch_timeout with at least one ready.
+
+Where blocks go is a BlockSink: `commit(block) -> Block`, returning the block as stored. This
+session's sink is LocalSink, which appends to the node's own Ledger (the same validation path as
+`ledger import`: every rule is checked again before anything is written). Replication swaps the
+sink, not the proposer: a JetStream sink would publish the encoded block to the chain's stream
+(fenced by the expected last sequence, so two proposers cannot both extend one height) and return
+once the node's applier - the stream consumer that calls `Ledger.append` on every node - has
+committed it; the mempool's `remove` is then driven by that applier for every block, proposed
+here or elsewhere.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Protocol
+
+from ledger import Block, Keypair, Ledger, LedgerError, encode_block
+from ledger.node.config import BlockCutting
+from ledger.node.mempool import Mempool
+
+log = logging.getLogger("ledger.node.proposer")
+
+
+class BlockSink(Protocol):
+    def commit(self, block: Block) -> Block: ...
+
+
+class LocalSink:
+    """Commit to this node's own store."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+
+    def commit(self, block: Block) -> Block:
+        return self.ledger.append(block)
+
+
+class Proposer:
+    """Cuts and commits blocks. `clock` gives seconds on the mempool's clock; `on_commit(block,
+    seconds)` is told of every committed block and how long building and committing it took."""
+
+    def __init__(self, ledger: Ledger, mempool: Mempool, keypair: Keypair, cutting: BlockCutting,
+                 sink: BlockSink | None = None, clock: Callable[[], float] | None = None,
+                 on_commit: Callable[[Block, float], None] | None = None):
+        self.ledger = ledger
+        self.mempool = mempool
+        self.keypair = keypair
+        self.cutting = cutting
+        self.sink = sink or LocalSink(ledger)
+        self.clock = clock or time.monotonic
+        self.on_commit = on_commit
+        self.dropped: list[tuple[bytes, LedgerError]] = []   # the most recent refusals, for tests and logs
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def due(self, now: float) -> bool:
+        """Whether a block is to be cut at time `now` (seconds)."""
+        batch = self.mempool.ready(self.cutting.max_transactions, self.cutting.max_bytes)
+        if not batch:
+            return False
+        if len(batch) >= self.cutting.max_transactions:
+            return True
+        if len(self.mempool.ready(self.cutting.max_transactions, 2**63)) > len(batch):
+            return True   # more is ready than fits in max_bytes: the size limit is reached
+        oldest = min(entry.arrived for entry in batch)
+        return now - oldest >= self.cutting.batch_timeout_ms / 1000
+
+    def step(self, now: float | None = None) -> Block | None:
+        """Cut and commit one block if one is due at `now`; the committed block, or None."""
+        now = self.clock() if now is None else now
+        if not self.due(now):
+            return None
+        return self.cut()
+
+    def cut(self) -> Block | None:
+        """Build a block of the ready transactions and commit it. A transaction the rules now refuse
+        is dropped from the mempool, with its reason logged. None if nothing was left to commit."""
+        started = time.perf_counter()
+        batch = self.mempool.ready(self.cutting.max_transactions, self.cutting.max_bytes)
+        if not batch:
+            return None
+        with self.ledger.writer():
+            builder = self.ledger.builder(self.keypair)
+            refused = []
+            for entry in batch:
+                try:
+                    builder.add(entry.tx)
+                except LedgerError as error:
+                    log.warning("dropped transaction %s: %s", entry.tx.txid.hex(), error)
+                    refused.append((entry.tx.txid, error))
+            if refused:
+                self.mempool.remove(txid for txid, _ in refused)
+                self.dropped = (self.dropped + refused)[-1000:]
+            if len(builder) == 0:
+                return None
+            block = builder.build()
+            committed = self.sink.commit(block)
+        self.mempool.remove(tx.txid for tx in committed.transactions)
+        if self.on_commit is not None:
+            self.on_commit(committed, time.perf_counter() - started)
+        log.info("committed block %d: %d transactions, %d bytes", committed.header.height,
+                 len(committed.transactions), len(encode_block(committed)))
+        return committed
+
+    # ------------------------------------------------------------ the thread
+
+    def start(self) -> None:
+        assert self._thread is None
+        self._thread = threading.Thread(target=self._run, name="ledger-proposer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the thread to stop and wait for it: a commit in progress completes first."""
+        self._stop.set()
+        with self.mempool.changed:
+            self.mempool.changed.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        wait_max = self.cutting.batch_timeout_ms / 1000
+        while not self._stop.is_set():
+            try:
+                block = self.step()
+            except LedgerError as error:   # the rules refused a whole block: log, and try the next cut
+                log.error("block refused: %s", error)
+                block = None
+            except Exception:   # a fault (disk full, store failure): keep serving reads, retry later
+                log.exception("proposing failed")
+                block = None
+            if block is None and not self._stop.is_set():
+                # Woken by an admission; while something is pending, checked at least every 50 ms
+                # so the batch timeout is kept to within that.
+                timeout = min(wait_max, 0.05) if len(self.mempool) else wait_max
+                with self.mempool.changed:
+                    self.mempool.changed.wait(timeout)

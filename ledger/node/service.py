@@ -1,0 +1,115 @@
+"""Running a node: open the store, start the proposer thread (if the node has a validator key),
+serve the HTTP API with uvicorn in this process, and stop cleanly.
+
+Specification: README.md, "Running a node". uvicorn handles SIGINT and SIGTERM by finishing the
+requests in flight and returning from `Server.serve`; the proposer is stopped after that, which
+lets a block being committed finish (a commit is one LMDB transaction: it is durable or absent).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import threading
+from typing import Callable
+
+from ledger import Keypair, Ledger, LedgerError, load_keypair
+from ledger.errors import UNKNOWN_PROPOSER
+from ledger.node.config import NodeConfig
+from ledger.node.http import NodeApp
+from ledger.node.mempool import Mempool
+from ledger.node.metrics import Metrics
+from ledger.node.proposer import Proposer
+
+log = logging.getLogger("ledger.node")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one (read it back with getsockname)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket says TCP, and without it a response's headers and body (two writes) wait
+    # for the client's delayed ACK, about 40 ms a request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that after a graceful stop on a signal it returns instead of
+        raising the signal again (uvicorn >= 0.29 does, which would end the process before the
+        proposer is stopped and the store closed). `stopped_by` names the signal."""
+
+        stopped_by: int | None = None
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        def _on_signal(self, sig: int, _frame) -> None:
+            if self.stopped_by is None:
+                self.stopped_by = sig
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True   # a second Ctrl-C: do not wait for open connections
+            self.should_exit = True
+
+    return Server
+
+
+def run_node(config: NodeConfig, keypair: Keypair | None = None, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
+                                                                                  flush=True)) -> int | None:
+    """Serve until SIGINT or SIGTERM; returns the signal that stopped it. `say` gets one line once
+    the node listens: `listening on http://HOST:PORT` (the actual port, also when the configuration
+    says 0), and one when it has stopped."""
+    import uvicorn
+
+    if keypair is None and config.validator_key:
+        keypair = load_keypair(config.validator_key)   # a plain key file; the CLI decrypts an encrypted one
+    metrics = Metrics()
+    with Ledger.open(config.store) as book:
+        if keypair is not None and keypair.public_key not in book.genesis.validators:
+            raise LedgerError(UNKNOWN_PROPOSER, f"the validator key {keypair.public_key.hex()} is not a validator of "
+                                             "this chain's genesis")
+        mempool = Mempool(book, config.mempool_max_transactions, config.mempool_nonce_window)
+        proposer = None
+        if keypair is not None:
+            proposer = Proposer(book, mempool, keypair, config.blocks, on_commit=metrics.committed)
+        app = NodeApp(book, mempool, metrics, proposing=proposer is not None)
+        sock = bind(config.host, config.port)
+        server = _server_class()(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        host, port = sock.getsockname()[:2]
+        if proposer is not None:
+            proposer.start()
+        try:
+            say(f"listening on http://{host}:{port} (chain {book.chain_id.hex()}, height {book.height}, "
+                f"{'proposing' if proposer else 'not proposing: no validator key'})")
+            server.run(sockets=[sock])
+        finally:
+            if proposer is not None:
+                proposer.stop()
+            sock.close()
+        say(f"stopped at height {book.height}")
+    return server.stopped_by
