@@ -147,7 +147,7 @@ class NodeApp:
             case ["account", public_key]:
                 key = _hex_path(public_key, 32, "the public key")
                 return lambda: account_json(key, book.account(key))
-            case ["record", owner, _name]:
+            case ["record", owner, _]:
                 owner_key, name, record_key = self._record_path(scope, query)
                 return lambda: record_json(owner, name, _found(book.record(owner_key, record_key),
                                                                f"no record {name!r} of {owner}"))
@@ -157,7 +157,7 @@ class NodeApp:
             case ["proof", "account", public_key]:
                 key = _hex_path(public_key, 32, "the public key")
                 return lambda: book.prove_account(key).to_json()
-            case ["proof", "record", _owner, _name]:
+            case ["proof", "record", _, _]:
                 owner_key, _, record_key = self._record_path(scope, query)
                 return lambda: book.prove_record(owner_key, record_key).to_json()
         raise HttpError(404, NOT_FOUND, f"no such resource: {scope['path']}")
