@@ -39,7 +39,7 @@ from ledger import public_key_from_pem, public_key_to_pem
 from ledger import BAD_KEY, NOT_ENCRYPTED, PASSPHRASE_BYTES_MAX, PASSPHRASE_NEEDED
 from ledger import generate_chain_file
 from ledger import VALIDATOR_PLACEHOLDER, genesis_spec, parse_genesis_json
-from ledger import account_json, block_json, genesis_json, transaction_json, transaction_line
+from ledger import account_json, block_json, genesis_json, record_json, transaction_line, tx_info_json
 
 signal.signal(signal.SIGINT, _previous_sigint)
 
@@ -607,7 +607,7 @@ def tx(txid: str, db: str, read_only: bool, as_json: bool) -> None:
         found = book.tx(txid_bytes)
     if found is None:
         raise LedgerError(NOT_FOUND, f"no transaction {txid}")
-    data = {"height": found.height, "index": found.index, **transaction_json(found.transaction)}
+    data = tx_info_json(found)
     if as_json:
         _emit(data)
     else:
@@ -668,15 +668,12 @@ def record(owner: str, name: str, db: str, hex_name: bool, read_only: bool, as_j
         found = book.record(owner_key, record_key)
     if found is None:
         raise LedgerError(NOT_FOUND, f"no record {name!r} of {owner}")
-    data = {"owner": owner, "key": name, "value_hex": found.value.hex(), "height": found.height, "index": found.index,
-            "history": [{"height": h, "index": i, "value_hex": v.hex()} for h, i, v in found.history]}
+    data = record_json(owner, name, found)
     if as_json:
         _emit(data)
     else:
         click.echo(f"value {found.value.hex()} (height {found.height}, tx {found.index}); "
                    f"{len(found.history)} versions")
-
-
 
 
 def _proof_output_options(command):
