@@ -153,7 +153,7 @@ class Importer:
                 if block.height <= self.confirmed_height or block.height > self.assume_valid.height]
         if len(keep) != len(self.group):
             self.group = keep
-            self.group_transactions = sum(len(block.changes.txids) for block in keep)
+            self.group_transactions = sum(block.changes.tx_count for block in keep)
             if self.native:
                 # The cache's dirty entries include the dropped blocks' changes: write back the
                 # kept blocks' accounts instead (the import ends here, so the cache is not reused).

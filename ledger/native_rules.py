@@ -61,6 +61,10 @@ class NativeChanges:
         self.txids_packed = txids_packed
 
     @property
+    def tx_count(self) -> int:
+        return len(self.txids_packed) // 32
+
+    @property
     def txids(self) -> list[bytes]:
         packed = self.txids_packed
         return [packed[i:i + 32] for i in range(0, len(packed), 32)]

@@ -65,6 +65,10 @@ class BlockChanges:
     records: list[tuple[bytes, bytes, bytes, int]] = field(default_factory=list)  # owner, key, value, tx index
     txids: list[bytes] = field(default_factory=list)
 
+    @property
+    def tx_count(self) -> int:
+        return len(self.txids)
+
 
 class MemoryState:
     """A whole state in memory: the genesis, then blocks' changes applied one after another; for

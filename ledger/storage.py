@@ -821,7 +821,7 @@ class Store:
         # Ids are not written here: the txid indexer (ledger/txindex.py) reads them from the blocks
         # off the critical path. Each account is written once per group, in key order: putmulti
         # is one C loop, and sorted inserts keep the B-tree walk on pages just visited.
-        transactions = sum(len(block.changes.txids) for block in blocks)
+        transactions = sum(block.changes.tx_count for block in blocks)
         if accounts is not None:
             account_items = [(accounts[i:i + 32], accounts[i + 32:i + 48]) for i in range(0, len(accounts), 48)]
         else:
