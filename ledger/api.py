@@ -660,18 +660,13 @@ class _ReplayState(MemoryState):
     proportional to the number of accounts, not of transactions."""
 
     def __init__(self, genesis: Genesis):
-        super().__init__(genesis)
+        super().__init__(genesis, track_transactions=False)
         self.snapshot: Snapshot | None = None
         self.height = 0
 
     def has_transaction(self, txid: bytes) -> bool:
         location = self.snapshot.tx_location(txid)
         return location is not None and location[0] < self.height
-
-    def apply(self, changes) -> None:
-        self.accounts.update(changes.accounts)
-        if self.tree is not None:
-            apply_to_tree(self.tree, changes)
 
     def check_accounts_match(self, snap: Snapshot) -> None:
         if snap.account_count() != len(self.accounts):
