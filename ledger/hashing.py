@@ -20,6 +20,10 @@ CONTEXT_MERKLE_NODE = "ledger 2026-11-26 v1 merkle node"
 CONTEXT_BLOCK_HEADER = "ledger 2026-11-26 v1 block header"
 CONTEXT_GENESIS = "ledger 2026-11-26 v1 genesis"
 CONTEXT_STATE = "ledger 2026-11-26 v1 state"
+CONTEXT_STATE_KEY = "ledger 2026-11-30 v2 state key"       # version 2's state map (§7.2, ledger/state_tree.py)
+CONTEXT_STATE_VALUE = "ledger 2026-11-30 v2 state value"
+CONTEXT_STATE_LEAF = "ledger 2026-11-30 v2 state leaf"
+CONTEXT_STATE_NODE = "ledger 2026-11-30 v2 state node"
 
 KEY_TRANSACTION = _core.blake3_derive_key(CONTEXT_TRANSACTION, b"")
 KEY_MERKLE_LEAF = _core.blake3_derive_key(CONTEXT_MERKLE_LEAF, b"")
@@ -27,6 +31,10 @@ KEY_MERKLE_NODE = _core.blake3_derive_key(CONTEXT_MERKLE_NODE, b"")
 KEY_BLOCK_HEADER = _core.blake3_derive_key(CONTEXT_BLOCK_HEADER, b"")
 KEY_GENESIS = _core.blake3_derive_key(CONTEXT_GENESIS, b"")
 KEY_STATE = _core.blake3_derive_key(CONTEXT_STATE, b"")
+KEY_STATE_KEY = _core.blake3_derive_key(CONTEXT_STATE_KEY, b"")
+KEY_STATE_VALUE = _core.blake3_derive_key(CONTEXT_STATE_VALUE, b"")
+KEY_STATE_LEAF = _core.blake3_derive_key(CONTEXT_STATE_LEAF, b"")
+KEY_STATE_NODE = _core.blake3_derive_key(CONTEXT_STATE_NODE, b"")
 
 _keyed = _core.blake3_keyed
 

@@ -17,15 +17,7 @@ from typing import Iterable, Optional
 
 from ledger import _core
 
-CONTEXT_STATE_KEY = "ledger 2026-11-30 v2 state key"
-CONTEXT_STATE_VALUE = "ledger 2026-11-30 v2 state value"
-CONTEXT_STATE_LEAF = "ledger 2026-11-30 v2 state leaf"
-CONTEXT_STATE_NODE = "ledger 2026-11-30 v2 state node"
-
-KEY_STATE_KEY = _core.blake3_derive_key(CONTEXT_STATE_KEY, b"")
-KEY_STATE_VALUE = _core.blake3_derive_key(CONTEXT_STATE_VALUE, b"")
-KEY_STATE_LEAF = _core.blake3_derive_key(CONTEXT_STATE_LEAF, b"")
-KEY_STATE_NODE = _core.blake3_derive_key(CONTEXT_STATE_NODE, b"")
+from ledger.hashing import KEY_STATE_KEY, KEY_STATE_LEAF, KEY_STATE_NODE, KEY_STATE_VALUE   # FORMAT.md §2
 
 EMPTY = bytes(32)
 KEY_BITS = 256
