@@ -65,6 +65,8 @@ cdef class CompactBlock:
         data = self.data
         out = []
         for i in indexes:
+            if i >= self.view.count:
+                raise IndexError(f"transaction {i} of a block of {self.view.count}")
             tx = &self.txs[i]
             out.append((data[tx.sender:tx.sender + 32], data[tx.key:tx.key + tx.key_length],
                         data[tx.value:tx.value + tx.value_length], i))

@@ -341,3 +341,11 @@ def test_replay_of_a_transaction_not_yet_durable_is_a_duplicate(tmp_path, monkey
         assert (error.code, error.height, error.index) == ("duplicate-tx", 2, 0), str(error)
         assert error.message == "the transaction id is already in the chain"
         assert book.height == 1
+
+
+def test_record_writes_refuses_an_index_past_the_block():
+    """CompactBlock.record_writes reads the transaction views by index: one past the block (or any
+    index of an empty CompactBlock) is an IndexError, not a read past the array."""
+    from ledger._core import CompactBlock
+    with pytest.raises(IndexError):
+        CompactBlock().record_writes([0])
