@@ -62,28 +62,38 @@ class Proposer:
 
     def due(self, now: float) -> bool:
         """Whether a block is to be cut at time `now` (seconds)."""
-        batch = self.mempool.ready(self.cutting.max_transactions, self.cutting.max_bytes)
+        return self._due_batch(now) is not None
+
+    def _due_batch(self, now: float) -> list | None:
+        """The batch to cut at `now`, or None when no block is due. One pass over the mempool: the
+        ready transactions up to max_transactions whatever their size, of which the batch is the
+        prefix within max_bytes (the same merge order, so the same batch `ready` gives)."""
+        ready = self.mempool.ready(self.cutting.max_transactions, 2**63)
+        batch, size = [], 0
+        for entry in ready:
+            if batch and size + len(entry.data) > self.cutting.max_bytes:   # one alone always goes
+                break
+            batch.append(entry)
+            size += len(entry.data)
         if not batch:
-            return False
-        if len(batch) >= self.cutting.max_transactions:
-            return True
-        if len(self.mempool.ready(self.cutting.max_transactions, 2**63)) > len(batch):
-            return True   # more is ready than fits in max_bytes: the size limit is reached
+            return None
+        if len(batch) >= self.cutting.max_transactions or len(ready) > len(batch):
+            return batch   # full, or more is ready than fits in max_bytes
         oldest = min(entry.arrived for entry in batch)
-        return now - oldest >= self.cutting.batch_timeout_ms / 1000
+        return batch if now - oldest >= self.cutting.batch_timeout_ms / 1000 else None
 
     def step(self, now: float | None = None) -> Block | None:
         """Cut and commit one block if one is due at `now`; the committed block, or None."""
-        now = self.clock() if now is None else now
-        if not self.due(now):
-            return None
-        return self.cut()
+        batch = self._due_batch(self.clock() if now is None else now)
+        return None if batch is None else self.cut(batch)
 
-    def cut(self) -> Block | None:
-        """Build a block of the ready transactions and commit it. A transaction the rules now refuse
-        is dropped from the mempool, with its reason logged. None if nothing was left to commit."""
+    def cut(self, batch: list | None = None) -> Block | None:
+        """Build a block of the ready transactions (`batch`, else read now) and commit it. A
+        transaction the rules now refuse is dropped from the mempool, with its reason logged. None if
+        nothing was left to commit."""
         started = time.perf_counter()
-        batch = self.mempool.ready(self.cutting.max_transactions, self.cutting.max_bytes)
+        if batch is None:
+            batch = self.mempool.ready(self.cutting.max_transactions, self.cutting.max_bytes)
         if not batch:
             return None
         with self.ledger.writer():
