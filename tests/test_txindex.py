@@ -60,8 +60,9 @@ def test_native_entries_match_the_python_twin(chain):
     buffer = bytearray(b"".join(records))
     _core.sort_txid_entries(buffer)
     assert bytes(buffer) == b"".join(sorted(records))
-    with pytest.raises(LedgerError):
+    with pytest.raises(LedgerError) as caught:
         txindex.block_entries(chain["bytes"][0][:-1], 1, version)
+    assert caught.value.code == "bad-encoding"   # a block cut short
 
 
 def test_commit_writes_no_ids_and_close_flushes_the_index(chain, tmp_path):

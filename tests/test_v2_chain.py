@@ -131,6 +131,10 @@ def _tampered(blocks, height: int, field: str, proposer: Keypair) -> bytes:
     block = blocks[height - 1]
     if field == "history_root":
         return resign(block, proposer, history_root=bytes(32))
+    if field == "history_root above":   # a wrong root above the right one too (`!=`, not `<`)
+        return resign(block, proposer, history_root=b"\xff" * 32)
+    if field == "state_root above":
+        return resign(block, proposer, commitment=b"\xff" * 32)
     if field == "state_root":
         wrong = bytes([block.header.state_root[0] ^ 1]) + block.header.state_root[1:]
         return resign(block, proposer, commitment=wrong)
@@ -146,6 +150,8 @@ def _tampered(blocks, height: int, field: str, proposer: Keypair) -> bytes:
 
 EXPECTED = {
     "history_root": (BAD_HISTORY_ROOT, "the history root does not match the tree of the earlier block hashes"),
+    "history_root above": (BAD_HISTORY_ROOT, "the history root does not match the tree of the earlier block hashes"),
+    "state_root above": (BAD_STATE_ROOT, "the state root does not match the state after the block's changes"),
     "state_root": (BAD_STATE_ROOT, "the state root does not match the state after the block's changes"),
     "history_root+previous": (BAD_PREVIOUS_HASH, "the block does not link to the hash of the previous block"),
     "history_root+time": (BAD_HISTORY_ROOT, "the history root does not match the tree of the earlier block hashes"),
