@@ -12,7 +12,7 @@ import os
 # Decoding and limits.
 BAD_ENCODING = "bad-encoding"            # not the canonical encoding of the expected schema
 LIMIT_EXCEEDED = "limit-exceeded"        # a named limit of the format is exceeded
-BAD_VERSION = "bad-version"              # unknown format version
+BAD_VERSION = "bad-version"              # a format version unknown, or not the chain's
 BAD_CHAIN_FILE = "bad-chain-file"        # chain file framing: magic, truncated length prefix (a version other than 1 is bad-version)
 UNKNOWN_TX_KIND = "unknown-tx-kind"      # a transaction kind this format does not define (0 transfer, 1 mint, 2 record)
 BAD_GENESIS = "bad-genesis"              # genesis rules (sorted unique keys, at least one validator)
