@@ -114,6 +114,11 @@ class Mempool:
         with self._lock:
             return txid in self._by_txid
 
+    def knows(self, txid: bytes) -> bool:
+        """Whether the transaction is pending here or already in the chain (a gossiped copy of it
+        needs no admission: no signature check)."""
+        return txid in self or self._in_chain(txid)
+
     @property
     def size_bytes(self) -> int:
         with self._lock:
