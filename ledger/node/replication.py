@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from ledger import Keypair, Ledger, LedgerError, decode_transaction, limits
+from ledger import Keypair, Ledger, LedgerError, decode_block, decode_transaction, limits
 from ledger.errors import EnvironmentFault
 from ledger.node.applier import Applier
 from ledger.node.config import NatsSettings
@@ -143,6 +143,7 @@ class Replication:
         self._js = self._nc.jetstream(timeout=PUBLISH_TIMEOUT_S)
         self.max_payload = self._nc.max_payload
         await self._ensure_streams()
+        await self._seek()
         if self.on_ready is not None:
             self.on_ready()
         self.ready.set()
@@ -194,6 +195,25 @@ class Replication:
             except Exception as exc:   # JetStream not ready (no meta leader yet), or unreachable
                 log.warning("cannot make the streams yet (%s: %s); retrying", type(exc).__name__, exc)
                 await asyncio.sleep(1.0)
+
+    async def _seek(self) -> None:
+        """A store with blocks but no position (made by `ledger import` of a chain file): find the
+        stream message holding its tip, so reading starts after it instead of at the stream's first
+        message. Tried where it is when no message was ever refused (sequence = height); otherwise
+        reading from the start skips the blocks held (ledger.node.applier)."""
+        tip = self.ledger.tip
+        if self.applier.position != 0 or tip.height == 0:
+            return
+        try:
+            message = await self._js.get_msg(self.names.blocks_stream, seq=tip.height)
+            block = decode_block(message.data, self.ledger.genesis.version)
+        except Exception as exc:   # absent, or not a block: read from the start
+            log.info("the tip's block is not at stream sequence %d (%s); reading from the start", tip.height, exc)
+            return
+        if block.hash == tip.hash:
+            self.applier.skip_to(tip.height)
+            log.warning("store at height %d without a stream position: its tip is stream message %d; reading on from "
+                        "there", tip.height, tip.height)
 
     # ------------------------------------------------------------ reading the streams
 
@@ -248,7 +268,7 @@ class Replication:
             try:
                 tx = decode_transaction(data)
                 if not self.mempool.knows(tx.txid):
-                    self.mempool.add(data)
+                    self.mempool.add(data, gossiped=True)
             except LedgerError as error:   # committed meanwhile, or refused as the submitting node did
                 log.debug("gossiped transaction at %d not admitted: %s", sequence, error)
             self.tx_position = sequence
