@@ -81,9 +81,12 @@ class Mempool:
         verify_transaction_signature(tx)   # small-order-key, bad-tx-signature
         if isinstance(tx.body, Mint) and tx.sender not in self.issuers:
             raise LedgerError(NOT_ISSUER, "a mint's sender must be a genesis issuer")
-        if self._in_chain(tx.txid):
-            raise LedgerError(DUPLICATE_TX, f"transaction {tx.txid.hex()} is already in the chain")
         committed = self._account(tx.sender)
+        # A transaction in the chain holds one of its sender's used nonces, so only a nonce at or
+        # below the committed one can be a duplicate: the (costly, random-key) txid lookup is made
+        # only then, as the block rules do (docs/FORMAT.md §9).
+        if tx.nonce <= committed.nonce and self._in_chain(tx.txid):
+            raise LedgerError(DUPLICATE_TX, f"transaction {tx.txid.hex()} is already in the chain")
         with self._lock:
             if tx.txid in self._by_txid:
                 raise LedgerError(DUPLICATE_TX, f"transaction {tx.txid.hex()} is already pending")
@@ -122,10 +125,10 @@ class Mempool:
         with self._lock:
             return txid in self._by_txid
 
-    def knows(self, txid: bytes) -> bool:
-        """Whether the transaction is pending here or already in the chain (a gossiped copy of it
-        needs no admission: no signature check)."""
-        return txid in self or self._in_chain(txid)
+    def settled(self, tx: Transaction) -> bool:
+        """Whether a gossiped transaction needs no admission (no signature check): it is pending
+        here already, or its nonce is used (it is in the chain, or can never be)."""
+        return tx.txid in self or tx.nonce <= self._account(tx.sender).nonce
 
     @property
     def size_bytes(self) -> int:

@@ -267,7 +267,7 @@ class Replication:
         for sequence, data in batch:
             try:
                 tx = decode_transaction(data)
-                if not self.mempool.knows(tx.txid):
+                if not self.mempool.settled(tx):
                     self.mempool.add(data, gossiped=True)
             except LedgerError as error:   # committed meanwhile, or refused as the submitting node did
                 log.debug("gossiped transaction at %d not admitted: %s", sequence, error)
