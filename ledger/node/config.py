@@ -28,6 +28,16 @@ class BlockCutting:
 
 
 @dataclass(frozen=True)
+class NatsSettings:
+    """Replication through NATS JetStream (README.md, "Running several nodes")."""
+    servers: tuple[str, ...]
+    name: str | None = None          # this node's name in the lease and the logs
+    replicas: int = 3                # of the block stream, the transaction stream and the lease bucket
+    lease_ttl_ms: int = 3000         # a lease not renewed for this long lapses; another validator takes it
+    tx_retention_s: int = 600        # how long the transaction stream keeps a submitted transaction
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     store: str
     host: str = "127.0.0.1"
@@ -36,6 +46,7 @@ class NodeConfig:
     blocks: BlockCutting = field(default_factory=BlockCutting)
     mempool_max_transactions: int = 100_000
     mempool_nonce_window: int = 64
+    nats: NatsSettings | None = None   # None: a single node that commits to its own store
 
 
 # table -> key -> (type, minimum, maximum); None for a str
@@ -50,12 +61,22 @@ _SCHEMA: dict[str, dict[str, tuple]] = {
                "batch_timeout_ms": (int, 1, 3_600_000)},
     # the window bounds a sender's pending transactions, which each admission sums (overdraft check)
     "mempool": {"max_transactions": (int, 1, 10_000_000), "nonce_window": (int, 1, 4096)},
+    "nats": {"servers": (list, 1, 64), "name": (str, None, None), "replicas": (int, 1, 5),
+             # renewed every third of it: below a second the renewals crowd the bucket
+             "lease_ttl_ms": (int, 1000, 600_000), "tx_retention_s": (int, 10, 30 * 86_400)},
 }
 
 
 def _check(table: str, key: str, value: object) -> object:
     kind, low, high = _SCHEMA[table][key]
     name = f"{table}.{key}"
+    if kind is list:   # of server URLs
+        if not isinstance(value, list) or not low <= len(value) <= high:
+            raise ConfigError(f"{name} must be a list of {low} to {high} server URLs")
+        for url in value:
+            if not isinstance(url, str) or not url.startswith(("nats://", "tls://")) or len(url) <= 7:
+                raise ConfigError(f"{name} holds {url!r}: a server URL is nats://HOST:PORT or tls://HOST:PORT")
+        return tuple(value)
     if kind is int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{name} must be an integer, not {type(value).__name__}")
@@ -91,6 +112,15 @@ def parse_config(text: str, base: str = ".") -> NodeConfig:
         return os.path.normpath(os.path.join(base, os.path.expanduser(str(value))))
 
     defaults, cutting = NodeConfig(store=""), BlockCutting()
+    nats = None
+    if any(name.startswith("nats.") for name in values):
+        if "nats.servers" not in values:
+            raise ConfigError("nats.servers is required in [nats] (the NATS servers, nats://HOST:PORT)")
+        plain = NatsSettings(servers=())
+        nats = NatsSettings(servers=values["nats.servers"], name=values.get("nats.name"),
+                            replicas=values.get("nats.replicas", plain.replicas),
+                            lease_ttl_ms=values.get("nats.lease_ttl_ms", plain.lease_ttl_ms),
+                            tx_retention_s=values.get("nats.tx_retention_s", plain.tx_retention_s))
     return NodeConfig(
         store=path(values["store.path"]),
         host=values.get("http.host", defaults.host),
@@ -101,6 +131,7 @@ def parse_config(text: str, base: str = ".") -> NodeConfig:
                             values.get("blocks.batch_timeout_ms", cutting.batch_timeout_ms)),
         mempool_max_transactions=values.get("mempool.max_transactions", defaults.mempool_max_transactions),
         mempool_nonce_window=values.get("mempool.nonce_window", defaults.mempool_nonce_window),
+        nats=nats,
     )
 
 

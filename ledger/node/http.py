@@ -12,6 +12,9 @@ progress and must not stall the event loop.
 Routes:
   POST /tx                       a signed transaction: hex text, or raw bytes with
                                  Content-Type: application/octet-stream -> 202 {"txid", "status"}
+                                 once admitted (replicated: and acknowledged by the transaction
+                                 stream; if it is not, 503 replication-unavailable and the
+                                 transaction is not kept)
   GET  /info                     as `ledger info --json`
   GET  /block/{height|hash}      as `ledger block --json`
   GET  /tx/{txid}                as `ledger tx --json`
@@ -20,7 +23,11 @@ Routes:
                                  or hex with ?hex=1
   GET  /proof/tx/{txid}, /proof/account/{key}, /proof/record/{owner}/{key}
                                  the proof's JSON (FORMAT.md §11-§12), as `ledger proof` prints it
-  GET  /health                   {"status": "ok", "height", "proposing"}
+  GET  /health                   {"status": "ok", "height", "proposing"}; replicated, also "nats"
+                                 (connected or not), "leader" (holds the proposer lease),
+                                 "stream_sequence" (the last block-stream message taken), "refused"
+  GET  /refused                  replicated: the last 100 block-stream messages refused, each
+                                 {"sequence", "height", "index", "code", "message"}
   GET  /metrics                  Prometheus text
 """
 from __future__ import annotations
@@ -37,6 +44,7 @@ from ledger.errors import (
 )
 from ledger.node.mempool import Mempool
 from ledger.node.metrics import Metrics
+from ledger.node.replication import REPLICATION_UNAVAILABLE
 
 log = logging.getLogger("ledger.node.http")
 
@@ -49,7 +57,7 @@ INTERNAL = "internal-error"
 TX_BODY_BYTES_MAX = 16 * 1024
 
 STATUS_BY_CODE = {NOT_FOUND: 404, MEMPOOL_FULL: 503, DUPLICATE_TX: 409, METHOD_NOT_ALLOWED: 405,
-                  BODY_TOO_LARGE: 413, INTERNAL: 500}
+                  BODY_TOO_LARGE: 413, INTERNAL: 500, REPLICATION_UNAVAILABLE: 503}
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -73,11 +81,13 @@ def _hex_path(text: str, size: int, what: str) -> bytes:
 class NodeApp:
     """The ASGI application. `proposing` says whether this node has a validator key."""
 
-    def __init__(self, ledger: Ledger, mempool: Mempool, metrics: Metrics, proposing: bool = False):
+    def __init__(self, ledger: Ledger, mempool: Mempool, metrics: Metrics, proposing: bool = False,
+                 replication=None):
         self.ledger = ledger
         self.mempool = mempool
         self.metrics = metrics
         self.proposing = proposing
+        self.replication = replication   # ledger.node.replication.Replication, or None for a single node
 
     async def __call__(self, scope: dict, receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -129,7 +139,9 @@ class NodeApp:
         book = self.ledger
         match parts:
             case ["health"]:
-                return lambda: {"status": "ok", "height": book.height, "proposing": self.proposing}
+                return self._health
+            case ["refused"] if self.replication is not None:
+                return lambda: {"refused": [refusal.to_json() for refusal in list(self.replication.applier.refused)]}
             case ["info"]:
                 return lambda: {**book.info(), "genesis": genesis_json(book.genesis)}
             case ["block", reference]:
@@ -161,6 +173,12 @@ class NodeApp:
                 owner_key, _, record_key = self._record_path(scope, query)
                 return lambda: book.prove_record(owner_key, record_key).to_json()
         raise HttpError(404, NOT_FOUND, f"no such resource: {scope['path']}")
+
+    def _health(self) -> dict:
+        health = {"status": "ok", "height": self.ledger.height, "proposing": self.proposing}
+        if self.replication is not None:
+            health.update(self.replication.status())
+        return health
 
     @staticmethod
     def _record_path(scope: dict, query: dict) -> tuple[bytes, str, bytes]:
@@ -197,6 +215,12 @@ class NodeApp:
                                                    "Content-Type: application/octet-stream)") from None
         try:
             tx = await asyncio.to_thread(self.mempool.add, data)
+            if self.replication is not None:
+                try:
+                    await self.replication.publish_tx(data, tx.txid)
+                except LedgerError:   # not acknowledged: not kept, so a retry is admitted again
+                    self.mempool.remove([tx.txid])
+                    raise
         except LedgerError as error:
             self.metrics.submitted(error.code)
             raise

@@ -25,6 +25,7 @@ class Metrics:
         self.transactions_committed = 0
         self.transactions_submitted = 0
         self.refusals: collections.Counter[str] = collections.Counter()
+        self.blocks_refused: collections.Counter[str] = collections.Counter()   # stream messages refused, by code
         self._latency_counts = [0] * len(LATENCY_BUCKETS_SECONDS)
         self._latency_sum = 0.0
         self._recent: collections.deque[tuple[float, int]] = collections.deque()   # (time, tx count)
@@ -48,6 +49,10 @@ class Metrics:
                 self.transactions_submitted += 1
             else:
                 self.refusals[refusal_code] += 1
+
+    def refused_block(self, code: str) -> None:
+        with self._lock:
+            self.blocks_refused[code] += 1
 
     def transactions_per_second(self) -> float:
         """Committed transactions per second over the last minute (or since the first commit in it)."""
@@ -75,7 +80,8 @@ class Metrics:
                 "# HELP ledger_mempool_bytes Bytes of the transactions waiting in the mempool.",
                 "# TYPE ledger_mempool_bytes gauge",
                 f"ledger_mempool_bytes {mempool_bytes}",
-                "# HELP ledger_blocks_committed_total Blocks this node proposed and committed.",
+                "# HELP ledger_blocks_committed_total Blocks committed to this node's store (replicated: every block "
+                "taken from the block stream).",
                 "# TYPE ledger_blocks_committed_total counter",
                 f"ledger_blocks_committed_total {self.blocks_committed}",
                 "# HELP ledger_transactions_committed_total Transactions in the blocks this node committed.",
@@ -103,5 +109,9 @@ class Metrics:
                 "# HELP ledger_verify_batch_size Signatures verified in the last committed block's batch.",
                 "# TYPE ledger_verify_batch_size gauge",
                 f"ledger_verify_batch_size {self._recent[-1][1] if self._recent else 0}",
+                "# HELP ledger_blocks_refused_total Messages of the block stream this node refused, by code.",
+                "# TYPE ledger_blocks_refused_total counter",
             ]
+            lines += [f'ledger_blocks_refused_total{{code="{code}"}} {count}'
+                      for code, count in sorted(self.blocks_refused.items())]
         return "\n".join(lines) + "\n"

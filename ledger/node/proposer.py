@@ -5,31 +5,33 @@ Specification: docs/FORMAT.md §6 (blocks); the cutting rules are Fabric's order
 (batch_timeout_ms): a block is cut as soon as the ready transactions reach either size limit, or
 when the oldest pending transaction has waited batch_timeout with at least one ready.
 
-Where blocks go is a BlockSink: `commit(block) -> Block`, returning the block as stored. This
-session's sink is LocalSink, which appends to the node's own Ledger (the same validation path as
-`ledger import`: every rule is checked again before anything is written). Replication swaps the
-sink, not the proposer: a JetStream sink would publish the encoded block to the chain's stream
-(fenced by the expected last sequence, so two proposers cannot both extend one height) and return
-once the node's applier - the stream consumer that calls `Ledger.append` on every node - has
-committed it; the mempool's `remove` is then driven by that applier for every block, proposed
-here or elsewhere.
+Where blocks go is a BlockSink, in three steps: `hold()` is the span in which the tip the block
+is built on cannot move; `submit(block)` (inside it) hands the block on; `settle(receipt)` (after
+it) waits for the outcome: the block as stored, or None when it did not become part of the chain.
+LocalSink appends to the node's own Ledger (the same validation path as `ledger import`: every rule
+is checked again before anything is written). StreamSink publishes to the replicated block stream,
+fenced by the expected last sequence so two proposers cannot both extend one stream position, and
+settles when the node's applier (ledger.node.applier) has taken that message, as every node does.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Callable, Protocol
+from typing import Callable, ContextManager, Protocol
 
 from ledger import Block, Keypair, Ledger, LedgerError, encode_block
 from ledger.node.config import BlockCutting
 from ledger.node.mempool import Mempool
+from ledger.node.replication import FENCED, REPLICATION_UNAVAILABLE
 
 log = logging.getLogger("ledger.node.proposer")
 
 
 class BlockSink(Protocol):
-    def commit(self, block: Block) -> Block: ...
+    def hold(self) -> ContextManager: ...
+    def submit(self, block: Block) -> object: ...
+    def settle(self, receipt: object) -> Block | None: ...
 
 
 class LocalSink:
@@ -38,8 +40,41 @@ class LocalSink:
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
 
-    def commit(self, block: Block) -> Block:
+    def hold(self) -> ContextManager:
+        return self.ledger.writer()
+
+    def submit(self, block: Block) -> Block:
         return self.ledger.append(block)
+
+    def settle(self, receipt: Block) -> Block:
+        return receipt
+
+
+class StreamSink:
+    """Publish to the replicated block stream (ledger.node.replication). `publish(data, hash,
+    after_sequence) -> sequence`; `applier` is this node's; `settle_s` bounds the wait for it."""
+
+    def __init__(self, ledger: Ledger, applier, publish: Callable[[bytes, bytes, int], int], settle_s: float):
+        self.ledger = ledger
+        self.applier = applier
+        self.publish = publish
+        self.settle_s = settle_s
+
+    def hold(self) -> ContextManager:
+        # The applier's lock: the tip and the stream position it has reached belong together.
+        return self.applier.lock
+
+    def submit(self, block: Block) -> tuple[Block, int]:
+        return block, self.publish(encode_block(block), block.hash, self.applier.position)
+
+    def settle(self, receipt: tuple[Block, int]) -> Block | None:
+        block, sequence = receipt
+        if not self.applier.wait_past(sequence, self.settle_s):
+            log.warning("block %d published at stream sequence %d, not yet taken here after %.1f s", block.height,
+                        sequence, self.settle_s)
+            return None
+        stored = self.ledger.block(block.height)
+        return stored if stored is not None and stored.hash == block.hash else None
 
 
 class Proposer:
@@ -48,7 +83,8 @@ class Proposer:
 
     def __init__(self, ledger: Ledger, mempool: Mempool, keypair: Keypair, cutting: BlockCutting,
                  sink: BlockSink | None = None, clock: Callable[[], float] | None = None,
-                 on_commit: Callable[[Block, float], None] | None = None):
+                 on_commit: Callable[[Block, float], None] | None = None,
+                 may_propose: Callable[[], bool] = lambda: True):
         self.ledger = ledger
         self.mempool = mempool
         self.keypair = keypair
@@ -56,6 +92,7 @@ class Proposer:
         self.sink = sink or LocalSink(ledger)
         self.clock = clock or time.monotonic
         self.on_commit = on_commit
+        self.may_propose = may_propose   # e.g. holds the proposer lease
         self.dropped: list[tuple[bytes, LedgerError]] = []   # the most recent refusals, for tests and logs
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,7 +133,7 @@ class Proposer:
             batch = self.mempool.ready(self.cutting.max_transactions, self.cutting.max_bytes)
         if not batch:
             return None
-        with self.ledger.writer():
+        with self.sink.hold():
             builder = self.ledger.builder(self.keypair)
             refused = []
             for entry in batch:
@@ -111,7 +148,10 @@ class Proposer:
             if len(builder) == 0:
                 return None
             block = builder.build()
-            committed = self.sink.commit(block)
+            receipt = self.sink.submit(block)
+        committed = self.sink.settle(receipt)
+        if committed is None:
+            return None
         self.mempool.remove(tx.txid for tx in committed.transactions)
         if self.on_commit is not None:
             self.on_commit(committed, time.perf_counter() - started)
@@ -137,10 +177,16 @@ class Proposer:
     def _run(self) -> None:
         wait_max = self.cutting.batch_timeout_ms / 1000
         while not self._stop.is_set():
+            if not self.may_propose():
+                self._stop.wait(0.05)
+                continue
             try:
                 block = self.step()
-            except LedgerError as error:   # the rules refused a whole block: log, and try the next cut
-                log.error("block refused: %s", error)
+            except LedgerError as error:
+                if error.code in (FENCED, REPLICATION_UNAVAILABLE):   # another block took the place, or NATS is away
+                    log.info("block not published: %s", error)
+                else:   # the rules refused a whole block: log, and try the next cut
+                    log.error("block refused: %s", error)
                 block = None
             except Exception:   # a fault (disk full, store failure): keep serving reads, retry later
                 log.exception("proposing failed")

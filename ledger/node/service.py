@@ -17,11 +17,12 @@ from typing import Callable
 
 from ledger import Keypair, Ledger, LedgerError, load_keypair
 from ledger.errors import UNKNOWN_PROPOSER
-from ledger.node.config import NodeConfig
+from ledger.node.applier import Applier
+from ledger.node.config import BlockCutting, NodeConfig
 from ledger.node.http import NodeApp
 from ledger.node.mempool import Mempool
 from ledger.node.metrics import Metrics
-from ledger.node.proposer import Proposer
+from ledger.node.proposer import Proposer, StreamSink
 
 log = logging.getLogger("ledger.node")
 
@@ -94,22 +95,60 @@ def run_node(config: NodeConfig, keypair: Keypair | None = None, say: Callable[[
             raise LedgerError(UNKNOWN_PROPOSER, f"the validator key {keypair.public_key.hex()} is not a validator of "
                                              "this chain's genesis")
         mempool = Mempool(book, config.mempool_max_transactions, config.mempool_nonce_window)
+        replication = None
+        sock = bind(config.host, config.port)
+        host, port = sock.getsockname()[:2]
+        if config.nats is not None:
+            replication = _replication(config, book, mempool, metrics, keypair, f"{host}:{port}")
         proposer = None
         if keypair is not None:
-            proposer = Proposer(book, mempool, keypair, config.blocks, on_commit=metrics.committed)
-        app = NodeApp(book, mempool, metrics, proposing=proposer is not None)
-        sock = bind(config.host, config.port)
+            if replication is None:
+                proposer = Proposer(book, mempool, keypair, config.blocks, on_commit=metrics.committed)
+            else:   # the applier tells the metrics of every block, this node's and the others'
+                sink = StreamSink(book, replication.applier, replication.publish_block,
+                                  settle_s=config.nats.lease_ttl_ms / 1000)
+                proposer = Proposer(book, mempool, keypair, config.blocks, sink=sink, may_propose=replication.leading)
+                replication.on_ready = lambda p=proposer: setattr(p, "cutting", _capped(config, replication))
+        app = NodeApp(book, mempool, metrics, proposing=proposer is not None, replication=replication)
         server = _server_class()(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-        host, port = sock.getsockname()[:2]
+        if replication is not None:
+            replication.start()
         if proposer is not None:
             proposer.start()
         try:
+            mode = (f"replicated through {', '.join(config.nats.servers)}" if replication is not None
+                    else "single node")
             say(f"listening on http://{host}:{port} (chain {book.chain_id.hex()}, height {book.height}, "
-                f"{'proposing' if proposer else 'not proposing: no validator key'})")
+                f"{'proposing' if proposer else 'not proposing: no validator key'}, {mode})")
             server.run(sockets=[sock])
         finally:
             if proposer is not None:
                 proposer.stop()
+            if replication is not None:
+                replication.stop()
             sock.close()
         say(f"stopped at height {book.height}")
     return server.stopped_by
+
+
+def _replication(config: NodeConfig, book: Ledger, mempool: Mempool, metrics: Metrics, keypair: Keypair | None,
+                 address: str):
+    from ledger.node.replication import Replication, names
+
+    name = config.nats.name or address
+    applier = Applier(book, mempool, names(book.chain_id).blocks_stream, config.store,
+                      on_commit=metrics.committed, on_refuse=lambda refusal: metrics.refused_block(refusal.code))
+    return Replication(config.nats, book, mempool, applier, keypair, name)
+
+
+def _capped(config: NodeConfig, replication) -> BlockCutting:
+    """The block cutting rules, with max_bytes under the NATS servers' max_payload (1 MiB unless
+    their configuration raises it), learnt once connected."""
+    from dataclasses import replace
+
+    room = replication.max_payload - 4096   # the block's header and the message's NATS headers
+    if config.blocks.max_bytes <= room:
+        return config.blocks
+    log.warning("blocks.max_bytes %d is above what the NATS servers carry (max_payload %d): cutting at %d",
+                config.blocks.max_bytes, replication.max_payload, room)
+    return replace(config.blocks, max_bytes=room)

@@ -1,0 +1,102 @@
+"""Which validator proposes: a lease held in a JetStream key-value bucket with a TTL.
+
+Specification: README.md, "Running several nodes"; the NATS key-value store
+(https://docs.nats.io/nats-concepts/jetstream/key-value-store): `create` succeeds only when the key
+is absent (never written, deleted, or aged out by the bucket's TTL); `update` succeeds only when the
+key's latest revision is the one named. The bucket keeps one revision per key.
+
+Why a lease and not a rule in FORMAT.md (say, round-robin by height): the lease follows the nodes
+that are alive. A rotation rule makes every height wait out a dead validator's turn, and needs a
+timeout rule of its own in the protocol to skip it, which is consensus we chose not to write. The
+lease is only about liveness: safety never rests on it. Two nodes that both believe they hold it
+(a paused holder whose lease lapsed) publish with Nats-Expected-Last-Sequence, so at most one block
+lands on any stream position, and every node applies the stream in the same order with the same
+rules. What the lease costs is a failover delay: up to the TTL after a holder dies silently; none
+when it stops cleanly (it deletes the key).
+
+The holder renews every third of the TTL. It counts the lease as its own until 80% of a TTL after
+the start of its last successful renewal (a margin for its clock against the server's), and stops
+proposing after that even when NATS cannot be reached to say so.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from ledger import Keypair
+from ledger.node.config import NatsSettings
+
+log = logging.getLogger("ledger.node.lease")
+
+KEY = "proposer"
+
+
+class Lease:
+    def __init__(self, js, bucket: str, settings: NatsSettings, keypair: Keypair, node_name: str):
+        self.js = js
+        self.bucket = bucket
+        self.ttl = settings.lease_ttl_ms / 1000
+        self.replicas = settings.replicas
+        self.value = json.dumps({"node": node_name, "validator": keypair.public_key.hex()}).encode()
+        self._kv = None
+        self._revision: int | None = None
+        self._held_until = 0.0
+
+    def held(self) -> bool:
+        return time.monotonic() < self._held_until
+
+    async def _bucket(self):
+        if self._kv is None:
+            from nats.js.errors import BucketNotFoundError
+
+            try:
+                self._kv = await self.js.key_value(self.bucket)
+            except BucketNotFoundError:
+                from nats.js.api import StorageType
+
+                self._kv = await self.js.create_key_value(bucket=self.bucket, history=1, ttl=self.ttl,
+                                                          replicas=self.replicas, storage=StorageType.FILE,
+                                                          description="the proposer lease (ledger node)")
+        return self._kv
+
+    async def step(self) -> bool:
+        """Take the lease if it is free, or renew it if it is ours; whether we hold it now."""
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        started = time.monotonic()
+        try:
+            kv = await self._bucket()
+            if self._revision is None:
+                self._revision = await kv.create(KEY, self.value)
+                log.warning("took the proposer lease (revision %d)", self._revision)
+            else:
+                self._revision = await kv.update(KEY, self.value, last=self._revision)
+            self._held_until = started + 0.8 * self.ttl
+        except KeyWrongLastSequenceError:   # another holds it, or took it after ours lapsed
+            if self._revision is not None:
+                log.warning("lost the proposer lease")
+            self._revision = None
+            self._held_until = 0.0
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:   # NATS away: the lease lapses by the clock unless renewed in time
+            log.info("cannot reach the lease bucket: %s: %s", type(exc).__name__, exc)
+        return self.held()
+
+    async def run(self) -> None:
+        while True:
+            await self.step()
+            await asyncio.sleep(self.ttl / 3)
+
+    async def release(self) -> None:
+        """Delete the key if we hold it, so another validator takes over without waiting a TTL."""
+        if self._revision is None or self._kv is None:
+            return
+        self._held_until = 0.0
+        try:
+            await self._kv.delete(KEY, last=self._revision)
+        except Exception as exc:   # lapsed or taken meanwhile: nothing to give back
+            log.info("releasing the lease: %s", exc)
+        self._revision = None

@@ -1,0 +1,335 @@
+"""Replication through NATS JetStream: one chain, many nodes, no consensus of our own.
+
+Specification: README.md, "Running several nodes" (the design and what each fault does); NATS
+JetStream (https://docs.nats.io/nats-concepts/jetstream): streams replicated with Raft, the
+publish header Nats-Expected-Last-Sequence (a publish lands only if the stream's last sequence is
+the one named), Nats-Msg-Id (duplicates within the window are dropped), pull consumers, and the
+key-value store (a stream per bucket; an update names the revision it replaces).
+
+Three things per chain, named from the first 16 hex digits of its id (see `names`):
+  - the block stream (file storage, `replicas` replicas): the chain's order. A proposer publishes
+    an encoded block with Nats-Expected-Last-Sequence = the last sequence its node has taken, so
+    two proposers can never both extend the same height: the second publish is refused by the
+    stream. Every node takes every message in order (ledger.node.applier).
+  - the transaction stream: every admitted transaction, kept `tx_retention_s`; every node admits
+    what it reads into its own mempool, so whichever node holds the lease has them.
+  - the lease bucket (ledger.node.lease): which validator proposes.
+
+The NATS client is asyncio; it runs on its own event loop in a thread, so that the proposer (a
+thread) and the HTTP app (uvicorn's loop) call it without sharing a loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from ledger import Keypair, Ledger, LedgerError, decode_block, decode_transaction, limits
+from ledger.errors import EnvironmentFault
+from ledger.node.applier import Applier
+from ledger.node.config import NatsSettings
+from ledger.node.lease import Lease
+from ledger.node.mempool import Mempool
+
+log = logging.getLogger("ledger.node.replication")
+
+# Codes of the node service (not of the format): why a publish did not happen.
+REPLICATION_UNAVAILABLE = "replication-unavailable"   # NATS could not be reached or did not acknowledge in time
+FENCED = "fenced"                                     # the block stream moved on: another block took the place
+
+WRONG_LAST_SEQUENCE = 10071   # JetStream's error code for a failed Nats-Expected-Last-Sequence check
+PUBLISH_TIMEOUT_S = 5.0
+READ_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Names:
+    blocks_stream: str
+    blocks_subject: str
+    txs_stream: str
+    txs_subject: str
+    lease_bucket: str
+
+
+def names(chain_id: bytes) -> Names:
+    short = chain_id.hex()[:16]
+    return Names(f"LEDGER_{short}_BLOCKS", f"ledger.{short}.blocks", f"LEDGER_{short}_TXS", f"ledger.{short}.txs",
+                 f"ledger_{short}_lease")
+
+
+class Replication:
+    """Connects to NATS, makes the streams and the bucket if absent, and runs three tasks: take the
+    block stream (the applier), admit the transaction stream (the mempool), hold the lease (a node
+    with a validator key). `start` returns at once; the node serves reads while NATS is away."""
+
+    def __init__(self, settings: NatsSettings, ledger: Ledger, mempool: Mempool, applier: Applier,
+                 keypair: Keypair | None, node_name: str):
+        self.settings = settings
+        self.ledger = ledger
+        self.mempool = mempool
+        self.applier = applier
+        self.keypair = keypair
+        self.node_name = node_name
+        self.names = names(ledger.chain_id)
+        self.lease: Lease | None = None
+        self.max_payload = 0
+        self.ready = threading.Event()    # connected once and the streams exist
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ledger-nats", daemon=True)
+        self._nc = None
+        self._js = None
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = False
+        self.tx_position = 0
+        self.on_ready: Callable[[], None] | None = None   # called on the NATS thread once connected
+
+    # ------------------------------------------------------------ life
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._main(), self._loop)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Give up the lease (so another validator takes over at once), close the connection."""
+        self._stopping = True
+        future = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
+        try:
+            future.result(timeout)
+        except Exception as error:   # a dead connection: nothing to say goodbye to
+            log.info("closing the NATS connection: %s", error)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    def leading(self) -> bool:
+        return self.lease is not None and self.lease.held() and self.connected
+
+    def status(self) -> dict:
+        return {"nats": "connected" if self.connected else "disconnected",
+                "leader": self.leading(),
+                "stream_sequence": self.applier.position,
+                "refused": self.applier.refused_count}
+
+    async def _main(self) -> None:
+        import nats
+
+        async def disconnected():
+            log.warning("disconnected from NATS; reconnecting")
+
+        async def reconnected():
+            log.warning("reconnected to NATS at %s", self._nc.connected_url.netloc if self._nc else "?")
+
+        async def error(exc):
+            log.info("NATS: %s", exc)
+
+        while not self._stopping:
+            try:
+                self._nc = await nats.connect(list(self.settings.servers), name=self.node_name,
+                                              max_reconnect_attempts=-1, reconnect_time_wait=0.25,
+                                              connect_timeout=2, ping_interval=2, max_outstanding_pings=2,
+                                              disconnected_cb=disconnected, reconnected_cb=reconnected,
+                                              error_cb=error)
+                break
+            except Exception as exc:   # no server reachable yet
+                log.warning("cannot reach NATS (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+        if self._stopping:
+            return
+        self._js = self._nc.jetstream(timeout=PUBLISH_TIMEOUT_S)
+        self.max_payload = self._nc.max_payload
+        await self._ensure_streams()
+        await self._seek()
+        if self.on_ready is not None:
+            self.on_ready()
+        self.ready.set()
+        self._tasks.append(asyncio.ensure_future(self._read(self.names.blocks_stream, self.names.blocks_subject,
+                                                            lambda: self.applier.position + 1, self._take_blocks)))
+        self._tasks.append(asyncio.ensure_future(self._read(self.names.txs_stream, self.names.txs_subject,
+                                                            lambda: self.tx_position + 1, self._admit_txs)))
+        if self.keypair is not None:
+            self.lease = Lease(self._js, self.names.lease_bucket, self.settings, self.keypair, self.node_name)
+            self._tasks.append(asyncio.ensure_future(self.lease.run()))
+
+    async def _close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self.lease is not None:
+            await self.lease.release()
+        if self._nc is not None:
+            await self._nc.close()
+
+    async def _ensure_streams(self) -> None:
+        """Make the block stream, the transaction stream and the lease bucket where absent (the
+        first node to start makes them; the same configuration from the others is accepted)."""
+        from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+
+        replicas = self.settings.replicas
+        wanted = [
+            StreamConfig(name=self.names.blocks_stream, subjects=[self.names.blocks_subject],
+                         storage=StorageType.FILE, num_replicas=replicas, discard=DiscardPolicy.NEW,
+                         max_msg_size=min(limits.BLOCK_BYTES_MAX, self.max_payload), duplicate_window=120.0,
+                         description="the chain's blocks, in order (ledger node)"),
+            StreamConfig(name=self.names.txs_stream, subjects=[self.names.txs_subject],
+                         storage=StorageType.FILE, num_replicas=replicas, max_age=float(self.settings.tx_retention_s),
+                         max_msg_size=64 * 1024, duplicate_window=120.0,
+                         description="admitted transactions, gossiped to every node (ledger node)"),
+        ]
+        while not self._stopping:
+            try:
+                for config in wanted:
+                    try:
+                        info = await self._js.stream_info(config.name)
+                        if info.config.num_replicas != replicas:
+                            log.warning("stream %s has %s replicas, not the %d configured; using it as it is",
+                                        config.name, info.config.num_replicas, replicas)
+                    except Exception as exc:
+                        if type(exc).__name__ != "NotFoundError":
+                            raise
+                        await self._js.add_stream(config)
+                return
+            except Exception as exc:   # JetStream not ready (no meta leader yet), or unreachable
+                log.warning("cannot make the streams yet (%s: %s); retrying", type(exc).__name__, exc)
+                await asyncio.sleep(1.0)
+
+    async def _seek(self) -> None:
+        """A store with blocks but no position (made by `ledger import` of a chain file): find the
+        stream message holding its tip, so reading starts after it instead of at the stream's first
+        message. Tried where it is when no message was ever refused (sequence = height); otherwise
+        reading from the start skips the blocks held (ledger.node.applier)."""
+        tip = self.ledger.tip
+        if self.applier.position != 0 or tip.height == 0:
+            return
+        try:
+            message = await self._js.get_msg(self.names.blocks_stream, seq=tip.height)
+            block = decode_block(message.data, self.ledger.genesis.version)
+        except Exception as exc:   # absent, or not a block: read from the start
+            log.info("the tip's block is not at stream sequence %d (%s); reading from the start", tip.height, exc)
+            return
+        if block.hash == tip.hash:
+            self.applier.skip_to(tip.height)
+            log.warning("store at height %d without a stream position: its tip is stream message %d; reading on from "
+                        "there", tip.height, tip.height)
+
+    # ------------------------------------------------------------ reading the streams
+
+    async def _read(self, stream: str, subject: str, next_sequence: Callable[[], int],
+                    handle: Callable[[list], Awaitable[None]]) -> None:
+        """Read `stream` from `next_sequence()` on, in order, with an ephemeral pull consumer made
+        again from the next sequence whenever it fails (its server died, the connection dropped)."""
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        subscription = None
+        while not self._stopping:
+            try:
+                if subscription is None:
+                    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                                            opt_start_seq=next_sequence(), ack_policy=AckPolicy.NONE,
+                                            inactive_threshold=30.0, num_replicas=1, mem_storage=True)
+                    subscription = await self._js.pull_subscribe(subject, durable=None, stream=stream, config=config)
+                messages = await subscription.fetch(READ_BATCH, timeout=1.0)
+            except (NatsTimeout, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("reading %s: %s: %s; making the consumer again", stream, type(exc).__name__, exc)
+                subscription = await _drop(subscription)
+                await asyncio.sleep(0.5)
+                continue
+            wanted = next_sequence()
+            batch = [(m.metadata.sequence.stream, m.data) for m in messages if m.metadata.sequence.stream >= wanted]
+            if batch and batch[0][0] != wanted:   # the stream lost messages, or a consumer skipped: start again
+                log.warning("%s: expected sequence %d, got %d; reading again from %d", stream, wanted, batch[0][0],
+                            wanted)
+                subscription = await _drop(subscription)
+                continue
+            try:
+                await handle(batch)
+            except EnvironmentFault as fault:   # the disk, not the block: retry the same messages later
+                log.error("cannot apply from %s: %s; retrying in 1 s", stream, fault)
+                subscription = await _drop(subscription)
+                await asyncio.sleep(1.0)
+
+    async def _take_blocks(self, batch: list[tuple[int, bytes]]) -> None:
+        for sequence, data in batch:
+            await asyncio.to_thread(self.applier.take, sequence, data)
+
+    async def _admit_txs(self, batch: list[tuple[int, bytes]]) -> None:
+        await asyncio.to_thread(self._admit_many, batch)
+
+    def _admit_many(self, batch: list[tuple[int, bytes]]) -> None:
+        for sequence, data in batch:
+            try:
+                tx = decode_transaction(data)
+                if not self.mempool.settled(tx):
+                    self.mempool.add(data, gossiped=True)
+            except LedgerError as error:   # committed meanwhile, or refused as the submitting node did
+                log.debug("gossiped transaction at %d not admitted: %s", sequence, error)
+            self.tx_position = sequence
+
+    # ------------------------------------------------------------ publishing
+
+    def publish_block(self, data: bytes, block_hash: bytes, after_sequence: int) -> int:
+        """Publish an encoded block so that it lands only right after stream message
+        `after_sequence`; returns its sequence. LedgerError FENCED if the stream has moved on,
+        REPLICATION_UNAVAILABLE if NATS did not acknowledge in time (the block may still have landed:
+        the applier tells)."""
+        future = asyncio.run_coroutine_threadsafe(self._publish_block(data, block_hash, after_sequence), self._loop)
+        try:
+            return future.result(PUBLISH_TIMEOUT_S + 1.0)
+        except LedgerError:
+            raise
+        except Exception as exc:
+            future.cancel()
+            raise LedgerError(REPLICATION_UNAVAILABLE, f"the block stream did not acknowledge: {type(exc).__name__}"
+                              f" {exc}") from None
+
+    async def _publish_block(self, data: bytes, block_hash: bytes, after_sequence: int) -> int:
+        from nats.js.errors import APIError
+
+        if self._js is None:
+            raise LedgerError(REPLICATION_UNAVAILABLE, "not connected to NATS yet")
+        headers = {"Nats-Expected-Last-Sequence": str(after_sequence), "Nats-Msg-Id": block_hash.hex(),
+                   "Nats-Expected-Stream": self.names.blocks_stream}
+        try:
+            ack = await self._js.publish(self.names.blocks_subject, data, headers=headers)
+        except APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise LedgerError(FENCED, f"the block stream has moved past {after_sequence}") from None
+            raise
+        if ack.duplicate:
+            raise LedgerError(FENCED, "the block was published before (a duplicate within the window)")
+        return ack.seq
+
+    async def publish_tx(self, data: bytes, txid: bytes) -> None:
+        """From another event loop (the HTTP app's): publish an admitted transaction to the
+        transaction stream and wait for the stream's acknowledgement."""
+        future = asyncio.run_coroutine_threadsafe(self._publish_tx(data, txid), self._loop)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), PUBLISH_TIMEOUT_S + 1.0)
+        except LedgerError:
+            raise
+        except Exception as exc:
+            future.cancel()
+            raise LedgerError(REPLICATION_UNAVAILABLE, f"the transaction stream did not acknowledge: "
+                              f"{type(exc).__name__} {exc}") from None
+
+    async def _publish_tx(self, data: bytes, txid: bytes) -> None:
+        if self._js is None:
+            raise LedgerError(REPLICATION_UNAVAILABLE, "not connected to NATS yet")
+        await self._js.publish(self.names.txs_subject, data, headers={"Nats-Msg-Id": txid.hex()})
+
+
+async def _drop(subscription) -> None:
+    if subscription is not None:
+        try:
+            await subscription.unsubscribe()
+        except Exception:   # its connection or consumer is gone already
+            pass
+    return None
