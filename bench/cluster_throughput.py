@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from ledger import Ledger, decode_transaction  # noqa: E402
-from tools.cluster import Cluster, NodeError, cpu_seconds, venv_program  # noqa: E402
+from tools.cluster import Cluster, cpu_seconds, venv_program  # noqa: E402
 from tools.loadgen import presign, run_load, start_watchers  # noqa: E402
 
 SUSTAINED_SHARE = 0.97        # accepted (and sent) at least this share of the offered rate
@@ -38,20 +38,6 @@ def _machine_ticks() -> tuple[int, int]:
         values = [int(field) for field in handle.readline().split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)   # idle + iowait
     return sum(values[:8]) - idle, sum(values[:8])
-
-
-def _wait_for_proposer(cluster: Cluster, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for node in cluster.nodes:
-            try:
-                health = node.get("/health", timeout=5)
-            except (OSError, NodeError):
-                continue
-            if "leader" not in health or health.get("leader"):
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"no proposer within {timeout} s")
 
 
 def run_step(cluster: Cluster, step: int, rate: float, seconds: float, senders_per_step: int, threads: int,
@@ -118,6 +104,19 @@ def import_baseline(cluster: Cluster, items, max_transactions: int, folder: str)
     return len(items) / seconds, seconds
 
 
+def run_plan(cluster: Cluster, plan: list[tuple[float, float]], args) -> list[dict]:
+    """The steps in order, until one after the first is not sustained."""
+    steps = []
+    for index, (rate, seconds) in enumerate(plan):
+        step = run_step(cluster, index, rate, seconds, args.senders_per_step, args.threads, args.grace)
+        steps.append(step)
+        print(_line(step), flush=True)
+        if index > 0 and not step["sustained"]:
+            break
+        cluster.wait_same_tip(120)
+    return steps
+
+
 def _line(step: dict) -> str:
     result, cores = step["result"], step["cores"]
     lat = result.latency
@@ -126,7 +125,7 @@ def _line(step: dict) -> str:
         return "-" if value is None else f"{value * 1000:,.0f}"
 
     used = "  ".join(f"{name} {value:.2f}" for name, value in cores.items())
-    refused = sum(result.refused.values())
+    refused = ", ".join(f"{code} {count}" for code, count in sorted(result.refused.items())) or "0"
     return (f"offered {step['rate']:>6,.0f}  sent {result.sent_rate:>6,.0f}  accepted {result.accepted_rate:>6,.0f} "
             f"({result.accepted}/{result.offered}, refused {refused})  end-to-end {result.end_to_end_rate:>6,.0f} tx/s  "
             f"p50 {ms(lat['p50'])} p99 {ms(lat['p99'])} max {ms(lat['max'])} ms  dropped {result.dropped}  "
@@ -147,28 +146,27 @@ def main() -> int:
     parser.add_argument("--max-transactions", type=int, default=1000, help="[blocks] max_transactions")
     parser.add_argument("--batch-timeout-ms", type=int, default=100, help="[blocks] batch_timeout_ms")
     parser.add_argument("--proxies", action="store_true", help="route every node through TCP proxies")
+    parser.add_argument("--keep", metavar="FOLDER", help="run in FOLDER and keep it (logs, stores)")
     args = parser.parse_args()
     ramp = [float(rate) for rate in args.ramp.split(",") if rate.strip()]
     plan = [(args.rate, args.seconds)] + [(rate, args.ramp_seconds) for rate in ramp]
-    with tempfile.TemporaryDirectory(prefix="ledger-cluster-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="ledger-cluster-bench-") as temporary:
+        folder = args.keep or temporary
         with Cluster(os.path.join(folder, "cluster"), nodes=args.nodes, nats=max(args.nats, 1),
                      senders=args.senders_per_step * len(plan), proxies=args.proxies, replicated=args.nats > 0,
                      blocks={"max_transactions": args.max_transactions,
                              "batch_timeout_ms": args.batch_timeout_ms}) as cluster:
-            _wait_for_proposer(cluster)
+            cluster.leader(60)
             cluster.wait_same_tip(60)
             print(f"{args.nodes} nodes, {args.nats} NATS servers (JetStream file storage, sync always, "
                   f"R{cluster.replicas}), blocks of up to {args.max_transactions} / {args.batch_timeout_ms} ms, "
                   f"{os.cpu_count()} cores", flush=True)
-            steps = []
-            for index, (rate, seconds) in enumerate(plan):
-                step = run_step(cluster, index, rate, seconds, args.senders_per_step, args.threads, args.grace)
-                steps.append(step)
-                print(_line(step), flush=True)
-                if index > 0 and not step["sustained"]:
-                    break
-                cluster.wait_same_tip(120)
-            tip = cluster.wait_same_tip(120)
+            try:
+                steps = run_plan(cluster, plan, args)
+                tip = cluster.wait_same_tip(120)
+            except BaseException:
+                print(cluster.report(), file=sys.stderr)
+                raise
             print(f"all nodes at height {tip['height']}, tip {tip['tip_hash'][:16]}…, "
                   f"state_root {tip.get('state_root', '')[:16]}…")
             first = steps[0]

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from tools.cluster import Cluster, NodeError
+from tools.cluster import Cluster
 from tools.loadgen import presign, run_load, start_watchers
 
 EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -26,23 +26,6 @@ EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 def _stop_on_sigterm(_signal: int, _frame) -> None:
     raise KeyboardInterrupt   # the same clean-up as Ctrl-C
-
-
-def _leader(cluster: Cluster, timeout: float) -> str | None:
-    """Until some node says it proposes (holds the lease); its name, or None if /health has no such field."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for node in cluster.nodes:
-            try:
-                health = node.get("/health", timeout=5)
-            except (OSError, NodeError):
-                continue
-            if "leader" not in health:
-                return None   # a node without replication: it proposes on its own
-            if health.get("leader"):
-                return str(health["leader"])
-        time.sleep(0.1)
-    raise TimeoutError(f"no node took the proposer lease within {timeout} s")
 
 
 def run(folder: str, args) -> int:
@@ -57,9 +40,9 @@ def run(folder: str, args) -> int:
                 print(f"  nats-server {url}  (JetStream, file storage, sync_interval {cluster.nats.sync_interval})")
         for node in cluster.nodes:
             print(f"  {node.name}  {node.url}  pid {node.pid}  log {node.log_path}")
-        leader = _leader(cluster, 60)
-        if leader:
-            print(f"  proposer (lease holder): {leader}")
+        leader = cluster.leader(60)
+        if leader is not None:
+            print(f"  proposer (lease holder): {cluster.nodes[leader].name}")
         cluster.wait_same_tip(60)
         print(f"up in {time.monotonic() - started:.1f} s", flush=True)
 
@@ -85,6 +68,8 @@ def run(folder: str, args) -> int:
         if result.dropped:
             print(f"DROPPED {result.dropped} acknowledged transactions, e.g. {result.dropped_txids[:3]}")
         ok = agree and result.dropped == 0 and result.duplicates == 0 and result.committed > 0
+        if not ok:
+            print(cluster.report(), file=sys.stderr)
         return EXIT_OK if ok else EXIT_INVALID
 
 
