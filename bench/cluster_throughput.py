@@ -141,7 +141,8 @@ def main() -> int:
     parser.add_argument("--ramp", default="1500,2000,3000,4000", help="offered rates after it (comma-separated)")
     parser.add_argument("--ramp-seconds", type=float, default=10)
     parser.add_argument("--senders-per-step", type=int, default=120)
-    parser.add_argument("--threads", type=int, default=8, help="load generator threads")
+    parser.add_argument("--threads", type=int, default=32,
+                        help="load generator threads (each waits for its 202: the durable publish)")
     parser.add_argument("--grace", type=float, default=30)
     parser.add_argument("--max-transactions", type=int, default=1000, help="[blocks] max_transactions")
     parser.add_argument("--batch-timeout-ms", type=int, default=100, help="[blocks] batch_timeout_ms")

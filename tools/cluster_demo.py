@@ -8,7 +8,7 @@ Exit status: 0 only if every node ends at the same tip (height, hash, state root
 acknowledged (202) was dropped; 1 otherwise; 3 if the cluster could not start; 130 on Ctrl-C.
 Every process started is killed on the way out, whatever happens (Ctrl-C and SIGTERM included).
 
-    .venv/bin/python -m tools.cluster_demo [--rate 800] [--seconds 15] [--keep FOLDER]
+    .venv/bin/python -m tools.cluster_demo [--rate 500] [--seconds 15] [--keep FOLDER]
 """
 from __future__ import annotations
 
@@ -77,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--nats", type=int, default=3, help="NATS servers (0: one node without replication)")
-    parser.add_argument("--rate", type=float, default=800, help="offered transactions per second")
+    parser.add_argument("--rate", type=float, default=500, help="offered transactions per second")
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--senders", type=int, default=96, help="funded senders (nonce window 64 each)")
-    parser.add_argument("--threads", type=int, default=6, help="load generator threads")
+    parser.add_argument("--threads", type=int, default=32,
+                        help="load generator threads (each waits for its 202: the durable publish)")
     parser.add_argument("--grace", type=float, default=30, help="seconds to wait for the last commits")
     parser.add_argument("--max-transactions", type=int, default=1000, help="[blocks] max_transactions")
     parser.add_argument("--batch-timeout-ms", type=int, default=100, help="[blocks] batch_timeout_ms")

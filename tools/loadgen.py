@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from ledger import Keypair, Transfer, encode_transaction, sign_transaction
 
 WATCH_POLL_SECONDS = 0.02     # a commit is seen at most this late (plus one request)
-THREADS_DEFAULT = 6
+THREADS_DEFAULT = 16
 HTTP_TIMEOUT_SECONDS = 10
 CONNECTION_ERROR = "connection-error"
 
