@@ -65,10 +65,30 @@ def _kill_leftovers() -> None:
             pass
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the thread that started it exits (prctl(2)
+    PR_SET_PDEATHSIG), so that a harness killed outright (kill -9, a CI timeout) leaves no servers
+    behind; atexit cannot run then, and a session of its own keeps the child out of a group kill."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)   # PR_SET_PDEATHSIG = 1
+
+
+try:
+    import ctypes
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl   # resolved here: the child only calls it
+except (OSError, AttributeError):   # not Linux
+    _PRCTL = None
+
+
 def _spawn(argv: list[str], log_path: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start `argv` in a session of its own, output appended to `log_path`. Started from the main
+    thread, it dies with the harness; from another thread, it would die when that thread ends, so
+    there it does not (and only close() and atexit stop it)."""
+    on_main = threading.current_thread() is threading.main_thread()
     with open(log_path, "ab") as log:   # the child keeps its own descriptor
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env=env)
+                                   start_new_session=True, env=env,
+                                   preexec_fn=_die_with_parent if on_main else None)
     with _LIVE_LOCK:
         _LIVE.add(process)
     return process
