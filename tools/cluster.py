@@ -604,11 +604,22 @@ class Cluster:
                                               self.key_files[i], servers, self.replicas, lease_ttl_ms,
                                               blocks, mempool, start=False, timeout=timeout))
             if start:
-                for node in self.nodes:
-                    node.start(timeout)
+                self.start(timeout)
         except BaseException:
             self.close()
             raise
+
+    def start(self, timeout: float = START_SECONDS_MAX) -> None:
+        """Start what is not running: the NATS servers (waiting for JetStream), then the nodes."""
+        if self.nats is not None:
+            stopped = [i for i in range(self.nats.size) if not self.nats.alive(i)]
+            for i in stopped:
+                self.nats.start(i, wait=False)
+            if stopped:
+                self.nats.wait_ready(timeout)
+        for node in self.nodes:
+            if not node.alive():
+                node.start(timeout)
 
     @property
     def urls(self) -> list[str]:
