@@ -101,16 +101,24 @@ class Result:
 
 
 class _Client:
-    """One keep-alive HTTP connection to a node, reopened after an error."""
+    """One keep-alive HTTP connection to a node, reopened after an error, and before a request once
+    it has been idle for IDLE_SECONDS_MAX (the server may have closed it meanwhile: uvicorn does after
+    5 s, and a POST that meets a closed connection is not repeated)."""
+
+    IDLE_SECONDS_MAX = 2.0
 
     def __init__(self, url: str):
         parts = urlsplit(url)
         self.host, self.port = parts.hostname, parts.port
         self.connection: http.client.HTTPConnection | None = None
+        self.used = 0.0
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
                 ) -> tuple[int, bytes]:
+        if self.connection is not None and time.monotonic() - self.used > self.IDLE_SECONDS_MAX:
+            self.close()
         for attempt in range(2):   # a keep-alive connection the server closed fails once, harmlessly
+            self.used = time.monotonic()
             if self.connection is None:
                 self.connection = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_SECONDS)
                 self.connection.connect()   # headers and body go in two writes: no 40 ms delayed ACK
@@ -200,7 +208,9 @@ def run_load(urls: list[str], items: list[Item], rate: float, threads: int = THR
              watchers: list[Watcher] | None = None, on_progress=None) -> Result:
     """Offer `items` round-robin across `urls` at `rate` tx/s from `threads` threads, then wait up to
     `grace` seconds after the last submission for every accepted one to be committed on every node of
-    `watch_urls` (default: `urls`). `watchers` already running may be passed (and are stopped here)."""
+    `watch_urls` (default: `urls`). `watchers` already running may be passed (and are stopped here).
+    A node that is down answers nothing (refused as connection-error); leave a node that stays down
+    out of `watch_urls`, else everything counts as dropped."""
     assert rate > 0 and threads >= 1 and items
     watchers = watchers if watchers is not None else start_watchers(watch_urls or urls)
     count = len(items)
