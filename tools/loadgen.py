@@ -77,6 +77,7 @@ class Result:
     latency: dict[str, float | None]   # seconds, submit -> committed on every watched node: p50 p90 p99 max
     ack_latency: dict[str, float | None]   # seconds, submit -> the 202 answer (the durable publish): p50 p99 max
     seconds: float                # first submission to the last commit seen (or the grace's end)
+    blocks: int = 0               # blocks committed meanwhile (as the first watched node saw them)
     dropped_txids: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -89,7 +90,8 @@ class Result:
         return (f"offered {self.offered} at {self.offered_rate:,.0f} tx/s (sent at {self.sent_rate:,.0f} tx/s); "
                 f"accepted {self.accepted} ({self.accepted_rate:,.0f} tx/s); refused: {refused}\n"
                 f"committed on every node {self.committed}, end-to-end {self.end_to_end_rate:,.0f} tx/s; "
-                f"dropped {self.dropped}, stranded {self.stranded}, duplicates {self.duplicates}\n"
+                f"dropped {self.dropped}, stranded {self.stranded}, duplicates {self.duplicates}; "
+                f"{self.blocks} blocks\n"
                 f"latency submit -> committed everywhere (ms): p50 {ms(lat['p50'])}  p90 {ms(lat['p90'])}  "
                 f"p99 {ms(lat['p99'])}  max {ms(lat['max'])}; submit -> 202: p50 {ms(self.ack_latency['p50'])}  "
                 f"p99 {ms(self.ack_latency['p99'])}")
@@ -150,6 +152,7 @@ class Watcher(threading.Thread):
         self.height = start_height
         self.seen: dict[str, float] = {}
         self.duplicates = 0
+        self.blocks = 0           # blocks read (after the start height)
         self.errors = 0
         self.stopping = threading.Event()
 
@@ -172,6 +175,7 @@ class Watcher(threading.Thread):
                 else:
                     self.seen[tx["txid"]] = now
             self.height += 1
+            self.blocks += 1
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -301,4 +305,4 @@ def run_load(urls: list[str], items: list[Item], rate: float, threads: int = THR
         latency={"p50": _percentile(latencies, 0.50), "p90": _percentile(latencies, 0.90),
                  "p99": _percentile(latencies, 0.99), "max": max(latencies) if latencies else None},
         ack_latency={"p50": _percentile(acks, 0.50), "p99": _percentile(acks, 0.99), "max": max(acks, default=None)},
-        seconds=span, dropped_txids=dropped)
+        seconds=span, blocks=watchers[0].blocks if watchers else 0, dropped_txids=dropped)
