@@ -363,3 +363,61 @@ def test_lease_through_replication_fails_over_when_the_leader_stops(cluster):
     leader.replication.stop()   # releases the lease on its way out
     wait_for(follower.replication.leading, "the follower to take the lease")
     assert follower.replication.status()["leader"] is True
+
+
+# ---------------------------------------------------------------- proposers through the stream
+
+def proposer_of(node: Node, settle_s: float = WAIT_S):
+    from ledger.node.config import BlockCutting
+    from ledger.node.proposer import Proposer, StreamSink
+
+    sink = StreamSink(node.book, node.applier, node.replication.publish_block, settle_s)
+    return Proposer(node.book, node.mempool, node.chain.validator, BlockCutting(100, 10**6, 1), sink=sink)
+
+
+def test_two_proposers_at_once_never_fork(cluster):
+    """Both believe they hold the lease (a paused holder whose lease lapsed): each cuts a block of
+    its own mempool on the same tip. One lands; the other is fenced, and its transaction lands in
+    its next block, on the new tip. Every node holds the same chain."""
+    a, b = cluster("a"), cluster("b")
+    a.mempool.add(a.chain.transfer(a.chain.alice, 1, 10))
+    b.mempool.add(b.chain.transfer(b.chain.bob, 1, 20))
+    proposers = [proposer_of(a), proposer_of(b)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(p.cut) for p in proposers]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except LedgerError as error:
+                outcomes.append(error.code)
+    landed = [o for o in outcomes if not isinstance(o, str)]
+    assert len(landed) == 1 and landed[0].height == 1 and outcomes.count(FENCED) == 1, outcomes
+    loser = proposers[outcomes.index(FENCED)]
+    assert len(loser.mempool) == 1   # its transaction waits for its next block
+    wait_for(lambda: loser.sink.applier.position == 1, "the loser to take the winner's block")
+    second = loser.cut()
+    assert second is not None and second.height == 2
+    for node in (a, b):
+        assert node.applier.wait_past(2, WAIT_S)
+    assert a.book.info() == b.book.info() and len(a.mempool) == len(b.mempool) == 0
+    assert a.applier.refused_count == b.applier.refused_count == 0
+
+
+def test_an_unexpected_error_while_applying_does_not_stop_the_reader(cluster, monkeypatch):
+    """Not only an EnvironmentFault: any error escaping the applier must not end the reading task
+    (the node would stay connected and never apply again)."""
+    a, b = cluster("a"), cluster("b")
+    real, errors = b.book.append, []
+
+    def failing(block):
+        if not errors:
+            errors.append(1)
+            raise RuntimeError("an unexpected failure")
+        return real(block)
+    monkeypatch.setattr(b.book, "append", failing)
+    first = a.build(a.chain.transfer(a.chain.alice, 1, 10))
+    a.publish(first)
+    assert a.applier.wait_past(1, WAIT_S)
+    assert b.applier.wait_past(1, WAIT_S), "b's reader stopped"
+    assert errors and b.book.tip.hash == first.hash

@@ -239,6 +239,12 @@ class Replication:
                 log.error("cannot apply from %s: %s; retrying in 1 s", stream, fault)
                 subscription = await _drop(subscription)
                 await asyncio.sleep(1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:   # anything else escaping: this task must not end, or the node never applies again
+                log.exception("applying from %s failed; retrying in 1 s", stream)
+                subscription = await _drop(subscription)
+                await asyncio.sleep(1.0)
 
     async def _take_blocks(self, batch: list[tuple[int, bytes]]) -> None:
         for sequence, data in batch:
