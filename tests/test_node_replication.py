@@ -334,13 +334,14 @@ def test_lease_one_holder_failover_after_the_ttl_and_release_hands_over(nats_url
                 assert time.monotonic() < deadline, "the lease was not taken over"
                 await asyncio.sleep(other.ttl / 10)
             assert not holder.held()   # by its own clock it gave up before the key aged out
+            # renewing after the lapse does not take it back: the revision it names is gone
             assert not await holder.step() and other.held()
             # release: handed over at once, no TTL to wait
             await other.release()
             assert not other.held()
             assert await holder.step()
             assert not await other.step()
-            # a renewal after a lapse does not steal it back: the revision moved on
+            # and back again
             await holder.release()
             assert await other.step() and not await holder.step()
             await js_delete(connections[0].jetstream(timeout=5))
