@@ -302,8 +302,7 @@ class Replication:
             raise
         except Exception as exc:
             future.cancel()
-            raise LedgerError(REPLICATION_UNAVAILABLE, f"the block stream did not acknowledge: {type(exc).__name__}"
-                              f" {exc}") from None
+            raise _unavailable("block", exc) from None
 
     async def _publish_block(self, data: bytes, block_hash: bytes, after_sequence: int) -> int:
         from nats.js.errors import APIError
@@ -318,9 +317,7 @@ class Replication:
             if exc.err_code == WRONG_LAST_SEQUENCE:
                 raise LedgerError(FENCED, f"the block stream has moved past {after_sequence}") from None
             raise
-        if ack.duplicate:
-            raise LedgerError(FENCED, "the block was published before (a duplicate within the window)")
-        return ack.seq
+        return ack.seq   # a duplicate (the same block within the window) names the first copy's sequence
 
     async def publish_tx(self, data: bytes, txid: bytes) -> None:
         """From another event loop (the HTTP app's): publish an admitted transaction to the
@@ -332,13 +329,16 @@ class Replication:
             raise
         except Exception as exc:
             future.cancel()
-            raise LedgerError(REPLICATION_UNAVAILABLE, f"the transaction stream did not acknowledge: "
-                              f"{type(exc).__name__} {exc}") from None
+            raise _unavailable("transaction", exc) from None
 
     async def _publish_tx(self, data: bytes, txid: bytes) -> None:
         if self._js is None:
             raise LedgerError(REPLICATION_UNAVAILABLE, "not connected to NATS yet")
         await self._js.publish(self.names.txs_subject, data, headers={"Nats-Msg-Id": txid.hex()})
+
+
+def _unavailable(stream: str, exc: BaseException) -> LedgerError:
+    return LedgerError(REPLICATION_UNAVAILABLE, f"the {stream} stream did not acknowledge: {type(exc).__name__} {exc}")
 
 
 def _log_failure(future) -> None:
