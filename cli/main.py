@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import signal
 import sys
@@ -1253,9 +1254,16 @@ def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thre
 @cli.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The node's TOML configuration file (README.md, \"Running a node\").")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True, help="The least severe log lines written to stderr (info: each lease change, "
+              "NATS reconnection and refused block in detail).")
 @passphrase_options
-def node(config_path: str) -> None:
+def node(config_path: str, log_level: str) -> None:
     """Run a node: the HTTP API over a store, a mempool, and (with a validator key) a proposer.
+
+    With a [nats] table in the file the node is one of several sharing the chain through NATS
+    JetStream: blocks go through a replicated stream every node applies in order, and one validator
+    at a time proposes, holding a lease (README.md, "Running several nodes").
 
     Serves until Ctrl-C (exit 130) or SIGTERM (exit 0), which stop it after the block being
     committed. Prints one line `listening on http://HOST:PORT` on stderr once it accepts requests.
@@ -1270,6 +1278,9 @@ def node(config_path: str) -> None:
     if not os.path.isdir(config.store) or not os.listdir(config.store):
         raise LedgerError(NOT_FOUND, f"no ledger store at {config.store} (create one with `ledger init`)")
     keypair = _load_key(config.validator_key) if config.validator_key else None   # encrypted: a passphrase option
+    who = f" {config.nats.name}" if config.nats is not None and config.nats.name else ""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format=f"%(asctime)s{who} %(levelname)s %(name)s: %(message)s")
     if run_node(config, keypair) == signal.SIGINT:
         sys.exit(EXIT_INTERRUPTED)   # Ctrl-C, as every command; SIGTERM is an ordinary stop (0)
 

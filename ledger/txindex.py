@@ -41,6 +41,10 @@ s, the index at heights 734-933 of 1000 when the import ends (it writes 262,144 
 0.2 s of flush at close. An index built from scratch after the import (indexer held) catches up
 at 0.8-1.0 million ids/s.
 
+A batch is written when full, when no block has come for IDLE_FLUSH_S, or, caught up, once its
+oldest id has waited AGE_FLUSH_S: a node's steady trickle of small blocks is never idle, and a
+lookup above the marker hashes every id there.
+
 Queries stay correct above the marker: Snapshot.tx_location (ledger/storage.py) asks the legacy
 `transactions` database (stores written before the index existed: complete up to their tip), then
 the runs, then scans the stored blocks marker+1..tip, hashing their ids natively.
@@ -56,6 +60,7 @@ import heapq
 import itertools
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -77,6 +82,8 @@ MERGE_IDS_MAX = 2_097_152        # the largest run a merge makes
 MERGE_IDS_PER_TXN = 65_536       # ids a merge writes per transaction (bounds its dirty pages and chunk: ~13 MB)
 DELETE_IDS_PER_TXN = 262_144     # entries of merged-away runs deleted per write transaction
 IDLE_FLUSH_S = 1.0               # gathered ids are written once no block has arrived for this long
+AGE_FLUSH_S = 30.0               # or, caught up, once the oldest gathered id has waited this long (a node's
+                                 # steady stream of small blocks is never idle; a lookup above the marker scans)
 LOCKED_RETRY_S = 1.0             # wait before trying again while another process holds the writer lock
 STATE_KEY = b"txindex"
 
@@ -315,6 +322,7 @@ class Indexer:
         entries = bytearray()
         base = next_height = -1    # entries hold the blocks base+1..next_height-1
         idle = False
+        gathered_at = time.monotonic()   # when entries last went from empty to not
         while True:
             with self._condition:
                 while self._held and not self._stopping:
@@ -336,6 +344,8 @@ class Indexer:
                     last = next_height - 1
                 version = snap.chain_version()
                 for height, data in snap.iter_blocks(next_height, last):
+                    if not entries:
+                        gathered_at = time.monotonic()
                     entries += block_entries(data, height, version)
                     next_height = height + 1
                     if len(entries) >= BATCH_IDS_MAX * ENTRY_SIZE:
@@ -343,8 +353,9 @@ class Indexer:
             caught_up = next_height > tip
             if not caught_up and len(entries) < BATCH_IDS_MAX * ENTRY_SIZE:
                 continue
+            aged = time.monotonic() - gathered_at >= AGE_FLUSH_S
             if next_height - 1 > base and (len(entries) >= BATCH_IDS_MAX * ENTRY_SIZE or
-                                           caught_up and (stopping or idle)):
+                                           caught_up and (stopping or idle or aged)):
                 idle = False
                 marker = self._flush(entries, base, next_height - 1)
                 if marker is None:                 # another process holds the writer lock

@@ -143,6 +143,15 @@ class Applier:
             return False
         return self.ledger.block_bytes(block.height) == bytes(data)
 
+    def skip_to(self, sequence: int) -> None:
+        """Record that the messages up to `sequence` are held (the caller found the tip's block
+        there)."""
+        with self.lock:
+            if sequence > self.position:
+                self.position = sequence
+                self._save()
+                self.changed.notify_all()
+
     def wait_past(self, sequence: int, timeout: float) -> bool:
         """Wait until the message at `sequence` has been taken; whether it has."""
         deadline = time.monotonic() + timeout

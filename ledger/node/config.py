@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from ledger import limits
 

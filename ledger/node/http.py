@@ -44,6 +44,7 @@ from ledger.errors import (
 )
 from ledger.node.mempool import Mempool
 from ledger.node.metrics import Metrics
+from ledger.node.replication import REPLICATION_UNAVAILABLE
 
 log = logging.getLogger("ledger.node.http")
 
@@ -55,7 +56,6 @@ INTERNAL = "internal-error"
 # A transaction is at most a record of 64 + 4096 bytes plus its fields (~200 bytes): twice that as hex.
 TX_BODY_BYTES_MAX = 16 * 1024
 
-REPLICATION_UNAVAILABLE = "replication-unavailable"   # as ledger.node.replication names it
 STATUS_BY_CODE = {NOT_FOUND: 404, MEMPOOL_FULL: 503, DUPLICATE_TX: 409, METHOD_NOT_ALLOWED: 405,
                   BODY_TOO_LARGE: 413, INTERNAL: 500, REPLICATION_UNAVAILABLE: 503}
 

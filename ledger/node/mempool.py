@@ -14,6 +14,12 @@ Admission, in order (the first failure is the refusal, a LedgerError with a stab
   5. transfers: amount <= committed balance - the sender's pending transfers (overdraft);
      mints: the sender is a genesis issuer (not-issuer);
   6. the pool holds fewer than max_transactions (mempool-full).
+A transaction gossiped from the transaction stream (`gossiped=True`) was admitted by the node it was
+submitted to; here only the checks every node agrees on whatever its tip are made again (1, 2, 3,
+the nonce above the committed one and its slot free, 6), not the window's upper end or the overdraft
+check, which depend on how far this node's tip is behind: a lagging node would otherwise miss
+transactions it may later have to propose. Every node reads the stream in the same order, so where
+two transactions claim one sender's nonce, every node keeps the same one (the earlier).
 Thread-safe: every method takes one lock; signature checks run outside it.
 """
 from __future__ import annotations
@@ -67,7 +73,7 @@ class Mempool:
 
     # ------------------------------------------------------------ admission
 
-    def add(self, data: bytes) -> Transaction:
+    def add(self, data: bytes, gossiped: bool = False) -> Transaction:
         """Admit the canonical bytes of one signed transaction, or raise LedgerError saying why not."""
         tx = decode_transaction(data)   # strict; also the record size limits
         if tx.chain_id != self.chain_id:
@@ -75,20 +81,25 @@ class Mempool:
         verify_transaction_signature(tx)   # small-order-key, bad-tx-signature
         if isinstance(tx.body, Mint) and tx.sender not in self.issuers:
             raise LedgerError(NOT_ISSUER, "a mint's sender must be a genesis issuer")
-        if self._in_chain(tx.txid):
-            raise LedgerError(DUPLICATE_TX, f"transaction {tx.txid.hex()} is already in the chain")
         committed = self._account(tx.sender)
+        # A transaction in the chain holds one of its sender's used nonces, so only a nonce at or
+        # below the committed one can be a duplicate: the (costly, random-key) txid lookup is made
+        # only then, as the block rules do (docs/FORMAT.md §9).
+        if tx.nonce <= committed.nonce and self._in_chain(tx.txid):
+            raise LedgerError(DUPLICATE_TX, f"transaction {tx.txid.hex()} is already in the chain")
         with self._lock:
             if tx.txid in self._by_txid:
                 raise LedgerError(DUPLICATE_TX, f"transaction {tx.txid.hex()} is already pending")
             first, last = committed.nonce + 1, committed.nonce + self.nonce_window
+            if gossiped:
+                last = 2**64 - 1
             if not first <= tx.nonce <= last:
                 raise LedgerError(BAD_NONCE, f"the nonce {tx.nonce} is outside the window {first}..{last} "
                                              "(the sender's committed nonce + 1 onwards)")
             pending = self._by_sender.get(tx.sender, {})
             if tx.nonce in pending:
                 raise LedgerError(BAD_NONCE, f"another pending transaction of this sender has nonce {tx.nonce}")
-            if isinstance(tx.body, Transfer):
+            if isinstance(tx.body, Transfer) and not gossiped:
                 spent = sum(p.tx.body.amount for p in pending.values()
                             if isinstance(p.tx.body, Transfer) and p.tx.nonce > committed.nonce)
                 if tx.body.amount > committed.balance - spent:
@@ -114,10 +125,10 @@ class Mempool:
         with self._lock:
             return txid in self._by_txid
 
-    def knows(self, txid: bytes) -> bool:
-        """Whether the transaction is pending here or already in the chain (a gossiped copy of it
-        needs no admission: no signature check)."""
-        return txid in self or self._in_chain(txid)
+    def settled(self, tx: Transaction) -> bool:
+        """Whether a gossiped transaction needs no admission (no signature check): it is pending
+        here already, or its nonce is used (it is in the chain, or can never be)."""
+        return tx.txid in self or tx.nonce <= self._account(tx.sender).nonce
 
     @property
     def size_bytes(self) -> int:

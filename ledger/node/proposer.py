@@ -23,6 +23,7 @@ from typing import Callable, ContextManager, Protocol
 from ledger import Block, Keypair, Ledger, LedgerError, encode_block
 from ledger.node.config import BlockCutting
 from ledger.node.mempool import Mempool
+from ledger.node.replication import FENCED, REPLICATION_UNAVAILABLE
 
 log = logging.getLogger("ledger.node.proposer")
 
@@ -181,8 +182,11 @@ class Proposer:
                 continue
             try:
                 block = self.step()
-            except LedgerError as error:   # the rules refused a whole block: log, and try the next cut
-                log.error("block refused: %s", error)
+            except LedgerError as error:
+                if error.code in (FENCED, REPLICATION_UNAVAILABLE):   # another block took the place, or NATS is away
+                    log.info("block not published: %s", error)
+                else:   # the rules refused a whole block: log, and try the next cut
+                    log.error("block refused: %s", error)
                 block = None
             except Exception:   # a fault (disk full, store failure): keep serving reads, retry later
                 log.exception("proposing failed")

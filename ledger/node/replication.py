@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from ledger import Keypair, Ledger, LedgerError, decode_transaction, limits
+from ledger import Keypair, Ledger, LedgerError, decode_block, decode_transaction, limits
 from ledger.errors import EnvironmentFault
 from ledger.node.applier import Applier
 from ledger.node.config import NatsSettings
@@ -83,13 +83,14 @@ class Replication:
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
         self.tx_position = 0
+        self.blocks_caught_up = False   # the last read of the block stream found nothing more
         self.on_ready: Callable[[], None] | None = None   # called on the NATS thread once connected
 
     # ------------------------------------------------------------ life
 
     def start(self) -> None:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._main(), self._loop)
+        asyncio.run_coroutine_threadsafe(self._main(), self._loop).add_done_callback(_log_failure)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Give up the lease (so another validator takes over at once), close the connection.
@@ -115,6 +116,7 @@ class Replication:
     def status(self) -> dict:
         return {"nats": "connected" if self.connected else "disconnected",
                 "leader": self.leading(),
+                "caught_up": self.blocks_caught_up,
                 "stream_sequence": self.applier.position,
                 "refused": self.applier.refused_count}
 
@@ -146,16 +148,22 @@ class Replication:
         self._js = self._nc.jetstream(timeout=PUBLISH_TIMEOUT_S)
         self.max_payload = self._nc.max_payload
         await self._ensure_streams()
+        await self._seek()
         if self.on_ready is not None:
             self.on_ready()
         self.ready.set()
-        self._tasks.append(asyncio.ensure_future(self._read(self.names.blocks_stream, self.names.blocks_subject,
-                                                            lambda: self.applier.position + 1, self._take_blocks)))
-        self._tasks.append(asyncio.ensure_future(self._read(self.names.txs_stream, self.names.txs_subject,
-                                                            lambda: self.tx_position + 1, self._admit_txs)))
+        self._tasks.append(asyncio.ensure_future(self._read(
+            self.names.blocks_stream, self.names.blocks_subject, lambda: self.applier.position + 1, self._take_blocks,
+            lambda flag: setattr(self, "blocks_caught_up", flag))))
+        self._tasks.append(asyncio.ensure_future(self._read(
+            self.names.txs_stream, self.names.txs_subject, lambda: self.tx_position + 1, self._admit_txs,
+            lambda flag: None)))
         if self.keypair is not None:
             self.lease = Lease(self._js, self.names.lease_bucket, self.settings, self.keypair, self.node_name)
-            self._tasks.append(asyncio.ensure_future(self.lease.run()))
+            # A node still reading a long backlog would only be fenced: it competes once caught up.
+            self._tasks.append(asyncio.ensure_future(self.lease.run(may_take=lambda: self.blocks_caught_up)))
+        for task in self._tasks:
+            task.add_done_callback(_log_failure)
 
     async def _close(self) -> None:
         for task in self._tasks:
@@ -199,12 +207,32 @@ class Replication:
                 log.warning("cannot make the streams yet (%s: %s); retrying", type(exc).__name__, exc)
                 await asyncio.sleep(1.0)
 
+    async def _seek(self) -> None:
+        """A store with blocks but no position (made by `ledger import` of a chain file): find the
+        stream message holding its tip, so reading starts after it instead of at the stream's first
+        message. Tried where it is when no message was ever refused (sequence = height); otherwise
+        reading from the start skips the blocks held (ledger.node.applier)."""
+        tip = self.ledger.tip
+        if self.applier.position != 0 or tip.height == 0:
+            return
+        try:
+            message = await self._js.get_msg(self.names.blocks_stream, seq=tip.height)
+            block = decode_block(message.data, self.ledger.genesis.version)
+        except Exception as exc:   # absent, or not a block: read from the start
+            log.info("the tip's block is not at stream sequence %d (%s); reading from the start", tip.height, exc)
+            return
+        if block.hash == tip.hash:
+            self.applier.skip_to(tip.height)
+            log.warning("store at height %d without a stream position: its tip is stream message %d; reading on from "
+                        "there", tip.height, tip.height)
+
     # ------------------------------------------------------------ reading the streams
 
     async def _read(self, stream: str, subject: str, next_sequence: Callable[[], int],
-                    handle: Callable[[list], Awaitable[None]]) -> None:
+                    handle: Callable[[list], Awaitable[None]], caught_up: Callable[[bool], None]) -> None:
         """Read `stream` from `next_sequence()` on, in order, with an ephemeral pull consumer made
-        again from the next sequence whenever it fails (its server died, the connection dropped)."""
+        again from the next sequence whenever it fails (its server died, the connection dropped).
+        `caught_up(flag)` is told after each fetch whether the stream held more than was fetched."""
         from nats.errors import TimeoutError as NatsTimeout
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -217,7 +245,8 @@ class Replication:
                                             inactive_threshold=30.0, num_replicas=1, mem_storage=True)
                     subscription = await self._js.pull_subscribe(subject, durable=None, stream=stream, config=config)
                 messages = await subscription.fetch(READ_BATCH, timeout=1.0)
-            except (NatsTimeout, asyncio.TimeoutError):
+            except (NatsTimeout, asyncio.TimeoutError):   # nothing new within the second
+                caught_up(True)
                 continue
             except asyncio.CancelledError:
                 raise
@@ -235,14 +264,14 @@ class Replication:
                 continue
             try:
                 await handle(batch)
+                if messages:
+                    caught_up(messages[-1].metadata.num_pending == 0)
             except EnvironmentFault as fault:   # the disk, not the block: retry the same messages later
                 log.error("cannot apply from %s: %s; retrying in 1 s", stream, fault)
                 subscription = await _drop(subscription)
                 await asyncio.sleep(1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:   # anything else escaping: this task must not end, or the node never applies again
-                log.exception("applying from %s failed; retrying in 1 s", stream)
+            except Exception:   # a bug: say so, and retry the same messages rather than skip them
+                log.exception("taking messages of %s failed; retrying in 1 s", stream)
                 subscription = await _drop(subscription)
                 await asyncio.sleep(1.0)
 
@@ -257,8 +286,8 @@ class Replication:
         for sequence, data in batch:
             try:
                 tx = decode_transaction(data)
-                if not self.mempool.knows(tx.txid):
-                    self.mempool.add(data)
+                if not self.mempool.settled(tx):
+                    self.mempool.add(data, gossiped=True)
             except LedgerError as error:   # committed meanwhile, or refused as the submitting node did
                 log.debug("gossiped transaction at %d not admitted: %s", sequence, error)
             self.tx_position = sequence
@@ -277,8 +306,7 @@ class Replication:
             raise
         except Exception as exc:
             future.cancel()
-            raise LedgerError(REPLICATION_UNAVAILABLE, f"the block stream did not acknowledge: {type(exc).__name__}"
-                              f" {exc}") from None
+            raise _unavailable("block", exc) from None
 
     async def _publish_block(self, data: bytes, block_hash: bytes, after_sequence: int) -> int:
         from nats.js.errors import APIError
@@ -293,9 +321,7 @@ class Replication:
             if exc.err_code == WRONG_LAST_SEQUENCE:
                 raise LedgerError(FENCED, f"the block stream has moved past {after_sequence}") from None
             raise
-        if ack.duplicate:
-            raise LedgerError(FENCED, "the block was published before (a duplicate within the window)")
-        return ack.seq
+        return ack.seq   # a duplicate (the same block within the window) names the first copy's sequence
 
     async def publish_tx(self, data: bytes, txid: bytes) -> None:
         """From another event loop (the HTTP app's): publish an admitted transaction to the
@@ -307,13 +333,22 @@ class Replication:
             raise
         except Exception as exc:
             future.cancel()
-            raise LedgerError(REPLICATION_UNAVAILABLE, f"the transaction stream did not acknowledge: "
-                              f"{type(exc).__name__} {exc}") from None
+            raise _unavailable("transaction", exc) from None
 
     async def _publish_tx(self, data: bytes, txid: bytes) -> None:
         if self._js is None:
             raise LedgerError(REPLICATION_UNAVAILABLE, "not connected to NATS yet")
         await self._js.publish(self.names.txs_subject, data, headers={"Nats-Msg-Id": txid.hex()})
+
+
+def _unavailable(stream: str, exc: BaseException) -> LedgerError:
+    return LedgerError(REPLICATION_UNAVAILABLE, f"the {stream} stream did not acknowledge: {type(exc).__name__} {exc}")
+
+
+def _log_failure(future) -> None:
+    """A task of the NATS thread ended by an exception: a bug; say so (the node keeps serving reads)."""
+    if not future.cancelled() and future.exception() is not None:
+        log.error("replication task failed", exc_info=future.exception())
 
 
 async def _drop(subscription) -> None:
