@@ -422,3 +422,49 @@ def test_an_unexpected_error_while_applying_does_not_stop_the_reader(cluster, mo
     assert a.applier.wait_past(1, WAIT_S)
     assert b.applier.wait_past(1, WAIT_S), "b's reader stopped"
     assert errors and b.book.tip.hash == first.hash
+
+
+@pytest.mark.parametrize("garbage_first", [False, True])
+def test_a_store_imported_ahead_finds_its_place_in_the_stream(cluster, tmp_path, monkeypatch, garbage_first):
+    """A store filled from a chain file, with no position file, joins: where the stream's sequence
+    equals the height it starts right after its tip; where it does not (a message was refused
+    before), it reads from the start and skips the blocks it holds. Either way it appends only the
+    blocks after its tip and ends where the others are."""
+    a = cluster("a")
+    if garbage_first:
+        js_call(cluster.url, lambda js: js.publish(cluster.names.blocks_subject, b"not a block"))
+        assert a.applier.wait_past(1, WAIT_S)
+    blocks = []
+    for nonce in (1, 2, 3):
+        block = a.build(a.chain.transfer(a.chain.alice, nonce, 1))
+        assert a.applier.wait_past(a.publish(block), WAIT_S)
+        blocks.append(block)
+    # b's store: the first two blocks, as `ledger import` of a chain file leaves it
+    chain = make_chain(tmp_path / "b")
+    for block in blocks[:2]:
+        chain.book.append(block)
+    appended = []
+    real = chain.book.append
+
+    def append(block):
+        stored = real(block)
+        appended.append(stored.height)
+        return stored
+    monkeypatch.setattr(chain.book, "append", append)
+    taken, real_take = [], Applier.take
+
+    def take(applier, sequence, data):
+        if applier.ledger is chain.book:
+            taken.append(sequence)
+        return real_take(applier, sequence, data)
+    monkeypatch.setattr(Applier, "take", take)
+    b = Node(chain, os.fspath(tmp_path / "b"), cluster.url, "b")
+    try:
+        end = a.applier.position
+        assert b.applier.wait_past(end, WAIT_S)
+        assert b.book.info() == a.book.info() and appended == [3]
+        assert taken == ([1, 2, 3, 4] if garbage_first else [3])   # found its place: read only what follows
+        assert b.applier.refused_count == (1 if garbage_first else 0)   # read from the start: refused again
+    finally:
+        b.replication.stop()
+        chain.book.close()
