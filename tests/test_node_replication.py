@@ -468,3 +468,67 @@ def test_a_store_imported_ahead_finds_its_place_in_the_stream(cluster, tmp_path,
     finally:
         b.replication.stop()
         chain.book.close()
+
+
+# ---------------------------------------------------------------- the HTTP app over replication
+
+def http(app, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:
+    """One request through the ASGI interface, the JSON body decoded."""
+    import json
+
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": []}
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+def test_submitting_publishes_to_the_transaction_stream(cluster):
+    from ledger.node.http import NodeApp
+    from ledger.node.metrics import Metrics
+
+    a, b = cluster("a"), cluster("b")
+    app = NodeApp(a.book, a.mempool, Metrics(), proposing=False, replication=a.replication)
+    data = a.chain.transfer(a.chain.alice, 1, 10)
+    status, body = http(app, "POST", "/tx", data.hex().encode())
+    assert status == 202, body
+    txid = bytes.fromhex(body["txid"])
+    wait_for(lambda: txid in b.mempool, "the submitted transaction in b's mempool")
+    js_call(cluster.url, lambda js: js.publish(cluster.names.blocks_subject, b"not a block"))
+    assert a.applier.wait_past(1, WAIT_S)
+    status, health = http(app, "GET", "/health")
+    assert status == 200 and health["nats"] == "connected" and health["stream_sequence"] == 1
+    assert health["refused"] == 1 and health["leader"] is False
+    status, refused = http(app, "GET", "/refused")
+    assert status == 200 and [(r["sequence"], r["code"]) for r in refused["refused"]] == [(1, "bad-encoding")]
+
+
+def test_submitting_without_nats_is_refused_and_not_kept(tmp_path):
+    from ledger.node.http import NodeApp
+    from ledger.node.metrics import Metrics
+
+    chain = make_chain(tmp_path / "a")
+    mempool = Mempool(chain.book, 100, 16)
+    applier = Applier(chain.book, mempool, names(chain.book.chain_id).blocks_stream, os.fspath(tmp_path / "a"))
+    replication = Replication(NatsSettings((f"nats://127.0.0.1:{_free_port()}",), replicas=1), chain.book, mempool,
+                              applier, None, "alone")   # nothing listens there
+    replication.start()
+    try:
+        app = NodeApp(chain.book, mempool, Metrics(), proposing=False, replication=replication)
+        data = chain.transfer(chain.alice, 1, 10)
+        for _ in range(2):   # a retry is admitted again, and refused again the same way
+            status, body = http(app, "POST", "/tx", data.hex().encode())
+            assert status == 503 and body["code"] == "replication-unavailable", body
+            assert len(mempool) == 0
+        status, health = http(app, "GET", "/health")
+        assert health["nats"] == "disconnected" and health["leader"] is False
+    finally:
+        replication.stop()
+        chain.book.close()
