@@ -168,6 +168,7 @@ class Replication:
     async def _close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)   # let each finish cancelling
         if self.lease is not None:
             await self.lease.release()
         if self._nc is not None:
