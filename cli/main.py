@@ -1261,6 +1261,10 @@ def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thre
 def node(config_path: str, log_level: str) -> None:
     """Run a node: the HTTP API over a store, a mempool, and (with a validator key) a proposer.
 
+    With a [nats] table in the file the node is one of several sharing the chain through NATS
+    JetStream: blocks go through a replicated stream every node applies in order, and one validator
+    at a time proposes, holding a lease (README.md, "Running several nodes").
+
     Serves until Ctrl-C (exit 130) or SIGTERM (exit 0), which stop it after the block being
     committed. Prints one line `listening on http://HOST:PORT` on stderr once it accepts requests.
     An encrypted validator key file takes its passphrase from --passphrase-env or --passphrase-file.
