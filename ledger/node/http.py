@@ -253,7 +253,9 @@ def _found(value, message: str):
 
 
 def _json(data: object) -> bytes:
-    return json.dumps(data, indent=2, sort_keys=False).encode() + b"\n"
+    # Compact: with `indent` the json module encodes in Python, not C (a block of 50 transfers:
+    # 0.46 ms against 0.17 ms); the shapes are the CLI's, the whitespace is not.
+    return json.dumps(data, separators=(",", ":")).encode() + b"\n"
 
 
 def _error_json(code: str, message: str) -> bytes:

@@ -76,7 +76,7 @@ class Replication:
         self.lease: Lease | None = None
         self.max_payload = 0
         self.ready = threading.Event()    # connected once and the streams exist
-        self._loop = asyncio.new_event_loop()
+        self._loop = _new_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ledger-nats", daemon=True)
         self._nc = None
         self._js = None
@@ -340,6 +340,15 @@ class Replication:
         if self._js is None:
             raise LedgerError(REPLICATION_UNAVAILABLE, "not connected to NATS yet")
         await self._js.publish(self.names.txs_subject, data, headers={"Nats-Msg-Id": txid.hex()})
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """libuv's loop where installed (as uvicorn picks it for the HTTP side), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _unavailable(stream: str, exc: BaseException) -> LedgerError:
