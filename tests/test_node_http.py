@@ -80,6 +80,9 @@ def test_submit_commit_and_query_everything(node):
     assert get_json(app, "/health") == {"status": "ok", "height": 1, "proposing": True}
     assert get_json(app, "/block/1") == block_json(block)
     assert get_json(app, f"/block/{block.hash.hex()}") == block_json(block)
+    txids = {"height": 1, "hash": block.hash.hex(), "txids": [tx.txid.hex() for tx in block.transactions]}
+    assert get_json(app, "/block/1/txids") == txids == get_json(app, f"/block/{block.hash.hex()}/txids")
+    assert get_json(app, "/block/2/txids", status=404)["code"] == "not-found"
     txid = block.transactions[0].txid
     assert get_json(app, f"/tx/{txid.hex()}") == tx_info_json(chain.book.tx(txid))
     bob = chain.bob.public_key

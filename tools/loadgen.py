@@ -2,8 +2,8 @@
 watchers that time when each one is committed on every node.
 
 Specification: issue 10's benchmark ("end-to-end accepted tx/s and p50/p99 latency, submit →
-committed on every node") and the node's HTTP API (README "Running a node": POST /tx, GET /info,
-GET /block/{height}).
+committed on every node") and the node's HTTP API (README "Running a node": POST /tx, GET /health,
+GET /block/{height}/txids).
 
 Open loop: transaction k is due at start + k / rate whatever the answers before it, so a slow node
 shows as latency and a lagging generator as a sent rate below the offered one (both are reported).
@@ -142,7 +142,7 @@ class _Client:
 
 
 class Watcher(threading.Thread):
-    """Follows one node's chain from `start_height`: /info, then /block/{h} for each new height,
+    """Follows one node's chain from `start_height`: /health, then /block/{h}/txids for each new height,
     timestamping every txid when first seen."""
 
     def __init__(self, url: str, start_height: int | None = None):
@@ -163,17 +163,17 @@ class Watcher(threading.Thread):
         return json.loads(body)
 
     def poll(self) -> None:
-        height = self._get("/info")["height"]
+        height = self._get("/health")["height"]
         if self.height is None:
             self.height = height
         while self.height < height:
-            block = self._get(f"/block/{self.height + 1}")
+            block = self._get(f"/block/{self.height + 1}/txids")
             now = time.monotonic()
-            for tx in block["transactions"]:
-                if tx["txid"] in self.seen:
+            for txid in block["txids"]:
+                if txid in self.seen:
                     self.duplicates += 1
                 else:
-                    self.seen[tx["txid"]] = now
+                    self.seen[txid] = now
             self.height += 1
             self.blocks += 1
 

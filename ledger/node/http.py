@@ -17,6 +17,8 @@ Routes:
                                  transaction is not kept)
   GET  /info                     as `ledger info --json`
   GET  /block/{height|hash}      as `ledger block --json`
+  GET  /block/{height|hash}/txids   {"height", "hash", "txids"}: what a client waiting for its
+                                 transactions needs, without rendering every field
   GET  /tx/{txid}                as `ledger tx --json`
   GET  /account/{key}            as `ledger account --json`
   GET  /record/{owner}/{key}     as `ledger record --json`; the key is UTF-8 text (percent-encoded),
@@ -145,14 +147,11 @@ class NodeApp:
             case ["info"]:
                 return lambda: {**book.info(), "genesis": genesis_json(book.genesis)}
             case ["block", reference]:
-                if reference.isascii() and reference.isdigit():
-                    height = int(reference)
-                    if height > 2**64 - 1:
-                        raise HttpError(400, BAD_REQUEST, "a height is at most 2**64 - 1")
-                    ref: int | bytes = height
-                else:
-                    ref = _hex_path(reference, 32, "a block hash")
+                ref = _block_reference(reference)
                 return lambda: block_json(_found(book.block(ref), f"no block {reference}"))
+            case ["block", reference, "txids"]:
+                ref = _block_reference(reference)
+                return lambda: _txids_json(_found(book.block(ref), f"no block {reference}"))
             case ["tx", txid]:
                 key = _hex_path(txid, 32, "the txid")
                 return lambda: tx_info_json(_found(book.tx(key), f"no transaction {txid}"))
@@ -244,6 +243,19 @@ async def _read_body(receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _block_reference(reference: str) -> int | bytes:
+    if reference.isascii() and reference.isdigit():
+        height = int(reference)
+        if height > 2**64 - 1:
+            raise HttpError(400, BAD_REQUEST, "a height is at most 2**64 - 1")
+        return height
+    return _hex_path(reference, 32, "a block hash")
+
+
+def _txids_json(block) -> dict:
+    return {"height": block.height, "hash": block.hash.hex(), "txids": [tx.txid.hex() for tx in block.transactions]}
 
 
 def _found(value, message: str):
