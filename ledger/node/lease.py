@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import Callable
 
 from ledger import Keypair
 from ledger.node.config import NatsSettings
@@ -61,14 +62,17 @@ class Lease:
                                                           description="the proposer lease (ledger node)")
         return self._kv
 
-    async def step(self) -> bool:
-        """Take the lease if it is free, or renew it if it is ours; whether we hold it now."""
+    async def step(self, may_take: bool = True) -> bool:
+        """Take the lease if it is free (and `may_take`), or renew it if it is ours; whether we hold
+        it now."""
         from nats.js.errors import KeyWrongLastSequenceError
 
         started = time.monotonic()
         try:
             kv = await self._bucket()
             if self._revision is None:
+                if not may_take:
+                    return False
                 self._revision = await kv.create(KEY, self.value)
                 log.warning("took the proposer lease (revision %d)", self._revision)
             else:
@@ -85,9 +89,10 @@ class Lease:
             log.info("cannot reach the lease bucket: %s: %s", type(exc).__name__, exc)
         return self.held()
 
-    async def run(self) -> None:
+    async def run(self, may_take: Callable[[], bool] = lambda: True) -> None:
+        """Renew every third of the TTL; take the lease when free only while `may_take()`."""
         while True:
-            await self.step()
+            await self.step(may_take())
             await asyncio.sleep(self.ttl / 3)
 
     async def release(self) -> None:

@@ -83,13 +83,14 @@ class Replication:
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
         self.tx_position = 0
+        self.blocks_caught_up = False   # the last read of the block stream found nothing more
         self.on_ready: Callable[[], None] | None = None   # called on the NATS thread once connected
 
     # ------------------------------------------------------------ life
 
     def start(self) -> None:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._main(), self._loop)
+        asyncio.run_coroutine_threadsafe(self._main(), self._loop).add_done_callback(_log_failure)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Give up the lease (so another validator takes over at once), close the connection."""
@@ -112,6 +113,7 @@ class Replication:
     def status(self) -> dict:
         return {"nats": "connected" if self.connected else "disconnected",
                 "leader": self.leading(),
+                "caught_up": self.blocks_caught_up,
                 "stream_sequence": self.applier.position,
                 "refused": self.applier.refused_count}
 
@@ -147,13 +149,18 @@ class Replication:
         if self.on_ready is not None:
             self.on_ready()
         self.ready.set()
-        self._tasks.append(asyncio.ensure_future(self._read(self.names.blocks_stream, self.names.blocks_subject,
-                                                            lambda: self.applier.position + 1, self._take_blocks)))
-        self._tasks.append(asyncio.ensure_future(self._read(self.names.txs_stream, self.names.txs_subject,
-                                                            lambda: self.tx_position + 1, self._admit_txs)))
+        self._tasks.append(asyncio.ensure_future(self._read(
+            self.names.blocks_stream, self.names.blocks_subject, lambda: self.applier.position + 1, self._take_blocks,
+            lambda flag: setattr(self, "blocks_caught_up", flag))))
+        self._tasks.append(asyncio.ensure_future(self._read(
+            self.names.txs_stream, self.names.txs_subject, lambda: self.tx_position + 1, self._admit_txs,
+            lambda flag: None)))
         if self.keypair is not None:
             self.lease = Lease(self._js, self.names.lease_bucket, self.settings, self.keypair, self.node_name)
-            self._tasks.append(asyncio.ensure_future(self.lease.run()))
+            # A node still reading a long backlog would only be fenced: it competes once caught up.
+            self._tasks.append(asyncio.ensure_future(self.lease.run(may_take=lambda: self.blocks_caught_up)))
+        for task in self._tasks:
+            task.add_done_callback(_log_failure)
 
     async def _close(self) -> None:
         for task in self._tasks:
@@ -218,9 +225,10 @@ class Replication:
     # ------------------------------------------------------------ reading the streams
 
     async def _read(self, stream: str, subject: str, next_sequence: Callable[[], int],
-                    handle: Callable[[list], Awaitable[None]]) -> None:
+                    handle: Callable[[list], Awaitable[None]], caught_up: Callable[[bool], None]) -> None:
         """Read `stream` from `next_sequence()` on, in order, with an ephemeral pull consumer made
-        again from the next sequence whenever it fails (its server died, the connection dropped)."""
+        again from the next sequence whenever it fails (its server died, the connection dropped).
+        `caught_up(flag)` is told after each fetch whether the stream held more than was fetched."""
         from nats.errors import TimeoutError as NatsTimeout
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -233,7 +241,8 @@ class Replication:
                                             inactive_threshold=30.0, num_replicas=1, mem_storage=True)
                     subscription = await self._js.pull_subscribe(subject, durable=None, stream=stream, config=config)
                 messages = await subscription.fetch(READ_BATCH, timeout=1.0)
-            except (NatsTimeout, asyncio.TimeoutError):
+            except (NatsTimeout, asyncio.TimeoutError):   # nothing new within the second
+                caught_up(True)
                 continue
             except asyncio.CancelledError:
                 raise
@@ -251,8 +260,14 @@ class Replication:
                 continue
             try:
                 await handle(batch)
+                if messages:
+                    caught_up(messages[-1].metadata.num_pending == 0)
             except EnvironmentFault as fault:   # the disk, not the block: retry the same messages later
                 log.error("cannot apply from %s: %s; retrying in 1 s", stream, fault)
+                subscription = await _drop(subscription)
+                await asyncio.sleep(1.0)
+            except Exception:   # a bug: say so, and retry the same messages rather than skip them
+                log.exception("taking messages of %s failed; retrying in 1 s", stream)
                 subscription = await _drop(subscription)
                 await asyncio.sleep(1.0)
 
@@ -287,8 +302,7 @@ class Replication:
             raise
         except Exception as exc:
             future.cancel()
-            raise LedgerError(REPLICATION_UNAVAILABLE, f"the block stream did not acknowledge: {type(exc).__name__}"
-                              f" {exc}") from None
+            raise _unavailable("block", exc) from None
 
     async def _publish_block(self, data: bytes, block_hash: bytes, after_sequence: int) -> int:
         from nats.js.errors import APIError
@@ -303,9 +317,7 @@ class Replication:
             if exc.err_code == WRONG_LAST_SEQUENCE:
                 raise LedgerError(FENCED, f"the block stream has moved past {after_sequence}") from None
             raise
-        if ack.duplicate:
-            raise LedgerError(FENCED, "the block was published before (a duplicate within the window)")
-        return ack.seq
+        return ack.seq   # a duplicate (the same block within the window) names the first copy's sequence
 
     async def publish_tx(self, data: bytes, txid: bytes) -> None:
         """From another event loop (the HTTP app's): publish an admitted transaction to the
@@ -317,13 +329,22 @@ class Replication:
             raise
         except Exception as exc:
             future.cancel()
-            raise LedgerError(REPLICATION_UNAVAILABLE, f"the transaction stream did not acknowledge: "
-                              f"{type(exc).__name__} {exc}") from None
+            raise _unavailable("transaction", exc) from None
 
     async def _publish_tx(self, data: bytes, txid: bytes) -> None:
         if self._js is None:
             raise LedgerError(REPLICATION_UNAVAILABLE, "not connected to NATS yet")
         await self._js.publish(self.names.txs_subject, data, headers={"Nats-Msg-Id": txid.hex()})
+
+
+def _unavailable(stream: str, exc: BaseException) -> LedgerError:
+    return LedgerError(REPLICATION_UNAVAILABLE, f"the {stream} stream did not acknowledge: {type(exc).__name__} {exc}")
+
+
+def _log_failure(future) -> None:
+    """A task of the NATS thread ended by an exception: a bug; say so (the node keeps serving reads)."""
+    if not future.cancelled() and future.exception() is not None:
+        log.error("replication task failed", exc_info=future.exception())
 
 
 async def _drop(subscription) -> None:
