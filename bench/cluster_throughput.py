@@ -3,9 +3,10 @@ cluster, on this machine), next to the single-node `ledger import` rate of the s
 measured in the same run. Not a pytest file: run it directly.
 
 Specification: issue 10, "Benchmark": accepted tx/s and p50/p99 latency (submit -> committed on every
-node) at an offered 1,000 tx/s; then a ramp of offered rates up to the highest sustained one
-(accepted within 3 % of offered, the generator kept up, p99 <= 1 s, nothing dropped), with the CPU of
-each process group (/proc/PID/stat utime + stime, proc(5)) to say what bounds it.
+node) at an offered 1,000 tx/s; then a ramp of offered rates, up if that was sustained, down if
+not, to the highest sustained one (accepted within 3 % of offered, the generator kept up, p99 <= 1 s,
+nothing dropped), with the CPU of each process group (/proc/PID/stat utime + stime, proc(5)) and of
+the rest of the machine (/proc/stat) to say what bounds it. Each step signs with fresh senders.
 
     .venv/bin/python bench/cluster_throughput.py [--rate 1000] [--seconds 20] [--ramp 1500,2000,3000]
 """
@@ -20,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from ledger import Ledger, decode_transaction  # noqa: E402
-from tools.cluster import Cluster, NodeError, cpu_seconds, venv_program  # noqa: E402
+from tools.cluster import Cluster, cpu_seconds, venv_program  # noqa: E402
 from tools.loadgen import presign, run_load, start_watchers  # noqa: E402
 
 SUSTAINED_SHARE = 0.97        # accepted (and sent) at least this share of the offered rate
@@ -38,20 +39,6 @@ def _machine_ticks() -> tuple[int, int]:
         values = [int(field) for field in handle.readline().split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)   # idle + iowait
     return sum(values[:8]) - idle, sum(values[:8])
-
-
-def _wait_for_proposer(cluster: Cluster, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for node in cluster.nodes:
-            try:
-                health = node.get("/health", timeout=5)
-            except (OSError, NodeError):
-                continue
-            if "leader" not in health or health.get("leader"):
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"no proposer within {timeout} s")
 
 
 def run_step(cluster: Cluster, step: int, rate: float, seconds: float, senders_per_step: int, threads: int,
@@ -118,6 +105,22 @@ def import_baseline(cluster: Cluster, items, max_transactions: int, folder: str)
     return len(items) / seconds, seconds
 
 
+def run_plan(cluster: Cluster, args, up: list[float], down: list[float]) -> list[dict]:
+    """The first step; then up the `up` rates until one is not sustained or, if the first was not,
+    down the `down` rates until one is."""
+    first = run_step(cluster, 0, args.rate, args.seconds, args.senders_per_step, args.threads, args.grace)
+    print(_line(first), flush=True)
+    steps = [first]
+    for rate in up if first["sustained"] else down:
+        cluster.wait_same_tip(120)
+        step = run_step(cluster, len(steps), rate, args.ramp_seconds, args.senders_per_step, args.threads, args.grace)
+        steps.append(step)
+        print(_line(step), flush=True)
+        if step["sustained"] != first["sustained"]:
+            break
+    return steps
+
+
 def _line(step: dict) -> str:
     result, cores = step["result"], step["cores"]
     lat = result.latency
@@ -126,10 +129,11 @@ def _line(step: dict) -> str:
         return "-" if value is None else f"{value * 1000:,.0f}"
 
     used = "  ".join(f"{name} {value:.2f}" for name, value in cores.items())
-    refused = sum(result.refused.values())
+    refused = ", ".join(f"{code} {count}" for code, count in sorted(result.refused.items())) or "0"
     return (f"offered {step['rate']:>6,.0f}  sent {result.sent_rate:>6,.0f}  accepted {result.accepted_rate:>6,.0f} "
             f"({result.accepted}/{result.offered}, refused {refused})  end-to-end {result.end_to_end_rate:>6,.0f} tx/s  "
-            f"p50 {ms(lat['p50'])} p99 {ms(lat['p99'])} max {ms(lat['max'])} ms  dropped {result.dropped}  "
+            f"p50 {ms(lat['p50'])} p99 {ms(lat['p99'])} max {ms(lat['max'])} ms (202 after p50 "
+            f"{ms(result.ack_latency['p50'])} p99 {ms(result.ack_latency['p99'])})  dropped {result.dropped}  "
             f"{'sustained' if step['sustained'] else 'NOT sustained'}\n    cores: {used}")
 
 
@@ -139,36 +143,40 @@ def main() -> int:
     parser.add_argument("--nats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=1000, help="the first step's offered tx/s")
     parser.add_argument("--seconds", type=float, default=20, help="the first step's length")
-    parser.add_argument("--ramp", default="1500,2000,3000,4000", help="offered rates after it (comma-separated)")
+    parser.add_argument("--ramp", default="1500,2000,3000,4000",
+                        help="offered rates after it, if it was sustained (comma-separated)")
+    parser.add_argument("--ramp-down", default="750,500,300,150",
+                        help="offered rates after it, if it was not sustained")
     parser.add_argument("--ramp-seconds", type=float, default=10)
     parser.add_argument("--senders-per-step", type=int, default=120)
-    parser.add_argument("--threads", type=int, default=8, help="load generator threads")
+    parser.add_argument("--threads", type=int, default=32,
+                        help="load generator threads (each waits for its 202: the durable publish)")
     parser.add_argument("--grace", type=float, default=30)
     parser.add_argument("--max-transactions", type=int, default=1000, help="[blocks] max_transactions")
     parser.add_argument("--batch-timeout-ms", type=int, default=100, help="[blocks] batch_timeout_ms")
     parser.add_argument("--proxies", action="store_true", help="route every node through TCP proxies")
+    parser.add_argument("--keep", metavar="FOLDER", help="run in FOLDER and keep it (logs, stores)")
     args = parser.parse_args()
-    ramp = [float(rate) for rate in args.ramp.split(",") if rate.strip()]
-    plan = [(args.rate, args.seconds)] + [(rate, args.ramp_seconds) for rate in ramp]
-    with tempfile.TemporaryDirectory(prefix="ledger-cluster-bench-") as folder:
+    up = [float(rate) for rate in args.ramp.split(",") if rate.strip()]
+    down = [float(rate) for rate in args.ramp_down.split(",") if rate.strip()]
+    steps_max = 1 + max(len(up), len(down))
+    with tempfile.TemporaryDirectory(prefix="ledger-cluster-bench-") as temporary:
+        folder = args.keep or temporary
         with Cluster(os.path.join(folder, "cluster"), nodes=args.nodes, nats=max(args.nats, 1),
-                     senders=args.senders_per_step * len(plan), proxies=args.proxies, replicated=args.nats > 0,
+                     senders=args.senders_per_step * steps_max, proxies=args.proxies, replicated=args.nats > 0,
                      blocks={"max_transactions": args.max_transactions,
                              "batch_timeout_ms": args.batch_timeout_ms}) as cluster:
-            _wait_for_proposer(cluster)
+            cluster.leader(60)
             cluster.wait_same_tip(60)
             print(f"{args.nodes} nodes, {args.nats} NATS servers (JetStream file storage, sync always, "
                   f"R{cluster.replicas}), blocks of up to {args.max_transactions} / {args.batch_timeout_ms} ms, "
                   f"{os.cpu_count()} cores", flush=True)
-            steps = []
-            for index, (rate, seconds) in enumerate(plan):
-                step = run_step(cluster, index, rate, seconds, args.senders_per_step, args.threads, args.grace)
-                steps.append(step)
-                print(_line(step), flush=True)
-                if index > 0 and not step["sustained"]:
-                    break
-                cluster.wait_same_tip(120)
-            tip = cluster.wait_same_tip(120)
+            try:
+                steps = run_plan(cluster, args, up, down)
+                tip = cluster.wait_same_tip(120)
+            except BaseException:
+                print(cluster.report(), file=sys.stderr)
+                raise
             print(f"all nodes at height {tip['height']}, tip {tip['tip_hash'][:16]}…, "
                   f"state_root {tip.get('state_root', '')[:16]}…")
             first = steps[0]
@@ -176,7 +184,9 @@ def main() -> int:
                                                           os.path.join(folder, "baseline"))
         sustained = [step for step in steps if step["sustained"]]
         best = max(sustained, key=lambda step: step["rate"]) if sustained else None
-        limit = next((step for step in steps[1:] if not step["sustained"]), steps[-1])
+        # what bounds the rate: the step that was not sustained next to the best one that was
+        unsustained = [step for step in steps if not step["sustained"]]
+        limit = min(unsustained, key=lambda step: step["rate"]) if unsustained else steps[-1]
         print(f"\nbaseline: `ledger import` of the first step's {len(first['items'])} transactions "
               f"(blocks of {args.max_transactions}) into a fresh store: {import_rate:,.0f} tx/s "
               f"({import_seconds:.2f} s, process start included)")

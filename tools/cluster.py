@@ -147,8 +147,10 @@ class NatsCluster:
     killed server with the same configuration and data."""
 
     def __init__(self, folder: str | os.PathLike, size: int = 3, sync_interval: str = "always",
-                 cluster_name: str = "ledger", start: bool = True, timeout: float = START_SECONDS_MAX):
+                 cluster_name: str = "ledger", start: bool = True, timeout: float = START_SECONDS_MAX,
+                 max_payload: int = 8 * 1024 * 1024):
         assert 1 <= size <= 5, size
+        self.max_payload = max_payload
         self.folder = Path(folder)
         self.size = size
         self.sync_interval = sync_interval
@@ -174,6 +176,8 @@ class NatsCluster:
         text = (f"server_name: {json.dumps(f'nats-{i}')}\n"
                 f"listen: \"{HOST}:{self.client_ports[i]}\"\n"
                 f"http: \"{HOST}:{self.monitor_ports[i]}\"\n"
+                # a block is one message: room for the largest block a node cuts (the default is 1 MB)
+                f"max_payload: {int(self.max_payload)}\n"
                 "jetstream {\n"
                 f"  store_dir: {json.dumps(str(folder / 'jetstream'))}\n"
                 f"  sync_interval: {json.dumps(self.sync_interval)}\n"
@@ -608,6 +612,24 @@ class Cluster:
                 result.append(None)
         return result
 
+    def leader(self, timeout: float = 60) -> int | None:
+        """The index of the node holding the proposer lease (/health "leader"), waiting until one
+        does; None for nodes without replication (no "leader" in /health: each proposes alone)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, node in enumerate(self.nodes):
+                try:
+                    health = node.get("/health", timeout=5)
+                except (OSError, NodeError):
+                    continue
+                if "leader" not in health:
+                    return None
+                if health["leader"] is True:
+                    return i
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no node holds the proposer lease after {timeout} s")
+            time.sleep(0.1)
+
     def wait_same_tip(self, timeout: float = 60, nodes: list[int] | None = None, min_height: int = 0) -> dict:
         """Until the nodes (all, or those listed) report the same height, tip hash and state root,
         at least `min_height`; that /info. TimeoutError naming each node's tip otherwise."""
@@ -624,6 +646,19 @@ class Cluster:
                                       for i, info in zip(nodes or range(len(self.nodes)), infos))
                 raise TimeoutError(f"nodes not at one tip within {timeout} s: {described}")
             time.sleep(0.1)
+
+    def report(self, lines: int = 15) -> str:
+        """Each process's state and the end of its log: what to print when something went wrong
+        (the folder may be a temporary one, gone after close)."""
+        parts = []
+        for node in self.nodes:
+            state = "running" if node.alive() else (f"exited {node.process.returncode}" if node.process else "not started")
+            parts.append(f"--- {node.name} ({state}), {node.log_path}:\n{node.log(lines)}")
+        if self.nats is not None:
+            for i in range(self.nats.size):
+                state = "running" if self.nats.alive(i) else "stopped"
+                parts.append(f"--- nats-{i} ({state}), {self.nats.log_path(i)}:\n{log_tail(self.nats.log_path(i), lines)}")
+        return "\n".join(parts)
 
     def pids(self) -> dict[str, list[int]]:
         """The live processes by role, for CPU accounting."""

@@ -8,7 +8,7 @@ Exit status: 0 only if every node ends at the same tip (height, hash, state root
 acknowledged (202) was dropped; 1 otherwise; 3 if the cluster could not start; 130 on Ctrl-C.
 Every process started is killed on the way out, whatever happens (Ctrl-C and SIGTERM included).
 
-    .venv/bin/python -m tools.cluster_demo [--rate 800] [--seconds 15] [--keep FOLDER]
+    .venv/bin/python -m tools.cluster_demo [--rate 500] [--seconds 15] [--keep FOLDER]
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from tools.cluster import Cluster, NodeError
+from tools.cluster import Cluster
 from tools.loadgen import presign, run_load, start_watchers
 
 EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -26,23 +26,6 @@ EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 def _stop_on_sigterm(_signal: int, _frame) -> None:
     raise KeyboardInterrupt   # the same clean-up as Ctrl-C
-
-
-def _leader(cluster: Cluster, timeout: float) -> str | None:
-    """Until some node says it proposes (holds the lease); its name, or None if /health has no such field."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for node in cluster.nodes:
-            try:
-                health = node.get("/health", timeout=5)
-            except (OSError, NodeError):
-                continue
-            if "leader" not in health:
-                return None   # a node without replication: it proposes on its own
-            if health.get("leader"):
-                return str(health["leader"])
-        time.sleep(0.1)
-    raise TimeoutError(f"no node took the proposer lease within {timeout} s")
 
 
 def run(folder: str, args) -> int:
@@ -57,9 +40,9 @@ def run(folder: str, args) -> int:
                 print(f"  nats-server {url}  (JetStream, file storage, sync_interval {cluster.nats.sync_interval})")
         for node in cluster.nodes:
             print(f"  {node.name}  {node.url}  pid {node.pid}  log {node.log_path}")
-        leader = _leader(cluster, 60)
-        if leader:
-            print(f"  proposer (lease holder): {leader}")
+        leader = cluster.leader(60)
+        if leader is not None:
+            print(f"  proposer (lease holder): {cluster.nodes[leader].name}")
         cluster.wait_same_tip(60)
         print(f"up in {time.monotonic() - started:.1f} s", flush=True)
 
@@ -85,6 +68,8 @@ def run(folder: str, args) -> int:
         if result.dropped:
             print(f"DROPPED {result.dropped} acknowledged transactions, e.g. {result.dropped_txids[:3]}")
         ok = agree and result.dropped == 0 and result.duplicates == 0 and result.committed > 0
+        if not ok:
+            print(cluster.report(), file=sys.stderr)
         return EXIT_OK if ok else EXIT_INVALID
 
 
@@ -92,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--nats", type=int, default=3, help="NATS servers (0: one node without replication)")
-    parser.add_argument("--rate", type=float, default=800, help="offered transactions per second")
+    parser.add_argument("--rate", type=float, default=500, help="offered transactions per second")
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--senders", type=int, default=96, help="funded senders (nonce window 64 each)")
-    parser.add_argument("--threads", type=int, default=6, help="load generator threads")
+    parser.add_argument("--threads", type=int, default=32,
+                        help="load generator threads (each waits for its 202: the durable publish)")
     parser.add_argument("--grace", type=float, default=30, help="seconds to wait for the last commits")
     parser.add_argument("--max-transactions", type=int, default=1000, help="[blocks] max_transactions")
     parser.add_argument("--batch-timeout-ms", type=int, default=100, help="[blocks] batch_timeout_ms")

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from ledger import Keypair, Transfer, encode_transaction, sign_transaction
 
 WATCH_POLL_SECONDS = 0.02     # a commit is seen at most this late (plus one request)
-THREADS_DEFAULT = 6
+THREADS_DEFAULT = 16
 HTTP_TIMEOUT_SECONDS = 10
 CONNECTION_ERROR = "connection-error"
 
@@ -75,6 +75,7 @@ class Result:
     end_to_end_rate: float        # committed / (last commit seen - first submission)
     accepted_rate: float          # accepted / the sending period
     latency: dict[str, float | None]   # seconds, submit -> committed on every watched node: p50 p90 p99 max
+    ack_latency: dict[str, float | None]   # seconds, submit -> the 202 answer (the durable publish): p50 p99 max
     seconds: float                # first submission to the last commit seen (or the grace's end)
     dropped_txids: list[str] = field(default_factory=list)
 
@@ -90,7 +91,8 @@ class Result:
                 f"committed on every node {self.committed}, end-to-end {self.end_to_end_rate:,.0f} tx/s; "
                 f"dropped {self.dropped}, stranded {self.stranded}, duplicates {self.duplicates}\n"
                 f"latency submit -> committed everywhere (ms): p50 {ms(lat['p50'])}  p90 {ms(lat['p90'])}  "
-                f"p99 {ms(lat['p99'])}  max {ms(lat['max'])}")
+                f"p99 {ms(lat['p99'])}  max {ms(lat['max'])}; submit -> 202: p50 {ms(self.ack_latency['p50'])}  "
+                f"p99 {ms(self.ack_latency['p99'])}")
 
     def to_json(self) -> dict:
         data = dict(self.__dict__)
@@ -203,6 +205,7 @@ def run_load(urls: list[str], items: list[Item], rate: float, threads: int = THR
     watchers = watchers if watchers is not None else start_watchers(watch_urls or urls)
     count = len(items)
     submitted = [0.0] * count
+    answered = [0.0] * count
     status_of: list[str | None] = [None] * count     # "accepted" or the refusal code
     started = time.monotonic() + 0.05
 
@@ -219,6 +222,7 @@ def run_load(urls: list[str], items: list[Item], rate: float, threads: int = THR
                 try:
                     status, body = client.request("POST", "/tx", items[k].data,
                                                   {"Content-Type": "application/octet-stream"})
+                    answered[k] = time.monotonic()
                 except (OSError, http.client.HTTPException):
                     client.close()
                     status_of[k] = CONNECTION_ERROR
@@ -278,6 +282,7 @@ def run_load(urls: list[str], items: list[Item], rate: float, threads: int = THR
     accepted = sum(code == "accepted" for code in status_of)
     first = min(submitted)
     span = max(last_commit - first, 1e-9)
+    acks = [answered[k] - submitted[k] for k in range(count) if status_of[k] == "accepted"]
     return Result(
         offered=count, offered_rate=rate, sent_rate=count / max(last_submitted - first, 1e-9) if count > 1 else rate,
         accepted=accepted, refused=refused, committed=len(latencies), stranded=len(stranded), dropped=len(dropped),
@@ -285,4 +290,5 @@ def run_load(urls: list[str], items: list[Item], rate: float, threads: int = THR
         end_to_end_rate=len(latencies) / span if latencies else 0.0, accepted_rate=accepted / sending_seconds,
         latency={"p50": _percentile(latencies, 0.50), "p90": _percentile(latencies, 0.90),
                  "p99": _percentile(latencies, 0.99), "max": max(latencies) if latencies else None},
+        ack_latency={"p50": _percentile(acks, 0.50), "p99": _percentile(acks, 0.99), "max": max(acks, default=None)},
         seconds=span, dropped_txids=dropped)
