@@ -184,8 +184,10 @@ class NatsCluster:
                 "}\n")
         if self.size > 1:
             routes = ", ".join(f'"nats://{HOST}:{port}"' for port in self.route_ports)
+            # no_advertise: clients are not told the other servers' client ports, so a node reaches
+            # NATS only through the URLs it is given (a node behind proxies cannot go round a partition)
             text += (f"cluster {{\n  name: {json.dumps(cluster_name)}\n  listen: \"{HOST}:{self.route_ports[i]}\"\n"
-                     f"  routes: [{routes}]\n}}\n")
+                     f"  routes: [{routes}]\n  no_advertise: true\n}}\n")
         path = folder / "nats.conf"
         path.write_text(text)
         return path
