@@ -441,3 +441,32 @@ def test_invalid_block_from_a_validator_is_refused_by_every_node_with_one_code(c
                 outcomes.append(error.code)
         assert outcomes[0] == expected and outcomes[1:] == ["appended"] * (last - bad_sequence)
         assert replica.tip.hash.hex() == converge(cluster, refusals=True)[0]["tip_hash"]
+
+
+def test_two_proposers_at_once_never_both_extend_the_chain(cluster):
+    # The lease key deleted under its holder, as the bucket's TTL deletes it when a holder pauses
+    # past its TTL: until the holder's next renewal fails, it and the node that took the key both
+    # propose. The fence (Nats-Expected-Last-Sequence) must keep every block built on a stale
+    # position out of the stream: no refusal on any node, no fork, nothing acknowledged lost.
+    ids = names(cluster.chain_id)
+
+    async def delete_lease(js):
+        await (await js.key_value(ids.lease_bucket)).delete("proposer")
+
+    overlaps = 0
+    with Load(cluster) as load:
+        wait_blocks(cluster, [0, 1, 2], height(cluster.nodes[0]))
+        for _ in range(4):
+            nats_call(cluster, delete_lease)
+            # another node takes the key within a third of the TTL (3 s, the default), and the holder
+            # finds out at its renewal, within a third of the TTL too
+            deadline = time.monotonic() + 2.5
+            while time.monotonic() < deadline:
+                leaders = sum(bool(health(node)["leader"]) for node in cluster.nodes)
+                overlaps += leaders > 1
+                time.sleep(0.02)
+            leader_of(cluster)
+        wait_blocks(cluster, [0, 1, 2], max(height(node) for node in cluster.nodes), 1)
+    print(f"moments seen with two leaders: {overlaps}")
+    assert overlaps > 0, "the lease never had two holders at once: the scenario did not happen"
+    converge(cluster, acknowledged=load.acknowledged)
