@@ -129,12 +129,14 @@ def _line(step: dict) -> str:
         return "-" if value is None else f"{value * 1000:,.0f}"
 
     used = "  ".join(f"{name} {value:.2f}" for name, value in cores.items())
+    per_block = result.committed / result.blocks if result.blocks else 0
     refused = ", ".join(f"{code} {count}" for code, count in sorted(result.refused.items())) or "0"
     return (f"offered {step['rate']:>6,.0f}  sent {result.sent_rate:>6,.0f}  accepted {result.accepted_rate:>6,.0f} "
             f"({result.accepted}/{result.offered}, refused {refused})  end-to-end {result.end_to_end_rate:>6,.0f} tx/s  "
             f"p50 {ms(lat['p50'])} p99 {ms(lat['p99'])} max {ms(lat['max'])} ms (202 after p50 "
             f"{ms(result.ack_latency['p50'])} p99 {ms(result.ack_latency['p99'])})  dropped {result.dropped}  "
-            f"{'sustained' if step['sustained'] else 'NOT sustained'}\n    cores: {used}")
+            f"{'sustained' if step['sustained'] else 'NOT sustained'}\n    {result.blocks} blocks "
+            f"({per_block:,.0f} tx/block); cores: {used}")
 
 
 def main() -> int:

@@ -150,3 +150,26 @@ def test_single_node_takes_the_load_and_restarts(tmp_path):
     with pytest.raises(ProcessLookupError):
         import os
         os.kill(pid, 0)
+
+
+def test_partition_cuts_a_node_off_nats_through_its_proxies(tmp_path):
+    # the servers do not advertise each other to clients (no_advertise), so a node behind proxies
+    # cannot reconnect around a partition: it stays cut until heal()
+    with Cluster(tmp_path, nodes=2, nats=3, senders=4, proxies=True,
+                 blocks={"max_transactions": 100, "batch_timeout_ms": 20}) as cluster:
+        cut = 1 - cluster.leader(DEADLINE_SECONDS)   # cut off the follower; the proposer goes on
+        before = presign(cluster.senders[:2], cluster.chain_id, 20, cluster.sink.public_key)
+        assert run_load(cluster.urls, before, rate=100, threads=2, grace=DEADLINE_SECONDS).committed == 20
+        cluster.partition(cut)
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while cluster.nodes[cut].get("/health")["nats"] == "connected":
+            assert time.monotonic() < deadline, "the node still reaches NATS"
+            time.sleep(0.1)
+        during = presign(cluster.senders[2:], cluster.chain_id, 10, cluster.sink.public_key)
+        result = run_load([cluster.nodes[1 - cut].url], during, rate=100, threads=2, grace=DEADLINE_SECONDS)
+        assert result.committed == 10
+        assert cluster.nodes[cut].get("/info")["tx_count"] == 20   # it saw nothing of them
+        assert sum(proxy.refused for proxy in cluster.proxies[cut]) >= 1   # it tried to reconnect
+        cluster.heal(cut)
+        tip = cluster.wait_same_tip(DEADLINE_SECONDS)
+        assert tip["tx_count"] == 30

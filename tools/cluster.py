@@ -65,10 +65,30 @@ def _kill_leftovers() -> None:
             pass
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the thread that started it exits (prctl(2)
+    PR_SET_PDEATHSIG), so that a harness killed outright (kill -9, a CI timeout) leaves no servers
+    behind; atexit cannot run then, and a session of its own keeps the child out of a group kill."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)   # PR_SET_PDEATHSIG = 1
+
+
+try:
+    import ctypes
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl   # resolved here: the child only calls it
+except (OSError, AttributeError):   # not Linux
+    _PRCTL = None
+
+
 def _spawn(argv: list[str], log_path: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start `argv` in a session of its own, output appended to `log_path`. Started from the main
+    thread, it dies with the harness; from another thread, it would die when that thread ends, so
+    there it does not (and only close() and atexit stop it)."""
+    on_main = threading.current_thread() is threading.main_thread()
     with open(log_path, "ab") as log:   # the child keeps its own descriptor
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env=env)
+                                   start_new_session=True, env=env,
+                                   preexec_fn=_die_with_parent if on_main else None)
     with _LIVE_LOCK:
         _LIVE.add(process)
     return process
@@ -184,8 +204,8 @@ class NatsCluster:
                 "}\n")
         if self.size > 1:
             routes = ", ".join(f'"nats://{HOST}:{port}"' for port in self.route_ports)
-            # no_advertise: clients are not told the other servers' client ports, so a node reaches
-            # NATS only through the URLs it is given (a node behind proxies cannot go round a partition)
+            # no_advertise: clients are not told the other servers' addresses, so a node behind
+            # proxies (Cluster) reconnects through its proxies only and a partition stays cut
             text += (f"cluster {{\n  name: {json.dumps(cluster_name)}\n  listen: \"{HOST}:{self.route_ports[i]}\"\n"
                      f"  routes: [{routes}]\n  no_advertise: true\n}}\n")
         path = folder / "nats.conf"
@@ -584,11 +604,22 @@ class Cluster:
                                               self.key_files[i], servers, self.replicas, lease_ttl_ms,
                                               blocks, mempool, start=False, timeout=timeout))
             if start:
-                for node in self.nodes:
-                    node.start(timeout)
+                self.start(timeout)
         except BaseException:
             self.close()
             raise
+
+    def start(self, timeout: float = START_SECONDS_MAX) -> None:
+        """Start what is not running: the NATS servers (waiting for JetStream), then the nodes."""
+        if self.nats is not None:
+            stopped = [i for i in range(self.nats.size) if not self.nats.alive(i)]
+            for i in stopped:
+                self.nats.start(i, wait=False)
+            if stopped:
+                self.nats.wait_ready(timeout)
+        for node in self.nodes:
+            if not node.alive():
+                node.start(timeout)
 
     @property
     def urls(self) -> list[str]:

@@ -77,6 +77,7 @@ class Result:
     latency: dict[str, float | None]   # seconds, submit -> committed on every watched node: p50 p90 p99 max
     ack_latency: dict[str, float | None]   # seconds, submit -> the 202 answer (the durable publish): p50 p99 max
     seconds: float                # first submission to the last commit seen (or the grace's end)
+    blocks: int = 0               # blocks committed meanwhile (as the first watched node saw them)
     dropped_txids: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -89,7 +90,8 @@ class Result:
         return (f"offered {self.offered} at {self.offered_rate:,.0f} tx/s (sent at {self.sent_rate:,.0f} tx/s); "
                 f"accepted {self.accepted} ({self.accepted_rate:,.0f} tx/s); refused: {refused}\n"
                 f"committed on every node {self.committed}, end-to-end {self.end_to_end_rate:,.0f} tx/s; "
-                f"dropped {self.dropped}, stranded {self.stranded}, duplicates {self.duplicates}\n"
+                f"dropped {self.dropped}, stranded {self.stranded}, duplicates {self.duplicates}; "
+                f"{self.blocks} blocks\n"
                 f"latency submit -> committed everywhere (ms): p50 {ms(lat['p50'])}  p90 {ms(lat['p90'])}  "
                 f"p99 {ms(lat['p99'])}  max {ms(lat['max'])}; submit -> 202: p50 {ms(self.ack_latency['p50'])}  "
                 f"p99 {ms(self.ack_latency['p99'])}")
@@ -101,16 +103,24 @@ class Result:
 
 
 class _Client:
-    """One keep-alive HTTP connection to a node, reopened after an error."""
+    """One keep-alive HTTP connection to a node, reopened after an error, and before a request once
+    it has been idle for IDLE_SECONDS_MAX (the server may have closed it meanwhile: uvicorn does after
+    5 s, and a POST that meets a closed connection is not repeated)."""
+
+    IDLE_SECONDS_MAX = 2.0
 
     def __init__(self, url: str):
         parts = urlsplit(url)
         self.host, self.port = parts.hostname, parts.port
         self.connection: http.client.HTTPConnection | None = None
+        self.used = 0.0
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
                 ) -> tuple[int, bytes]:
+        if self.connection is not None and time.monotonic() - self.used > self.IDLE_SECONDS_MAX:
+            self.close()
         for attempt in range(2):   # a keep-alive connection the server closed fails once, harmlessly
+            self.used = time.monotonic()
             if self.connection is None:
                 self.connection = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_SECONDS)
                 self.connection.connect()   # headers and body go in two writes: no 40 ms delayed ACK
@@ -142,6 +152,7 @@ class Watcher(threading.Thread):
         self.height = start_height
         self.seen: dict[str, float] = {}
         self.duplicates = 0
+        self.blocks = 0           # blocks read (after the start height)
         self.errors = 0
         self.stopping = threading.Event()
 
@@ -164,6 +175,7 @@ class Watcher(threading.Thread):
                 else:
                     self.seen[tx["txid"]] = now
             self.height += 1
+            self.blocks += 1
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -200,7 +212,9 @@ def run_load(urls: list[str], items: list[Item], rate: float, threads: int = THR
              watchers: list[Watcher] | None = None, on_progress=None) -> Result:
     """Offer `items` round-robin across `urls` at `rate` tx/s from `threads` threads, then wait up to
     `grace` seconds after the last submission for every accepted one to be committed on every node of
-    `watch_urls` (default: `urls`). `watchers` already running may be passed (and are stopped here)."""
+    `watch_urls` (default: `urls`). `watchers` already running may be passed (and are stopped here).
+    A node that is down answers nothing (refused as connection-error); leave a node that stays down
+    out of `watch_urls`, else everything counts as dropped."""
     assert rate > 0 and threads >= 1 and items
     watchers = watchers if watchers is not None else start_watchers(watch_urls or urls)
     count = len(items)
@@ -291,4 +305,4 @@ def run_load(urls: list[str], items: list[Item], rate: float, threads: int = THR
         latency={"p50": _percentile(latencies, 0.50), "p90": _percentile(latencies, 0.90),
                  "p99": _percentile(latencies, 0.99), "max": max(latencies) if latencies else None},
         ack_latency={"p50": _percentile(acks, 0.50), "p99": _percentile(acks, 0.99), "max": max(acks, default=None)},
-        seconds=span, dropped_txids=dropped)
+        seconds=span, blocks=watchers[0].blocks if watchers else 0, dropped_txids=dropped)

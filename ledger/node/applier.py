@@ -129,7 +129,9 @@ class Applier:
             return outcome
 
     def _held(self, data: bytes) -> bool:
-        """Whether the message is a block this store already holds (read again after a restart)."""
+        """Whether the message is a block this store already holds (read again after a restart):
+        the same bytes. A block's hash covers its header less the signature, so a copy with another
+        signature, or other transactions under the same header, is not held: append refuses it."""
         tip = self.ledger.tip
         if tip.height == 0:
             return False
@@ -139,8 +141,7 @@ class Applier:
             return False   # append refuses it with its code
         if block.height > tip.height:
             return False
-        stored = self.ledger.block(block.height)
-        return stored is not None and stored.hash == block.hash
+        return self.ledger.block_bytes(block.height) == bytes(data)
 
     def skip_to(self, sequence: int) -> None:
         """Record that the messages up to `sequence` are held (the caller found the tip's block

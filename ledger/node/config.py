@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from ledger import limits
 
@@ -67,6 +68,20 @@ _SCHEMA: dict[str, dict[str, tuple]] = {
 }
 
 
+def _server_url(url: object) -> bool:
+    """Whether `url` is one the NATS client connects to: the scheme, a host, a port of 1 to 65,535
+    if any (the client's default is 4222), nothing after it. A typo here would otherwise surface
+    only as a node retrying to connect for ever."""
+    if not isinstance(url, str) or not url.startswith(("nats://", "tls://")) or any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:   # a port that is not a number, or out of range
+        return False
+    return bool(parts.hostname) and port != 0 and not (parts.path or parts.query or parts.fragment)
+
+
 def _check(table: str, key: str, value: object) -> object:
     kind, low, high = _SCHEMA[table][key]
     name = f"{table}.{key}"
@@ -74,7 +89,7 @@ def _check(table: str, key: str, value: object) -> object:
         if not isinstance(value, list) or not low <= len(value) <= high:
             raise ConfigError(f"{name} must be a list of {low} to {high} server URLs")
         for url in value:
-            if not isinstance(url, str) or not url.startswith(("nats://", "tls://")) or len(url) <= 7:
+            if not _server_url(url):
                 raise ConfigError(f"{name} holds {url!r}: a server URL is nats://HOST:PORT or tls://HOST:PORT")
         return tuple(value)
     if kind is int:

@@ -94,8 +94,11 @@ class Replication:
         asyncio.run_coroutine_threadsafe(self._main(), self._loop).add_done_callback(_log_failure)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Give up the lease (so another validator takes over at once), close the connection."""
+        """Give up the lease (so another validator takes over at once), close the connection.
+        Once is enough: a second call, or one before `start`, does nothing."""
         self._stopping = True
+        if not self._thread.is_alive():
+            return
         future = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
         try:
             future.result(timeout)
@@ -166,6 +169,7 @@ class Replication:
     async def _close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)   # let each finish cancelling
         if self.lease is not None:
             await self.lease.release()
         if self._nc is not None:
@@ -184,7 +188,8 @@ class Replication:
                          description="the chain's blocks, in order (ledger node)"),
             StreamConfig(name=self.names.txs_stream, subjects=[self.names.txs_subject],
                          storage=StorageType.FILE, num_replicas=replicas, max_age=float(self.settings.tx_retention_s),
-                         max_msg_size=64 * 1024, duplicate_window=120.0,
+                         # JetStream refuses a duplicate window longer than the stream's max age
+                         max_msg_size=64 * 1024, duplicate_window=min(120.0, float(self.settings.tx_retention_s)),
                          description="admitted transactions, gossiped to every node (ledger node)"),
         ]
         while not self._stopping:
