@@ -7,7 +7,8 @@ kill one of the 3 NATS servers (progress continues); kill and restart a follower
 the same tip and state); cut a node off from NATS and heal it (503 replication-unavailable while
 cut off, the others go on, it catches up); one transaction sent to two nodes (it lands once); a
 proposer publishing an invalid block (every node refuses it with the same code, the chain goes on
-from the next valid block at that height).
+from the next valid block at that height); and two proposers at once (the lease key deleted under its
+holder): the expected-sequence fence keeps every block built on a stale position out of the stream.
 
 What every test checks at its end (`converge`): the nodes report one height, tip hash and state
 root; every node holds the same block hash at every height (no fork); no txid appears twice; every
