@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LEDGER := $(VENV)/bin/ledger
 DEMO := demo
 
-.PHONY: demo test build bench bench-large sanitize tsan clean cluster-demo
+.PHONY: demo test test-cluster build bench bench-large sanitize tsan clean cluster-demo
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ build: $(VENV)/.installed
 
 test: build
 	$(PY) -m pytest -q tests
+
+# Only the tests that start real NATS servers and node processes (marker `cluster`: the harness and
+# the fault tests of tests/test_cluster_faults.py, about a minute on 2 cores); `make test` runs them too.
+test-cluster: build
+	$(PY) -m pytest -q -m cluster tests
 
 demo: build
 	rm -rf $(DEMO) && mkdir -p $(DEMO)

@@ -40,6 +40,7 @@ REPLICATION_UNAVAILABLE = "replication-unavailable"   # NATS could not be reache
 FENCED = "fenced"                                     # the block stream moved on: another block took the place
 
 WRONG_LAST_SEQUENCE = 10071   # JetStream's error code for a failed Nats-Expected-Last-Sequence check
+DUPLICATE_IN_PROCESS = 10158  # JetStream's: a publish with the same Nats-Msg-Id is being stored right now
 PUBLISH_TIMEOUT_S = 5.0
 READ_BATCH = 256
 
@@ -337,9 +338,20 @@ class Replication:
             raise _unavailable("transaction", exc) from None
 
     async def _publish_tx(self, data: bytes, txid: bytes) -> None:
+        from nats.js.errors import APIError
+
         if self._js is None:
             raise LedgerError(REPLICATION_UNAVAILABLE, "not connected to NATS yet")
-        await self._js.publish(self.names.txs_subject, data, headers={"Nats-Msg-Id": txid.hex()})
+        while True:   # until acknowledged, or publish_tx's timeout cancels this
+            try:
+                await self._js.publish(self.names.txs_subject, data, headers={"Nats-Msg-Id": txid.hex()})
+                return
+            except APIError as exc:
+                # The same transaction sent to another node at the same moment, not yet stored: ask
+                # again, to be told it is stored (a duplicate acknowledged) or to store it ourselves.
+                if exc.err_code != DUPLICATE_IN_PROCESS:
+                    raise
+            await asyncio.sleep(0.02)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
