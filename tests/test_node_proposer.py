@@ -132,3 +132,21 @@ def test_the_thread_commits_and_stops(chain):
         proposer.stop(timeout=30)
     assert chain.book.height == 1 and len(mempool) == 0
     assert not proposer._thread.is_alive()
+
+
+def test_the_batch_timeout_runs_from_the_last_cut_for_a_transaction_that_waited_behind_a_gap(chain):
+    """Fabric's BatchTimeout starts with a batch, and a batch starts at a cut: a transaction that
+    arrived long ago but could not go (its sender's earlier nonce was missing) does not make the
+    next block due the moment the gap is filled."""
+    clock, mempool, proposer, _ = setup(chain, max_transactions=10, timeout_ms=500)
+    mempool.add(chain.transfer(chain.bob, 2, 1))        # waits for bob's nonce 1
+    mempool.add(chain.transfer(chain.alice, 1, 1))
+    clock.now += 0.5
+    first = proposer.step()
+    assert [tx.sender for tx in first.transactions] == [chain.alice.public_key]
+    clock.now += 0.1
+    mempool.add(chain.transfer(chain.bob, 1, 1))        # the gap filled: bob's 2 arrived 0.6 s ago
+    assert proposer.step() is None                       # but the batch began at the cut, 0.1 s ago
+    clock.now += 0.4
+    second = proposer.step()
+    assert [tx.nonce for tx in second.transactions] == [1, 2]

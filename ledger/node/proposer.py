@@ -96,6 +96,7 @@ class Proposer:
         self.dropped: list[tuple[bytes, LedgerError]] = []   # the most recent refusals, for tests and logs
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_cut = float("-inf")   # when step last committed a block (the clock's time)
 
     def due(self, now: float) -> bool:
         """Whether a block is to be cut at time `now` (seconds)."""
@@ -116,13 +117,23 @@ class Proposer:
             return None
         if len(batch) >= self.cutting.max_transactions or len(ready) > len(batch):
             return batch   # full, or more is ready than fits in max_bytes
-        oldest = min(entry.arrived for entry in batch)
-        return batch if now - oldest >= self.cutting.batch_timeout_ms / 1000 else None
+        # Fabric's BatchTimeout runs from the first transaction of a batch, and a batch starts
+        # empty at each cut: a transaction that waited through earlier blocks (behind a nonce gap,
+        # say) starts the timer at the last cut, not at its arrival, or each late gap filled would
+        # cut a block at once and blocks would shrink as load grows.
+        started = max(min(entry.arrived for entry in batch), self._last_cut)
+        return batch if now - started >= self.cutting.batch_timeout_ms / 1000 else None
 
     def step(self, now: float | None = None) -> Block | None:
         """Cut and commit one block if one is due at `now`; the committed block, or None."""
-        batch = self._due_batch(self.clock() if now is None else now)
-        return None if batch is None else self.cut(batch)
+        now = self.clock() if now is None else now
+        batch = self._due_batch(now)
+        if batch is None:
+            return None
+        block = self.cut(batch)
+        if block is not None:
+            self._last_cut = now
+        return block
 
     def cut(self, batch: list | None = None) -> Block | None:
         """Build a block of the ready transactions (`batch`, else read now) and commit it. A
@@ -192,8 +203,21 @@ class Proposer:
                 log.exception("proposing failed")
                 block = None
             if block is None and not self._stop.is_set():
-                # Woken by an admission; while something is pending, checked at least every 50 ms
-                # so the batch timeout is kept to within that.
-                timeout = min(wait_max, 0.05) if len(self.mempool) else wait_max
-                with self.mempool.changed:
-                    self.mempool.changed.wait(timeout)
+                self._wait_for_more(wait_max)
+
+    def _wait_for_more(self, wait_max: float) -> None:
+        """Wait until a block may be due: while something is pending, at most 50 ms (the batch
+        timeout is kept to within that); sooner only when admissions bring the pool to
+        max_transactions (a full block). An admission alone does not make the proposer read the
+        whole pool again."""
+        pending = len(self.mempool)
+        deadline = time.monotonic() + (min(wait_max, 0.05) if pending else wait_max)
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            size = len(self.mempool)
+            if size >= self.cutting.max_transactions and size != pending:
+                return
+            with self.mempool.changed:
+                self.mempool.changed.wait(left)
