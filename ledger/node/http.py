@@ -213,7 +213,7 @@ class NodeApp:
                 raise HttpError(400, BAD_ENCODING, "the body must be a transaction in hex (or raw bytes with "
                                                    "Content-Type: application/octet-stream)") from None
         try:
-            tx = await asyncio.to_thread(self.mempool.add, data)
+            tx = self.mempool.add(data)   # ~50 µs, on the loop: a thread hop per submission cost as much
             if self.replication is not None:
                 try:
                     await self.replication.publish_tx(data, tx.txid)
