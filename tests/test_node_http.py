@@ -164,3 +164,31 @@ def test_lifespan(node):
 
     asyncio.run(app({"type": "lifespan"}, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_history_proof_and_checkpoint(node):
+    """Every proof the engine offers is reachable: a history proof between two heights, and a
+    checkpoint signed by the node's validator key (none without one)."""
+    from ledger import VerifierKey, check_history_proof
+    from ledger.checkpoint import open_checkpoint as parse_note_checkpoint
+
+    chain, app, mempool, proposer = node
+    for nonce in (1, 2):
+        assert submit(app, chain.transfer(chain.alice, nonce, 1))[0] == 202
+        assert proposer.cut() is not None
+    shown = get_json(app, "/proof/history/1/2")
+    assert shown == chain.book.prove_history(1, 2).to_json()
+    check_history_proof(load_proof(json.dumps(shown).encode()), chain.book.genesis.validators, chain.book.chain_id)
+    assert get_json(app, "/proof/history/2/1", status=400)["code"] == "bad-request"
+    assert get_json(app, "/proof/history/1/3", status=404)["code"] == "not-found"
+    assert get_json(app, "/proof/history/x/2", status=400)["code"] == "bad-request"
+
+    assert get_json(app, "/checkpoint", status=404)["code"] == "not-found"
+    signed = NodeApp(chain.book, mempool, Metrics(), proposing=True, keypair=chain.validator)
+    status, head, body = call(signed, "GET", "/checkpoint")
+    assert status == 200 and head[b"content-type"].startswith(b"text/plain")
+    origin = f"ledger/{chain.book.chain_id.hex()}"
+    checkpoint, signers = parse_note_checkpoint(body, [VerifierKey(origin, chain.validator.public_key)])
+    assert checkpoint.size == 3 and signers[0].public_key == chain.validator.public_key   # heights 0..2
+    from ledger import block_log_root
+    assert checkpoint.root == block_log_root(chain.book.history_leaves())

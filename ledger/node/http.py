@@ -25,6 +25,10 @@ Routes:
                                  or hex with ?hex=1
   GET  /proof/tx/{txid}, /proof/account/{key}, /proof/record/{owner}/{key}
                                  the proof's JSON (FORMAT.md §11-§12), as `ledger proof` prints it
+  GET  /proof/history/{h1}/{h2}  that block h2 extends block h1 (FORMAT.md §13), as `ledger
+                                 prove-history --json`
+  GET  /checkpoint               a node with a validator key: a C2SP checkpoint of the block log
+                                 at the tip, signed by it (FORMAT.md §14), as text
   GET  /health                   {"status": "ok", "height", "proposing"}; replicated, also "nats"
                                  (connected or not), "leader" (holds the proposer lease),
                                  "stream_sequence" (the last block-stream message taken), "refused"
@@ -40,7 +44,7 @@ import logging
 from typing import Awaitable, Callable
 from urllib.parse import parse_qs, unquote, unquote_to_bytes
 
-from ledger import Ledger, LedgerError, account_json, block_json, genesis_json, record_json, tx_info_json
+from ledger import Keypair, Ledger, LedgerError, account_json, block_json, genesis_json, record_json, tx_info_json
 from ledger.errors import (
     BAD_ENCODING, DUPLICATE_TX, MEMPOOL_FULL, NOT_FOUND, EnvironmentFault,
 )
@@ -84,12 +88,13 @@ class NodeApp:
     """The ASGI application. `proposing` says whether this node has a validator key."""
 
     def __init__(self, ledger: Ledger, mempool: Mempool, metrics: Metrics, proposing: bool = False,
-                 replication=None):
+                 replication=None, keypair: Keypair | None = None):
         self.ledger = ledger
         self.mempool = mempool
         self.metrics = metrics
         self.proposing = proposing
         self.replication = replication   # ledger.node.replication.Replication, or None for a single node
+        self.keypair = keypair           # the node's validator key, which signs its checkpoints
 
     async def __call__(self, scope: dict, receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -134,6 +139,11 @@ class NodeApp:
         if parts == ["metrics"]:
             text = await asyncio.to_thread(self._metrics_text)
             return 200, text.encode(), "text/plain; version=0.0.4; charset=utf-8"
+        if parts == ["checkpoint"]:
+            if self.keypair is None:
+                raise HttpError(404, NOT_FOUND, "this node holds no validator key: it signs no checkpoint")
+            note = await asyncio.to_thread(self.ledger.checkpoint, self.keypair)
+            return 200, note.to_text().encode(), "text/plain; charset=utf-8"
         handler = self._handler(parts, scope, query)
         return 200, _json(await asyncio.to_thread(handler)), "application/json"
 
@@ -168,6 +178,11 @@ class NodeApp:
             case ["proof", "account", public_key]:
                 key = _hex_path(public_key, 32, "the public key")
                 return lambda: book.prove_account(key).to_json()
+            case ["proof", "history", old, new]:
+                heights = [_height_path(old), _height_path(new)]
+                if not 1 <= heights[0] < heights[1]:
+                    raise HttpError(400, BAD_REQUEST, "a history proof runs from a height h1 >= 1 to a height h2 > h1")
+                return lambda: book.prove_history(*heights).to_json()
             case ["proof", "record", _, _]:
                 owner_key, _, record_key = self._record_path(scope, query)
                 return lambda: book.prove_record(owner_key, record_key).to_json()
@@ -245,12 +260,18 @@ async def _read_body(receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def _height_path(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise HttpError(400, BAD_REQUEST, f"{text!r} is not a height")
+    height = int(text)
+    if height > 2**64 - 1:
+        raise HttpError(400, BAD_REQUEST, "a height is at most 2**64 - 1")
+    return height
+
+
 def _block_reference(reference: str) -> int | bytes:
     if reference.isascii() and reference.isdigit():
-        height = int(reference)
-        if height > 2**64 - 1:
-            raise HttpError(400, BAD_REQUEST, "a height is at most 2**64 - 1")
-        return height
+        return _height_path(reference)
     return _hex_path(reference, 32, "a block hash")
 
 
