@@ -20,7 +20,7 @@ test: build
 	$(PY) -m pytest -q tests
 
 # Only the tests that start real NATS servers and node processes (marker `cluster`: the harness and
-# the fault tests of tests/test_cluster_faults.py, about a minute on 2 cores); `make test` runs them too.
+# the fault tests of tests/test_cluster_faults.py, 82 s on 2 cores); `make test` runs them too.
 test-cluster: build
 	$(PY) -m pytest -q -m cluster tests
 

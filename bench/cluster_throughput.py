@@ -8,7 +8,7 @@ not, to the highest sustained one (accepted within 3 % of offered, the generator
 nothing dropped), with the CPU of each process group (/proc/PID/stat utime + stime, proc(5)) and of
 the rest of the machine (/proc/stat) to say what bounds it. Each step signs with fresh senders.
 
-    .venv/bin/python bench/cluster_throughput.py [--rate 1000] [--seconds 20] [--ramp 1500,2000,3000]
+    .venv/bin/python bench/cluster_throughput.py [--rate 1000] [--seconds 20] [--ramp 1250,1500,2000]
 """
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def main() -> int:
     parser.add_argument("--nats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=1000, help="the first step's offered tx/s")
     parser.add_argument("--seconds", type=float, default=20, help="the first step's length")
-    parser.add_argument("--ramp", default="1500,2000,3000,4000",
+    parser.add_argument("--ramp", default="1250,1500,2000,3000",
                         help="offered rates after it, if it was sustained (comma-separated)")
     parser.add_argument("--ramp-down", default="750,500,300,150",
                         help="offered rates after it, if it was not sustained")

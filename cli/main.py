@@ -1255,8 +1255,8 @@ def bench(blocks: int, txs_per_block: int, merkle_leaves: int, repeat: int, thre
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The node's TOML configuration file (README.md, \"Running a node\").")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
-              show_default=True, help="The least severe log lines written to stderr (info: each lease change, "
-              "NATS reconnection and refused block in detail).")
+              show_default=True, help="The least severe log lines written to stderr (warning: lease changes, NATS "
+              "disconnections and refused blocks; info adds fenced publishes and reconnection detail).")
 @passphrase_options
 def node(config_path: str, log_level: str) -> None:
     """Run a node: the HTTP API over a store, a mempool, and (with a validator key) a proposer.

@@ -10,8 +10,9 @@ every one refuses the same messages with the same codes and ends at the same tip
 The position (the last stream sequence taken, accepted or refused) is kept in a small file in the
 store folder, written after each message without fsync: it only saves work. A position file that
 is behind the store (a crash between the commit and the file) makes the node read again messages it
-has taken: a block it already holds (same height, same hash) is skipped, and any other message at
-or below its tip is refused again, as it was the first time. With no file at all (a store made by
+has taken: a block it already holds (the same bytes at that height) is skipped, and any other
+message is refused again, now against the current tip (so possibly with another code: `bad-height`
+where it was, say, `bad-block-signature`; the chain and state are the same either way). With no file at all (a store made by
 `ledger import` of a chain file) the node reads the stream from its first message and skips what it
 holds: catching up from a chain file plus the stream.
 """

@@ -25,12 +25,12 @@ Routes:
                                  or hex with ?hex=1
   GET  /proof/tx/{txid}, /proof/account/{key}, /proof/record/{owner}/{key}
                                  the proof's JSON (FORMAT.md §11-§12), as `ledger proof` prints it
-  GET  /proof/history/{h1}/{h2}  that block h2 extends block h1 (FORMAT.md §13), as `ledger
-                                 prove-history --json`
+  GET  /proof/history/{h1}/{h2}  that block h2 extends block h1 (FORMAT.md §13), the proof's
+                                 JSON as `ledger prove-history` writes it
   GET  /checkpoint               a node with a validator key: a C2SP checkpoint of the block log
                                  at the tip, signed by it (FORMAT.md §14), as text
   GET  /health                   {"status": "ok", "height", "proposing"}; replicated, also "nats"
-                                 (connected or not), "leader" (holds the proposer lease),
+                                 (connected or not), "leader" (holds the proposer lease), "caught_up",
                                  "stream_sequence" (the last block-stream message taken), "refused"
   GET  /refused                  replicated: the last 100 block-stream messages refused, each
                                  {"sequence", "height", "index", "code", "message"}

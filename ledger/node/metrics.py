@@ -96,7 +96,8 @@ class Metrics:
             lines += [f'ledger_transactions_refused_total{{code="{code}"}} {count}'
                       for code, count in sorted(self.refusals.items())]
             lines += [
-                "# HELP ledger_commit_latency_seconds Time to build, validate and durably commit a block.",
+                "# HELP ledger_commit_latency_seconds Time to validate and durably commit a block to this store (a "
+                "single node: building it too; replicated: taking it from the block stream).",
                 "# TYPE ledger_commit_latency_seconds histogram",
             ]
             lines += [f'ledger_commit_latency_seconds_bucket{{le="{bound}"}} {count}'

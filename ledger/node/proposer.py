@@ -3,7 +3,8 @@
 Specification: docs/FORMAT.md §6 (blocks); the cutting rules are Fabric's orderer BatchSize
 (MaxMessageCount: max_transactions, AbsoluteMaxBytes: max_bytes) and BatchTimeout
 (batch_timeout_ms): a block is cut as soon as the ready transactions reach either size limit, or
-when the oldest pending transaction has waited batch_timeout with at least one ready.
+when the oldest ready transaction has waited batch_timeout, counted from the last cut at the
+earliest (Fabric's batch starts empty at a cut).
 
 Where blocks go is a BlockSink, in three steps: `hold()` is the span in which the tip the block
 is built on cannot move; `submit(block)` (inside it) hands the block on; `settle(receipt)` (after

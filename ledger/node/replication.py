@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from ledger import Keypair, Ledger, LedgerError, decode_block, decode_transaction, limits
-from ledger.errors import EnvironmentFault
+from ledger.errors import MEMPOOL_FULL, EnvironmentFault
 from ledger.node.applier import Applier
 from ledger.node.config import NatsSettings
 from ledger.node.lease import Lease
@@ -291,7 +291,10 @@ class Replication:
                 if not self.mempool.settled(tx):
                     self.mempool.add(data, gossiped=True)
             except LedgerError as error:   # committed meanwhile, or refused as the submitting node did
-                log.debug("gossiped transaction at %d not admitted: %s", sequence, error)
+                if error.code == MEMPOOL_FULL:   # this node would not hold it if it took the lease
+                    log.warning("gossiped transaction at %d not kept: %s", sequence, error)
+                else:
+                    log.debug("gossiped transaction at %d not admitted: %s", sequence, error)
             self.tx_position = sequence
 
     # ------------------------------------------------------------ publishing
