@@ -279,7 +279,7 @@ def test_an_environment_fault_is_retried_until_the_block_lands(cluster, monkeypa
 def test_a_restarted_node_resumes_and_a_new_node_catches_up(cluster, tmp_path):
     a, b = cluster("a"), cluster("b")
     a.publish(a.build(a.chain.transfer(a.chain.alice, 1, 1)))
-    assert b.applier.wait_past(1, WAIT_S)
+    assert a.applier.wait_past(1, WAIT_S) and b.applier.wait_past(1, WAIT_S)
     b.replication.stop()
     for nonce in (2, 3):
         assert a.applier.wait_past(a.publish(a.build(a.chain.transfer(a.chain.alice, nonce, 1))), WAIT_S)

@@ -66,6 +66,7 @@ class Applier:
         self.changed = threading.Condition(self.lock)   # notified after every message taken
         self.refused: collections.deque[Refusal] = collections.deque(maxlen=100)
         self.refused_count = 0
+        self.closed = False   # after close: no message is taken (the store is about to close)
         self.position = self._load()
 
     def _load(self) -> int:
@@ -95,7 +96,7 @@ class Applier:
         message was taken before (a sequence at or below the position, or a block already held).
         An EnvironmentFault (disk full, I/O error) leaves the message untaken and is raised."""
         with self.lock:
-            if sequence <= self.position:
+            if sequence <= self.position or self.closed:
                 return None
             started = time.perf_counter()
             outcome: Block | Refusal | None
@@ -143,6 +144,12 @@ class Applier:
         if block.height > tip.height:
             return False
         return self.ledger.block_bytes(block.height) == bytes(data)
+
+    def close(self) -> None:
+        """Wait for a message being taken to be committed, and take no more."""
+        with self.lock:
+            self.closed = True
+            self.changed.notify_all()
 
     def skip_to(self, sequence: int) -> None:
         """Record that the messages up to `sequence` are held (the caller found the tip's block

@@ -44,6 +44,7 @@ class Lease:
         self._kv = None
         self._revision: int | None = None
         self._held_until = 0.0
+        self._sit_out_until = 0.0   # after giving the lease up for ill health: let another take it
 
     def held(self) -> bool:
         return time.monotonic() < self._held_until
@@ -62,16 +63,22 @@ class Lease:
                                                           description="the proposer lease (ledger node)")
         return self._kv
 
-    async def step(self, may_take: bool = True) -> bool:
-        """Take the lease if it is free (and `may_take`), or renew it if it is ours; whether we hold
-        it now."""
+    async def step(self, may_take: bool = True, may_hold: bool = True) -> bool:
+        """Take the lease if it is free (and `may_take`), or renew it if it is ours (and
+        `may_hold`: a holder whose blocks keep failing gives the lease up and sits out two TTLs);
+        whether we hold it now."""
         from nats.js.errors import KeyWrongLastSequenceError
 
         started = time.monotonic()
+        if self._revision is not None and not may_hold:
+            log.warning("giving the proposer lease up: this node's blocks have been failing for a TTL")
+            await self.release()
+            self._sit_out_until = started + 2 * self.ttl
+            return False
         try:
             kv = await self._bucket()
             if self._revision is None:
-                if not may_take:
+                if not may_take or started < self._sit_out_until:
                     return False
                 self._revision = await kv.create(KEY, self.value)
                 log.warning("took the proposer lease (revision %d)", self._revision)
@@ -79,20 +86,34 @@ class Lease:
                 self._revision = await kv.update(KEY, self.value, last=self._revision)
             self._held_until = started + 0.8 * self.ttl
         except KeyWrongLastSequenceError:   # another holds it, or took it after ours lapsed
-            if self._revision is not None:
-                log.warning("lost the proposer lease")
-            self._revision = None
-            self._held_until = 0.0
+            self._revision = await self._ours(kv)
+            if self._revision is not None:   # our own write, whose answer was lost: still ours
+                self._held_until = started + 0.8 * self.ttl
+            else:
+                if self.held():
+                    log.warning("lost the proposer lease")
+                self._held_until = 0.0
         except asyncio.CancelledError:
             raise
         except Exception as exc:   # NATS away: the lease lapses by the clock unless renewed in time
             log.info("cannot reach the lease bucket: %s: %s", type(exc).__name__, exc)
         return self.held()
 
-    async def run(self, may_take: Callable[[], bool] = lambda: True) -> None:
-        """Renew every third of the TTL; take the lease when free only while `may_take()`."""
+    async def _ours(self, kv) -> int | None:
+        """The key's revision if it holds our value (a create or update that succeeded on the
+        server while its answer timed out), else None."""
+        try:
+            entry = await kv.get(KEY)
+        except Exception:   # absent, deleted, or unreachable: not ours to assume
+            return None
+        return entry.revision if entry.value == self.value else None
+
+    async def run(self, may_take: Callable[[], bool] = lambda: True,
+                  may_hold: Callable[[], bool] = lambda: True) -> None:
+        """Renew every third of the TTL while `may_hold()`; take the lease when free only while
+        `may_take()`."""
         while True:
-            await self.step(may_take())
+            await self.step(may_take(), may_hold())
             await asyncio.sleep(self.ttl / 3)
 
     async def release(self) -> None:

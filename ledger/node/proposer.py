@@ -98,6 +98,7 @@ class Proposer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_cut = float("-inf")   # when step last committed a block (the clock's time)
+        self._failing_since: float | None = None   # first of the due blocks that failed in a row
 
     def due(self, now: float) -> bool:
         """Whether a block is to be cut at time `now` (seconds)."""
@@ -130,11 +131,29 @@ class Proposer:
         now = self.clock() if now is None else now
         batch = self._due_batch(now)
         if batch is None:
+            self._failing_since = None   # nothing due: nothing failing
             return None
-        block = self.cut(batch)
+        try:
+            block = self.cut(batch)
+        except Exception:
+            self._failed(now)
+            raise
         if block is not None:
             self._last_cut = now
+            self._failing_since = None
+        else:
+            self._failed(now)
         return block
+
+    def _failed(self, now: float) -> None:
+        if self._failing_since is None:
+            self._failing_since = now
+
+    def healthy(self, for_seconds: float) -> bool:
+        """Whether due blocks have not been failing (fenced, unacknowledged, refused, not taken
+        back) for `for_seconds` or more: a node that is stuck should let another propose."""
+        failing = self._failing_since
+        return failing is None or self.clock() - failing < for_seconds
 
     def cut(self, batch: list | None = None) -> Block | None:
         """Build a block of the ready transactions (`batch`, else read now) and commit it. A

@@ -84,6 +84,8 @@ class Replication:
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
         self.tx_position = 0
+        self.healthy: Callable[[], bool] = lambda: True   # the proposer's blocks are landing (set by the service)
+        self._in_flight: dict[bytes, bool] = {}   # txid -> read in the transaction stream yet (publishes in flight)
         self.blocks_caught_up = False   # the last read of the block stream found nothing more
         self.on_ready: Callable[[], None] | None = None   # called on the NATS thread once connected
 
@@ -106,6 +108,7 @@ class Replication:
             log.info("closing the NATS connection: %s", error)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
+        self.applier.close()   # a block being taken (on a worker thread) is committed before the store closes
 
     @property
     def connected(self) -> bool:
@@ -158,11 +161,12 @@ class Replication:
             lambda flag: setattr(self, "blocks_caught_up", flag))))
         self._tasks.append(asyncio.ensure_future(self._read(
             self.names.txs_stream, self.names.txs_subject, lambda: self.tx_position + 1, self._admit_txs,
-            lambda flag: None)))
+            lambda flag: None, skip_to=lambda first: setattr(self, "tx_position", first - 1))))
         if self.keypair is not None:
             self.lease = Lease(self._js, self.names.lease_bucket, self.settings, self.keypair, self.node_name)
             # A node still reading a long backlog would only be fenced: it competes once caught up.
-            self._tasks.append(asyncio.ensure_future(self.lease.run(may_take=lambda: self.blocks_caught_up)))
+            self._tasks.append(asyncio.ensure_future(self.lease.run(may_take=lambda: self.blocks_caught_up,
+                                                                    may_hold=lambda: self.healthy())))
         for task in self._tasks:
             task.add_done_callback(_log_failure)
 
@@ -231,10 +235,14 @@ class Replication:
     # ------------------------------------------------------------ reading the streams
 
     async def _read(self, stream: str, subject: str, next_sequence: Callable[[], int],
-                    handle: Callable[[list], Awaitable[None]], caught_up: Callable[[bool], None]) -> None:
-        """Read `stream` from `next_sequence()` on, in order, with an ephemeral pull consumer made
-        again from the next sequence whenever it fails (its server died, the connection dropped).
-        `caught_up(flag)` is told after each fetch whether the stream held more than was fetched."""
+                    handle: Callable[[list], Awaitable[None]], caught_up: Callable[[bool], None],
+                    skip_to: Callable[[int], None] | None = None) -> None:
+        """Read `stream` from `next_sequence()` on, strictly in order, with an ephemeral pull consumer
+        made again from the next sequence whenever it fails (its server died, the connection
+        dropped) or a message is missing (deliveries lost across a reconnect: the consumer takes no
+        acknowledgements). `caught_up(flag)` is told after each fetch whether the stream held more.
+        `skip_to(first)`, where given, is called when the messages wanted are gone from the stream
+        (aged out: the transaction stream's retention), else the reader waits and says so."""
         from nats.errors import TimeoutError as NatsTimeout
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -246,6 +254,13 @@ class Replication:
                                             opt_start_seq=next_sequence(), ack_policy=AckPolicy.NONE,
                                             inactive_threshold=30.0, num_replicas=1, mem_storage=True)
                     subscription = await self._js.pull_subscribe(subject, durable=None, stream=stream, config=config)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:   # no server, no JetStream leader yet: not a sign of being caught up
+                log.info("reading %s: %s: %s; trying again", stream, type(exc).__name__, exc)
+                await asyncio.sleep(0.5)
+                continue
+            try:
                 messages = await subscription.fetch(READ_BATCH, timeout=1.0)
             except (NatsTimeout, asyncio.TimeoutError):   # nothing new within the second
                 caught_up(True)
@@ -258,24 +273,57 @@ class Replication:
                 await asyncio.sleep(0.5)
                 continue
             wanted = next_sequence()
-            batch = [(m.metadata.sequence.stream, m.data) for m in messages if m.metadata.sequence.stream >= wanted]
-            if batch and batch[0][0] != wanted:   # the stream lost messages, or a consumer skipped: start again
-                log.warning("%s: expected sequence %d, got %d; reading again from %d", stream, wanted, batch[0][0],
-                            wanted)
+            batch = []
+            for message in messages:
+                sequence = message.metadata.sequence.stream
+                if sequence < wanted + len(batch):
+                    continue   # read before
+                if sequence != wanted + len(batch):
+                    break      # a message missing: take what came before it, then read again from it
+                batch.append((sequence, message.data))
+            complete = len(batch) == sum(1 for m in messages if m.metadata.sequence.stream >= wanted)
+            if not batch and not complete:   # the first message wanted did not come
                 subscription = await _drop(subscription)
+                first = await self._first_sequence(stream)
+                if first is not None and first > wanted and skip_to is not None:
+                    log.warning("%s: messages %d..%d are gone (retention); reading on from %d", stream, wanted,
+                                first - 1, first)
+                    skip_to(first)
+                else:
+                    log.error("%s: message %d did not come (the stream starts at %s); reading again in 1 s", stream,
+                              wanted, first)
+                    await asyncio.sleep(1.0)
                 continue
             try:
                 await handle(batch)
-                if messages:
+                if complete and messages:
                     caught_up(messages[-1].metadata.num_pending == 0)
+            except _Backpressure as wait:   # this node cannot take more yet: read the same again later
+                log.warning("%s: %s; reading again in 0.5 s", stream, wait)
+                subscription = await _drop(subscription)
+                await asyncio.sleep(0.5)
+                continue
             except EnvironmentFault as fault:   # the disk, not the block: retry the same messages later
                 log.error("cannot apply from %s: %s; retrying in 1 s", stream, fault)
                 subscription = await _drop(subscription)
                 await asyncio.sleep(1.0)
+                continue
             except Exception:   # a bug: say so, and retry the same messages rather than skip them
                 log.exception("taking messages of %s failed; retrying in 1 s", stream)
                 subscription = await _drop(subscription)
                 await asyncio.sleep(1.0)
+                continue
+            if not complete:
+                log.warning("%s: a message after %d was missing from a delivery; reading again from %d", stream,
+                            batch[-1][0], batch[-1][0] + 1)
+                subscription = await _drop(subscription)
+
+    async def _first_sequence(self, stream: str) -> int | None:
+        try:
+            return (await self._js.stream_info(stream)).state.first_seq
+        except Exception as exc:   # unreachable now: the caller reads again
+            log.info("stream info of %s: %s", stream, exc)
+            return None
 
     async def _take_blocks(self, batch: list[tuple[int, bytes]]) -> None:
         for sequence, data in batch:
@@ -288,13 +336,14 @@ class Replication:
         for sequence, data in batch:
             try:
                 tx = decode_transaction(data)
+                if tx.txid in self._in_flight:
+                    self._in_flight[tx.txid] = True   # in the stream: a lost acknowledgement must not drop it here
                 if not self.mempool.settled(tx):
                     self.mempool.add(data, gossiped=True)
             except LedgerError as error:   # committed meanwhile, or refused as the submitting node did
-                if error.code == MEMPOOL_FULL:   # this node would not hold it if it took the lease
-                    log.warning("gossiped transaction at %d not kept: %s", sequence, error)
-                else:
-                    log.debug("gossiped transaction at %d not admitted: %s", sequence, error)
+                if error.code == MEMPOOL_FULL:   # not skipped: this node may have to propose it
+                    raise _Backpressure(f"the mempool is full at transaction stream message {sequence}") from None
+                log.debug("gossiped transaction at %d not admitted: %s", sequence, error)
             self.tx_position = sequence
 
     # ------------------------------------------------------------ publishing
@@ -331,14 +380,17 @@ class Replication:
     async def publish_tx(self, data: bytes, txid: bytes) -> None:
         """From another event loop (the HTTP app's): publish an admitted transaction to the
         transaction stream and wait for the stream's acknowledgement."""
+        self._in_flight[txid] = False
         future = asyncio.run_coroutine_threadsafe(self._publish_tx(data, txid), self._loop)
         try:
             await asyncio.wait_for(asyncio.wrap_future(future), PUBLISH_TIMEOUT_S + 1.0)
-        except LedgerError:
-            raise
         except Exception as exc:
             future.cancel()
-            raise _unavailable("transaction", exc) from None
+            if self._in_flight.get(txid):   # the acknowledgement was lost, but this node read it in the stream
+                return
+            raise exc if isinstance(exc, LedgerError) else _unavailable("transaction", exc) from None
+        finally:
+            self._in_flight.pop(txid, None)
 
     async def _publish_tx(self, data: bytes, txid: bytes) -> None:
         from nats.js.errors import APIError
@@ -364,6 +416,10 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+class _Backpressure(Exception):
+    """Messages that cannot be taken yet (a full mempool): the reader reads them again later."""
 
 
 def _unavailable(stream: str, exc: BaseException) -> LedgerError:

@@ -109,6 +109,7 @@ def run_node(config: NodeConfig, keypair: Keypair | None = None, say: Callable[[
                                   settle_s=config.nats.lease_ttl_ms / 1000)
                 proposer = Proposer(book, mempool, keypair, config.blocks, sink=sink, may_propose=replication.leading)
                 replication.on_ready = lambda p=proposer: setattr(p, "cutting", _capped(config, replication))
+                replication.healthy = lambda p=proposer: p.healthy(config.nats.lease_ttl_ms / 1000)
         app = NodeApp(book, mempool, metrics, proposing=proposer is not None, replication=replication,
                       keypair=keypair)
         server = _server_class()(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
