@@ -9,10 +9,13 @@ variant: ready() alone (its lock holds, the longest single hold), then ready() c
 from a thread (as the proposer does) while the main thread adds and removes one transaction at a
 time (as the HTTP server and the applier do); `add` latencies are reported alongside the same adds
 with no ready() running. Figures are milliseconds; the last line gives the ratios before/after.
+The longest pause of Python's full (generation 2) garbage collection in each variant is shown
+too: it stops every thread whatever the lock, and is what the maxima beyond the lock holds are.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import statistics
@@ -116,12 +119,30 @@ def instrument(mempool: Mempool) -> TimedLock:
     return lock
 
 
+class GcPauses:
+    """The longest full collection since the last reset (gc.callbacks)."""
+
+    def __init__(self):
+        self.longest, self._since = 0.0, 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._since = time.perf_counter()
+        elif info["generation"] == 2:
+            self.longest = max(self.longest, time.perf_counter() - self._since)
+
+
+GC = GcPauses()
+
+
 def ms(seconds: float) -> float:
     return seconds * 1000
 
 
 def measure(kind, book, fill, extra, rounds):
     mempool = kind(book, 10_000_000, 64)
+    GC.longest = 0.0
     lock = instrument(mempool)
     for data in fill:
         mempool.add(data)
@@ -171,6 +192,7 @@ def measure(kind, book, fill, extra, rounds):
         "ready": statistics.median(durations), "hold": statistics.median(longest), "hold_max": max(longest),
         "hold_loaded": max(holds), "add_alone_max": max(alone),
         "add_p99": sorted(alongside)[int(len(alongside) * 0.99)], "add_max": max(alongside), "adds": len(alongside),
+        "gc": GC.longest,
     }
 
 
@@ -202,7 +224,7 @@ def main() -> None:
             print(f"{name:7} ready {ms(r['ready']):6.1f}  lock hold median {ms(r['hold']):6.2f} "
                   f"max {ms(r['hold_max']):6.2f} (loaded {ms(r['hold_loaded']):6.2f})  "
                   f"add alone max {ms(r['add_alone_max']):5.2f}  add alongside p99 {ms(r['add_p99']):6.2f} "
-                  f"max {ms(r['add_max']):6.2f} ({r['adds']} adds)")
+                  f"max {ms(r['add_max']):6.2f} ({r['adds']} adds)  full gc max {ms(r['gc']):5.1f}")
         b, a = results["before"], results["after"]
         print(f"ratios before/after: lock hold {b['hold'] / a['hold']:.1f}x, "
               f"add alongside max {b['add_max'] / a['add_max']:.1f}x, p99 {b['add_p99'] / a['add_p99']:.1f}x")
