@@ -193,3 +193,160 @@ def test_stale_entries_leave_when_the_pool_is_read(chain):
     committed["nonce"] = 1   # another writer committed alice's nonce 1 (say, the same tx via another node)
     assert [entry.tx.nonce for entry in mempool.ready(10, 10**6)] == [2]
     assert len(mempool) == 1
+
+
+class Parking:
+    """An `account` reader (the chain's) that parks the thread named `parked` on its first read,
+    until released: the moment ready() or remove() reads committed state."""
+
+    def __init__(self, chain):
+        self.book = chain.book
+        self.thread = None
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, key):
+        if threading.current_thread() is self.thread and not self.release.is_set():
+            self.arrived.set()
+            assert self.release.wait(30)
+        return self.book.account(key)
+
+    def start(self, target):
+        self.thread = threading.Thread(target=target)
+        self.thread.start()
+        assert self.arrived.wait(30), "the reader never read an account"
+
+
+def completes(action) -> bool:
+    """Whether `action`, run in a thread, completes within 10 s (it would wait forever on a held lock)."""
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    thread.join(10)
+    return not thread.is_alive()
+
+
+def test_add_is_not_held_up_while_ready_reads_accounts(chain):
+    parking = Parking(chain)
+    mempool = Mempool(chain.book, 100, 4, clock=lambda: 0.0, account=parking)
+    first = mempool.add(chain.transfer(chain.alice, 1, 1))
+    gone = mempool.add(chain.transfer(chain.bob, 1, 1))
+    result = []
+    parking.start(lambda: result.extend(mempool.ready(100, 10**6)))
+    try:
+        # while ready() is parked in an account read: the pool admits, removes and answers
+        later = chain.transfer(chain.alice, 2, 1)
+        assert completes(lambda: mempool.add(later))
+        assert completes(lambda: mempool.remove([gone.txid]))
+        assert completes(lambda: len(mempool))
+    finally:
+        parking.release.set()
+        parking.thread.join(30)
+    # the runs are built from the pool as it is after the reads: bob's removed transfer is not in
+    # the batch, alice's run takes her nonce 2 admitted meanwhile
+    assert [(entry.tx.sender, entry.tx.nonce) for entry in result] == [
+        (chain.alice.public_key, 1), (chain.alice.public_key, 2)]
+    assert result[0].tx == first and len(mempool) == 2
+
+
+def test_add_is_not_held_up_while_remove_reads_accounts(chain):
+    parking = Parking(chain)
+    mempool = Mempool(chain.book, 100, 4, clock=lambda: 0.0, account=parking)
+    first = mempool.add(chain.transfer(chain.alice, 1, 1))
+    mempool.add(chain.transfer(chain.alice, 2, 1))   # keeps alice in the pool: remove reads her account
+    parking.start(lambda: mempool.remove([first.txid]))
+    try:
+        assert completes(lambda: mempool.add(chain.transfer(chain.bob, 1, 1)))
+    finally:
+        parking.release.set()
+        parking.thread.join(30)
+    assert len(mempool) == 2 and first.txid not in mempool
+
+
+def test_remove_drops_stale_entries_of_a_sender_read_outside_the_lock(chain):
+    committed = {"nonce": 0}
+    mempool = Mempool(chain.book, 100, 4, clock=lambda: 0.0,
+                      account=lambda key: Account(1_000, committed["nonce"]))
+    one = mempool.add(chain.transfer(chain.alice, 1, 1))
+    mempool.add(chain.transfer(chain.alice, 2, 1))
+    mempool.add(chain.transfer(chain.alice, 3, 1))
+    committed["nonce"] = 2
+    assert mempool.remove([one.txid]) == 1
+    assert [entry.tx.nonce for entry in mempool.ready(10, 10**6)] == [3]
+    assert len(mempool) == 1 and mempool.size_bytes == len(chain.transfer(chain.alice, 3, 1))
+
+
+def check_invariants(mempool):
+    with mempool._lock:
+        in_senders = [entry for pending in mempool._by_sender.values() for entry in pending.values()]
+        assert all(mempool._by_sender.values()), "an empty sender entry was left"
+        assert all(entry.tx.nonce == nonce and entry.tx.sender == sender
+                   for sender, pending in mempool._by_sender.items() for nonce, entry in pending.items())
+        assert sorted(id(entry) for entry in in_senders) == sorted(id(entry) for entry in mempool._by_txid.values())
+        assert all(mempool._by_txid[entry.tx.txid] is entry for entry in in_senders)
+        assert mempool._bytes == sum(len(entry.data) for entry in in_senders)
+
+
+def test_concurrent_add_remove_ready_keep_the_pool_consistent(chain):
+    senders = [Keypair.from_seed(bytes([150 + i]) * 32) for i in range(12)]
+    committed = {sender.public_key: 0 for sender in senders}
+    mempool = Mempool(chain.book, 100_000, 10**6, clock=lambda: 0.0,
+                      account=lambda key: Account(0, committed[key]))
+    per_sender = 200
+    data = {sender.public_key: [chain.record(sender, n, b"k", b"v") for n in range(1, per_sender + 1)]
+            for sender in senders}
+    failures, stop = [], threading.Event()
+
+    def guarded(body):
+        def run():
+            try:
+                body()
+            except BaseException as error:   # reported by the main thread
+                failures.append(error)
+                stop.set()
+        return threading.Thread(target=run)
+
+    def submit(keys):
+        def body():
+            for n in range(per_sender):
+                for key in keys:
+                    try:
+                        mempool.add(data[key][n])
+                    except LedgerError as error:
+                        assert error.code == BAD_NONCE   # committed meanwhile
+        return body
+
+    def commit():   # as the proposer: a batch is committed (the nonces move on), then removed
+        while not stop.is_set():
+            batch = mempool.ready(40, 10**9)
+            for entry in batch[::2]:   # half of it, so that stale entries are left to drop
+                key = entry.tx.sender
+                committed[key] = max(committed[key], entry.tx.nonce)
+            mempool.remove(entry.tx.txid for entry in batch[::3])
+
+    def read():
+        while not stop.is_set():
+            batch = mempool.ready(10_000, 10**9)
+            txids = [entry.tx.txid for entry in batch]
+            assert len(set(txids)) == len(txids), "an entry came out twice"
+            last = {}
+            for entry in batch:
+                key = entry.tx.sender
+                assert entry.tx.nonce == last.get(key, entry.tx.nonce - 1) + 1, "a run out of nonce order"
+                last[key] = entry.tx.nonce
+
+    submitters = [guarded(submit([s.public_key for s in senders[i::3]])) for i in range(3)]
+    others = [guarded(commit), guarded(read)]
+    for thread in submitters + others:
+        thread.start()
+    for thread in submitters:
+        thread.join(120)
+    stop.set()
+    for thread in others:
+        thread.join(120)
+    assert not failures, failures
+    check_invariants(mempool)
+    # quiescent: one read drops every stale entry, and what is left is above the committed nonces
+    mempool.ready(10**6, 10**12)
+    check_invariants(mempool)
+    assert all(entry.tx.nonce > committed[entry.tx.sender] for entry in mempool._by_txid.values())
+    assert max(committed.values()) > 0   # the committer did something

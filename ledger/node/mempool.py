@@ -18,9 +18,13 @@ A transaction gossiped from the transaction stream (`gossiped=True`) was admitte
 submitted to; here only the checks every node agrees on whatever its tip are made again (1, 2, 3,
 the nonce above the committed one and its slot free, 6), not the window's upper end or the overdraft
 check, which depend on how far this node's tip is behind: a lagging node would otherwise miss
-transactions it may later have to propose. Every node reads the stream in the same order, so where
-two transactions claim one sender's nonce, every node keeps the same one (the earlier).
-Thread-safe: every method takes one lock; signature checks run outside it.
+transactions it may later have to propose. Two transactions that claim one sender's nonce may be
+kept by different nodes: the node each was submitted to admitted it before it reached the stream
+and refuses the other when it arrives. Nodes that received both only through the stream read it in
+the same order and keep the same one, the earlier. Either way the block rules let at most one of
+them into the chain, and once one is in, the other leaves every pool as stale.
+Thread-safe: every method takes one lock; signature checks and reads of committed state run
+outside it (ready and remove read the accounts between two holds of the lock).
 """
 from __future__ import annotations
 
@@ -144,10 +148,22 @@ class Mempool:
         next block: for each sender its run of consecutive nonces from its committed nonce + 1,
         senders interleaved by arrival, each sender's in nonce order. Nothing is removed but
         transactions whose nonces the chain has passed."""
+        # The committed accounts (a store read each) are read with no lock held, so that admissions
+        # are not held up meanwhile: the senders are listed under the lock, their accounts read
+        # outside it, and the runs built under it again from what is pending then. A sender
+        # whose transactions all left meanwhile has no run; one that arrived meanwhile waits for
+        # the next call. A committed nonce read just before a commit only keeps a stale entry
+        # one call longer (or makes a run the block rules then refuse).
+        with self._lock:
+            senders = list(self._by_sender)
+        committed = [self._account(sender).nonce for sender in senders]
         with self._lock:
             runs = []
-            for sender, pending in list(self._by_sender.items()):
-                nonce = self._account(sender).nonce + 1
+            for sender, nonce in zip(senders, committed):
+                pending = self._by_sender.get(sender)
+                if pending is None:
+                    continue
+                nonce += 1
                 # An admission that raced a commit can hold a nonce the chain has passed: drop it.
                 for stale in [pending[n] for n in pending if n < nonce]:
                     self._by_txid.pop(stale.tx.txid, None)
@@ -179,23 +195,29 @@ class Mempool:
     def remove(self, txids: Iterable[bytes]) -> int:
         """Remove these transactions (committed, or dropped as invalid); returns how many were here.
         Pending transactions of the same senders whose nonces the chain has passed go too."""
+        txids = list(txids)
         removed = 0
         with self._lock:
-            senders = set()
+            touched = set()
             for txid in txids:
                 entry = self._by_txid.pop(txid, None)
                 if entry is None:
                     continue
                 removed += 1
-                senders.add(entry.tx.sender)
+                touched.add(entry.tx.sender)
                 self._drop_entry(entry)
-            for sender in senders:
+            senders = [sender for sender in touched if sender in self._by_sender]
+            self.changed.notify_all()
+        if not senders:
+            return removed
+        # their committed nonces are read with no lock held (as in ready), then the stale go
+        committed = [self._account(sender).nonce for sender in senders]
+        with self._lock:
+            for sender, nonce in zip(senders, committed):
                 pending = self._by_sender.get(sender)
                 if not pending:
                     continue
-                committed = self._account(sender).nonce
-                for nonce in [n for n in pending if n <= committed]:
-                    stale = pending[nonce]
+                for stale in [pending[n] for n in pending if n <= nonce]:
                     self._by_txid.pop(stale.tx.txid, None)
                     self._drop_entry(stale)
             self.changed.notify_all()
