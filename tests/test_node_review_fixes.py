@@ -263,6 +263,43 @@ def test_a_consumer_that_cannot_be_made_is_no_sign_of_being_caught_up(cluster, o
     assert True not in flags, flags[:5]
 
 
+# ---------------------------------------------------------------- stop and the applier
+
+def test_stop_lets_a_block_being_taken_commit_and_takes_no_more(chain, idle_replication, monkeypatch):
+    """Replication.stop closes the applier: a message being taken (on a worker thread) is
+    committed before stop returns, and none is taken after (the store is about to close)."""
+    import threading
+
+    from ledger import encode_block
+
+    rep = idle_replication(Mempool(chain.book, 100, 16))
+    builder = chain.book.builder(chain.validator)
+    builder.add(decode_transaction(chain.transfer(chain.alice, 1, 1)))
+    first = builder.build()
+    inside, release = threading.Event(), threading.Event()
+    real_append = chain.book.append
+
+    def slow_append(data):
+        inside.set()
+        assert release.wait(WAIT_S)
+        return real_append(data)
+    monkeypatch.setattr(chain.book, "append", slow_append)
+    taking = threading.Thread(target=rep.applier.take, args=(1, encode_block(first)))
+    taking.start()
+    assert inside.wait(WAIT_S)
+    stopping = threading.Thread(target=rep.stop)
+    stopping.start()
+    release.set()
+    taking.join(WAIT_S)
+    stopping.join(WAIT_S)
+    assert not stopping.is_alive() and chain.book.height == 1 and rep.applier.position == 1
+    monkeypatch.setattr(chain.book, "append", real_append)
+    builder = chain.book.builder(chain.validator)
+    builder.add(decode_transaction(chain.transfer(chain.alice, 2, 1)))
+    assert rep.applier.take(2, encode_block(builder.build())) is None   # closed: not taken
+    assert chain.book.height == 1 and rep.applier.position == 1
+
+
 # ---------------------------------------------------------------- gossip backpressure
 
 def test_a_full_mempool_holds_the_transaction_reader_back(chain, idle_replication):
