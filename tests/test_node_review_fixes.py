@@ -325,7 +325,7 @@ def test_a_lost_ack_of_a_transaction_read_back_counts_as_acknowledged(chain, idl
 
     async def lost_ack(data_, txid_):   # stored by the stream, but its answer never comes
         deadline = time.monotonic() + WAIT_S
-        while not rep._in_flight.get(txid_):
+        while not rep._in_flight.get(txid_, [False])[0]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the transaction was never read back")
             await asyncio.sleep(0.01)
@@ -493,9 +493,6 @@ def test_the_proposer_is_unhealthy_after_due_blocks_fail_for_the_ttl(chain):
     assert proposer.healthy(ttl)
 
 
-@pytest.mark.xfail(strict=True, reason="review finding: _failing_since is not reset while the node does not "
-                                       "propose, so a node that gave the lease up is judged on stale failures "
-                                       "when it takes the lease again")
 def test_failures_before_the_lease_was_given_up_do_not_count_after_it_is_taken_again(chain):
     """Through the proposer's thread: blocks fail for a TTL (the lease is given up); another node
     leads for a long time; this node takes the lease again and its first block is fenced (its

@@ -209,6 +209,7 @@ class Proposer:
         wait_max = self.cutting.batch_timeout_ms / 1000
         while not self._stop.is_set():
             if not self.may_propose():
+                self._failing_since = None   # failures before the lease was lost do not count after it is taken again
                 self._stop.wait(0.05)
                 continue
             try:

@@ -85,7 +85,7 @@ class Replication:
         self._stopping = False
         self.tx_position = 0
         self.healthy: Callable[[], bool] = lambda: True   # the proposer's blocks are landing (set by the service)
-        self._in_flight: dict[bytes, bool] = {}   # txid -> read in the transaction stream yet (publishes in flight)
+        self._in_flight: dict[bytes, list[bool]] = {}   # txid -> [read back from the stream yet], while published
         self.blocks_caught_up = False   # the last read of the block stream found nothing more
         self.on_ready: Callable[[], None] | None = None   # called on the NATS thread once connected
 
@@ -336,8 +336,9 @@ class Replication:
         for sequence, data in batch:
             try:
                 tx = decode_transaction(data)
-                if tx.txid in self._in_flight:
-                    self._in_flight[tx.txid] = True   # in the stream: a lost acknowledgement must not drop it here
+                seen = self._in_flight.get(tx.txid)
+                if seen is not None:
+                    seen[0] = True   # in the stream: a lost acknowledgement must not drop it here
                 if not self.mempool.settled(tx):
                     self.mempool.add(data, gossiped=True)
             except LedgerError as error:   # committed meanwhile, or refused as the submitting node did
@@ -380,13 +381,13 @@ class Replication:
     async def publish_tx(self, data: bytes, txid: bytes) -> None:
         """From another event loop (the HTTP app's): publish an admitted transaction to the
         transaction stream and wait for the stream's acknowledgement."""
-        self._in_flight[txid] = False
+        seen = self._in_flight[txid] = [False]
         future = asyncio.run_coroutine_threadsafe(self._publish_tx(data, txid), self._loop)
         try:
             await asyncio.wait_for(asyncio.wrap_future(future), PUBLISH_TIMEOUT_S + 1.0)
         except Exception as exc:
             future.cancel()
-            if self._in_flight.get(txid):   # the acknowledgement was lost, but this node read it in the stream
+            if seen[0]:   # the acknowledgement was lost, but this node read it in the stream
                 return
             raise exc if isinstance(exc, LedgerError) else _unavailable("transaction", exc) from None
         finally:
