@@ -151,7 +151,7 @@ def main() -> int:
                         help="offered rates after it, if it was not sustained")
     parser.add_argument("--ramp-seconds", type=float, default=10)
     parser.add_argument("--senders-per-step", type=int, default=120)
-    parser.add_argument("--threads", type=int, default=32,
+    parser.add_argument("--threads", type=int, default=64,
                         help="load generator threads (each waits for its 202: the durable publish)")
     parser.add_argument("--grace", type=float, default=30)
     parser.add_argument("--max-transactions", type=int, default=1000, help="[blocks] max_transactions")
