@@ -101,6 +101,10 @@ def test_submit_commit_and_query_everything(node):
     text = body.decode()
     assert "ledger_height 1\n" in text and "ledger_mempool_transactions 0\n" in text
     assert "ledger_transactions_committed_total 2\n" in text and 'le="+Inf"} 1' in text
+    # one block of 2 signatures: in every batch-size bucket from 10 up, none below
+    assert 'ledger_verify_batch_signatures_bucket{le="1"} 0\n' in text
+    assert 'ledger_verify_batch_signatures_bucket{le="10"} 1\n' in text
+    assert "ledger_verify_batch_signatures_sum 2\n" in text and "ledger_verify_batch_signatures_count 1\n" in text
 
 
 def error(app, method, path, status, code, body=b"", headers=(), query=b""):

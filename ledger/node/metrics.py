@@ -14,6 +14,7 @@ from ledger import Block
 
 # Commit latency buckets, in seconds (Prometheus histogram `le` bounds).
 LATENCY_BUCKETS_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)   # signatures in one verify batch
 RATE_WINDOW_SECONDS = 60.0
 
 
@@ -28,6 +29,7 @@ class Metrics:
         self.blocks_refused: collections.Counter[str] = collections.Counter()   # stream messages refused, by code
         self._latency_counts = [0] * len(LATENCY_BUCKETS_SECONDS)
         self._latency_sum = 0.0
+        self._batch_counts = [0] * len(BATCH_SIZE_BUCKETS)
         self._recent: collections.deque[tuple[float, int]] = collections.deque()   # (time, tx count)
 
     def committed(self, block: Block, seconds: float) -> None:
@@ -39,6 +41,9 @@ class Metrics:
             for i, bound in enumerate(LATENCY_BUCKETS_SECONDS):
                 if seconds <= bound:
                     self._latency_counts[i] += 1
+            for i, bound in enumerate(BATCH_SIZE_BUCKETS):
+                if len(block.transactions) <= bound:
+                    self._batch_counts[i] += 1
             self._recent.append((now, len(block.transactions)))
             while self._recent and self._recent[0][0] < now - RATE_WINDOW_SECONDS:
                 self._recent.popleft()
@@ -110,6 +115,15 @@ class Metrics:
                 "# HELP ledger_verify_batch_size Signatures verified in the last committed block's batch.",
                 "# TYPE ledger_verify_batch_size gauge",
                 f"ledger_verify_batch_size {self._recent[-1][1] if self._recent else 0}",
+                "# HELP ledger_verify_batch_signatures Signatures per verify batch (one batch per committed block).",
+                "# TYPE ledger_verify_batch_signatures histogram",
+            ]
+            lines += [f'ledger_verify_batch_signatures_bucket{{le="{bound}"}} {count}'
+                      for bound, count in zip(BATCH_SIZE_BUCKETS, self._batch_counts)]
+            lines += [
+                f'ledger_verify_batch_signatures_bucket{{le="+Inf"}} {self.blocks_committed}',
+                f"ledger_verify_batch_signatures_sum {self.transactions_committed}",
+                f"ledger_verify_batch_signatures_count {self.blocks_committed}",
                 "# HELP ledger_blocks_refused_total Messages of the block stream this node refused, by code.",
                 "# TYPE ledger_blocks_refused_total counter",
             ]
