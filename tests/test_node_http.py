@@ -95,6 +95,9 @@ def test_submit_commit_and_query_everything(node):
                  f"/proof/record/{bob.hex()}/certificate%2F7"):
         proof = get_json(app, path)
         check_any_proof(load_proof(proof), [chain.validator.public_key], chain.book.chain_id)
+        status, head, binary = call(app, "GET", path, query=b"binary=1")
+        assert status == 200 and head[b"content-type"] == b"application/octet-stream"
+        assert load_proof(binary).to_json() == proof   # the same proof, in its binary form
 
     status, head, body = call(app, "GET", "/metrics")
     assert status == 200 and head[b"content-type"].startswith(b"text/plain")
@@ -183,6 +186,8 @@ def test_history_proof_and_checkpoint(node):
     shown = get_json(app, "/proof/history/1/2")
     assert shown == chain.book.prove_history(1, 2).to_json()
     check_history_proof(load_proof(json.dumps(shown).encode()), chain.book.genesis.validators, chain.book.chain_id)
+    status, _, binary = call(app, "GET", "/proof/history/1/2", query=b"binary=1")
+    assert status == 200 and load_proof(binary).to_json() == shown
     assert get_json(app, "/proof/history/2/1", status=400)["code"] == "bad-request"
     assert get_json(app, "/proof/history/1/3", status=404)["code"] == "not-found"
     assert get_json(app, "/proof/history/x/2", status=400)["code"] == "bad-request"

@@ -24,7 +24,9 @@ Routes:
   GET  /record/{owner}/{key}     as `ledger record --json`; the key is UTF-8 text (percent-encoded),
                                  or hex with ?hex=1
   GET  /proof/tx/{txid}, /proof/account/{key}, /proof/record/{owner}/{key}
-                                 the proof's JSON (FORMAT.md §11-§12), as `ledger proof` prints it
+                                 the proof's JSON (FORMAT.md §11-§12), as `ledger proof` prints it;
+                                 with ?binary=1 (any proof route) its binary form (§12),
+                                 application/octet-stream, as `--binary --out` writes it
   GET  /proof/history/{h1}/{h2}  that block h2 extends block h1 (FORMAT.md §13), the proof's
                                  JSON as `ledger prove-history` writes it
   GET  /checkpoint               a node with a validator key: a C2SP checkpoint of the block log
@@ -44,7 +46,7 @@ import logging
 from typing import Awaitable, Callable
 from urllib.parse import parse_qs, unquote, unquote_to_bytes
 
-from ledger import Keypair, Ledger, LedgerError, account_json, block_json, genesis_json, record_json, tx_info_json
+from ledger import Keypair, Ledger, LedgerError, encode_proof, account_json, block_json, genesis_json, record_json, tx_info_json
 from ledger.errors import (
     BAD_ENCODING, DUPLICATE_TX, MEMPOOL_FULL, NOT_FOUND, EnvironmentFault,
 )
@@ -145,7 +147,12 @@ class NodeApp:
             note = await asyncio.to_thread(self.ledger.checkpoint, self.keypair)
             return 200, note.to_text().encode(), "text/plain; charset=utf-8"
         handler = self._handler(parts, scope, query)
-        return 200, _json(await asyncio.to_thread(handler)), "application/json"
+        answer = await asyncio.to_thread(handler)
+        if parts[0] == "proof":   # a proof object: its JSON, or with ?binary=1 its binary form (FORMAT.md §12)
+            if query.get("binary", ["0"])[-1] not in ("0", "", "false"):
+                return 200, encode_proof(answer), "application/octet-stream"
+            answer = answer.to_json()
+        return 200, _json(answer), "application/json"
 
     def _handler(self, parts: list[str], scope: dict, query: dict) -> Callable[[], object]:
         book = self.ledger
@@ -174,18 +181,18 @@ class NodeApp:
                                                                f"no record {name!r} of {owner}"))
             case ["proof", "tx", txid]:
                 key = _hex_path(txid, 32, "the txid")
-                return lambda: book.prove(key).to_json()
+                return lambda: book.prove(key)
             case ["proof", "account", public_key]:
                 key = _hex_path(public_key, 32, "the public key")
-                return lambda: book.prove_account(key).to_json()
+                return lambda: book.prove_account(key)
             case ["proof", "history", old, new]:
                 heights = [_height_path(old), _height_path(new)]
                 if not 1 <= heights[0] < heights[1]:
                     raise HttpError(400, BAD_REQUEST, "a history proof runs from a height h1 >= 1 to a height h2 > h1")
-                return lambda: book.prove_history(*heights).to_json()
+                return lambda: book.prove_history(*heights)
             case ["proof", "record", _, _]:
                 owner_key, _, record_key = self._record_path(scope, query)
-                return lambda: book.prove_record(owner_key, record_key).to_json()
+                return lambda: book.prove_record(owner_key, record_key)
         raise HttpError(404, NOT_FOUND, f"no such resource: {scope['path']}")
 
     def _health(self) -> dict:
