@@ -22,6 +22,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -116,10 +117,32 @@ def venv_program(name: str) -> str:
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now (the kernel's choice; another process could take it before use)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port free on 127.0.0.1 now, below the kernel's ephemeral range: the kernel's own choice
+    (bind to port 0) is an ephemeral port, which the outgoing connections of this very cluster can
+    take as their source port before the server binds it (seen: a nats-server that could not bind
+    its monitor port). Another process could still take it before use."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randrange(10_000, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:   # everything below taken: the kernel's
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (ip(7): ip_local_port_range), 32768 if unreadable."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
+            low = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(low, 10_001)
 
 
 def cpu_seconds(pid: int) -> float | None:
