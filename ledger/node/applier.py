@@ -101,15 +101,15 @@ class Applier:
             started = time.perf_counter()
             outcome: Block | Refusal | None
             try:
-                held = self._held(data)
-                if held:
-                    outcome = None
-                else:
-                    outcome = self.ledger.append(data)
+                outcome = self.ledger.append(data)
             except EnvironmentFault:
                 raise   # the machine, not the block: the message is not taken; the caller retries it
             except LedgerError as error:
-                outcome = Refusal(sequence, error.height, error.index, error.code, str(error.message))
+                # A block already held (read again after a restart) is refused too, as it is not at
+                # the tip's next height: asked only then, so a new block is decoded once, by append.
+                held = self._held(data)
+                outcome = None if held else Refusal(sequence, error.height, error.index, error.code,
+                                                    str(error.message))
             self.position = sequence
             try:
                 self._save()

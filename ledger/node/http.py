@@ -46,7 +46,9 @@ import logging
 from typing import Awaitable, Callable
 from urllib.parse import parse_qs, unquote, unquote_to_bytes
 
-from ledger import Keypair, Ledger, LedgerError, encode_proof, account_json, block_json, genesis_json, record_json, tx_info_json
+from ledger import (
+    Keypair, Ledger, LedgerError, account_json, block_json, encode_proof, genesis_json, record_json, tx_info_json,
+)
 from ledger.errors import (
     BAD_ENCODING, DUPLICATE_TX, MEMPOOL_FULL, NOT_FOUND, EnvironmentFault,
 )

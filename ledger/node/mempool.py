@@ -1,6 +1,6 @@
 """Pending transactions: admission checks, a bounded pool, batches in nonce order per sender.
 
-Specification: docs/FORMAT.md §5 (transactions), §9-§10 (the rules a block applies); the checks
+Specification: docs/FORMAT.md §5 (transactions), §8 and §10 (the rules a block applies, the limits); the checks
 here are the same rules, applied early against committed state plus what is already pending, so
 that most transactions a block would refuse never enter the pool. The proposer still builds every
 block through the rules (ledger's BlockBuilder), which have the last word.
@@ -88,7 +88,7 @@ class Mempool:
         committed = self._account(tx.sender)
         # A transaction in the chain holds one of its sender's used nonces, so only a nonce at or
         # below the committed one can be a duplicate: the (costly, random-key) txid lookup is made
-        # only then, as the block rules do (docs/FORMAT.md §9).
+        # only then, as the block rules do (docs/FORMAT.md §8).
         if tx.nonce <= committed.nonce and self._in_chain(tx.txid):
             raise LedgerError(DUPLICATE_TX, f"transaction {tx.txid.hex()} is already in the chain")
         with self._lock:

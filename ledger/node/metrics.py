@@ -38,12 +38,8 @@ class Metrics:
             self.blocks_committed += 1
             self.transactions_committed += len(block.transactions)
             self._latency_sum += seconds
-            for i, bound in enumerate(LATENCY_BUCKETS_SECONDS):
-                if seconds <= bound:
-                    self._latency_counts[i] += 1
-            for i, bound in enumerate(BATCH_SIZE_BUCKETS):
-                if len(block.transactions) <= bound:
-                    self._batch_counts[i] += 1
+            _observe(LATENCY_BUCKETS_SECONDS, self._latency_counts, seconds)
+            _observe(BATCH_SIZE_BUCKETS, self._batch_counts, len(block.transactions))
             self._recent.append((now, len(block.transactions)))
             while self._recent and self._recent[0][0] < now - RATE_WINDOW_SECONDS:
                 self._recent.popleft()
@@ -95,38 +91,40 @@ class Metrics:
                 "# HELP ledger_transactions_admitted_total Transactions admitted to the mempool.",
                 "# TYPE ledger_transactions_admitted_total counter",
                 f"ledger_transactions_admitted_total {self.transactions_submitted}",
-                "# HELP ledger_transactions_refused_total Submitted transactions refused, by code.",
-                "# TYPE ledger_transactions_refused_total counter",
             ]
-            lines += [f'ledger_transactions_refused_total{{code="{code}"}} {count}'
-                      for code, count in sorted(self.refusals.items())]
+            lines += _by_code("ledger_transactions_refused_total", "Submitted transactions refused, by code.",
+                              self.refusals)
+            lines += _histogram("ledger_commit_latency_seconds", "Time to validate and durably commit a block to "
+                                "this store (a single node: building it too; replicated: taking it from the block "
+                                "stream).", LATENCY_BUCKETS_SECONDS, self._latency_counts, self.blocks_committed,
+                                f"{self._latency_sum:.6f}")
             lines += [
-                "# HELP ledger_commit_latency_seconds Time to validate and durably commit a block to this store (a "
-                "single node: building it too; replicated: taking it from the block stream).",
-                "# TYPE ledger_commit_latency_seconds histogram",
-            ]
-            lines += [f'ledger_commit_latency_seconds_bucket{{le="{bound}"}} {count}'
-                      for bound, count in zip(LATENCY_BUCKETS_SECONDS, self._latency_counts)]
-            lines += [
-                f'ledger_commit_latency_seconds_bucket{{le="+Inf"}} {self.blocks_committed}',
-                f"ledger_commit_latency_seconds_sum {self._latency_sum:.6f}",
-                f"ledger_commit_latency_seconds_count {self.blocks_committed}",
                 # the signature batch of a block's validation is the block: its size is the block's count
                 "# HELP ledger_verify_batch_size Signatures verified in the last committed block's batch.",
                 "# TYPE ledger_verify_batch_size gauge",
                 f"ledger_verify_batch_size {self._recent[-1][1] if self._recent else 0}",
-                "# HELP ledger_verify_batch_signatures Signatures per verify batch (one batch per committed block).",
-                "# TYPE ledger_verify_batch_signatures histogram",
             ]
-            lines += [f'ledger_verify_batch_signatures_bucket{{le="{bound}"}} {count}'
-                      for bound, count in zip(BATCH_SIZE_BUCKETS, self._batch_counts)]
-            lines += [
-                f'ledger_verify_batch_signatures_bucket{{le="+Inf"}} {self.blocks_committed}',
-                f"ledger_verify_batch_signatures_sum {self.transactions_committed}",
-                f"ledger_verify_batch_signatures_count {self.blocks_committed}",
-                "# HELP ledger_blocks_refused_total Messages of the block stream this node refused, by code.",
-                "# TYPE ledger_blocks_refused_total counter",
-            ]
-            lines += [f'ledger_blocks_refused_total{{code="{code}"}} {count}'
-                      for code, count in sorted(self.blocks_refused.items())]
+            lines += _histogram("ledger_verify_batch_signatures", "Signatures per verify batch (one batch per "
+                                "committed block).", BATCH_SIZE_BUCKETS, self._batch_counts, self.blocks_committed,
+                                str(self.transactions_committed))
+            lines += _by_code("ledger_blocks_refused_total", "Messages of the block stream this node refused, by code.",
+                              self.blocks_refused)
         return "\n".join(lines) + "\n"
+
+
+def _observe(bounds: tuple, counts: list[int], value: float) -> None:
+    """Count `value` in every cumulative bucket whose bound it does not exceed."""
+    for i, bound in enumerate(bounds):
+        if value <= bound:
+            counts[i] += 1
+
+
+def _histogram(name: str, help_text: str, bounds: tuple, counts: list[int], count: int, total: str) -> list[str]:
+    return ([f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+            + [f'{name}_bucket{{le="{bound}"}} {n}' for bound, n in zip(bounds, counts)]
+            + [f'{name}_bucket{{le="+Inf"}} {count}', f"{name}_sum {total}", f"{name}_count {count}"])
+
+
+def _by_code(name: str, help_text: str, counter: collections.Counter) -> list[str]:
+    return ([f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            + [f'{name}{{code="{code}"}} {n}' for code, n in sorted(counter.items())])

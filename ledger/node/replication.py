@@ -183,6 +183,7 @@ class Replication:
         """Make the block stream, the transaction stream and the lease bucket where absent (the
         first node to start makes them; the same configuration from the others is accepted)."""
         from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+        from nats.js.errors import NotFoundError
 
         replicas = self.settings.replicas
         wanted = [
@@ -204,9 +205,7 @@ class Replication:
                         if info.config.num_replicas != replicas:
                             log.warning("stream %s has %s replicas, not the %d configured; using it as it is",
                                         config.name, info.config.num_replicas, replicas)
-                    except Exception as exc:
-                        if type(exc).__name__ != "NotFoundError":
-                            raise
+                    except NotFoundError:
                         await self._js.add_stream(config)
                 return
             except Exception as exc:   # JetStream not ready (no meta leader yet), or unreachable
@@ -326,8 +325,11 @@ class Replication:
             return None
 
     async def _take_blocks(self, batch: list[tuple[int, bytes]]) -> None:
+        await asyncio.to_thread(self._take_many, batch)   # one thread hop a delivery, not a block
+
+    def _take_many(self, batch: list[tuple[int, bytes]]) -> None:
         for sequence, data in batch:
-            await asyncio.to_thread(self.applier.take, sequence, data)
+            self.applier.take(sequence, data)
 
     async def _admit_txs(self, batch: list[tuple[int, bytes]]) -> None:
         await asyncio.to_thread(self._admit_many, batch)
